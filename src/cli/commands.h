@@ -1,0 +1,17 @@
+/* The command registry: X(name, summary). Each command is
+ * `int cmd_<name>(int argc, char **argv)` in src/cli/cmd_<name>.c, taking the
+ * key=value tokens after the command word and returning the exit status. */
+#ifndef YOLOC_CLI_COMMANDS_H
+#define YOLOC_CLI_COMMANDS_H
+
+#define YOLOC_COMMANDS(X)                                                        \
+    X(version, "print the version and the kernels' backend")
+
+#define DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
+YOLOC_COMMANDS(DECLARE_CMD)
+#undef DECLARE_CMD
+
+/* Prints "error: <last error>" and returns the exit code for a status. */
+int cli_fail(int status);
+
+#endif

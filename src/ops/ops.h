@@ -1,0 +1,281 @@
+/* Numerical kernels, each with forward and backward, in two implementations:
+ *   ops/ref/  plain single-threaded C, the oracle kept forever;
+ *   ops/cpu/  the fast path: oneDNN where it has the primitive, OpenMP +
+ *             vectorisable C where that is enough.
+ * and a small dispatcher (ops/ops.c) so that nn/ calls one API per op and
+ * picks the backend once, when a layer is planned.
+ *
+ * Layout: activations are NHWC float32, contiguous ([n][h][w][c], channel
+ * fastest). On this project's CPUs oneDNN's jit convolutions run on NHWC at
+ * nearly the speed of its blocked formats (no per-layer reorder), while
+ * strided channel views fall back to its slow reference kernels; so concat
+ * and split copy channels (chcopy) instead of aliasing.
+ * Convolution weights are PyTorch's OIHW ([co][ci/groups][kh][kw]), biases
+ * [co]; normalisation parameters are [c].
+ *
+ * Backward conventions (same in both backends):
+ *   - parameter gradients (dw, db, dgamma, dbeta) ACCUMULATE (+=);
+ *   - the input gradient dx is dx = beta_dx * dx + grad with beta_dx 0
+ *     (overwrite: the caller knows dx holds nothing yet) or 1 (accumulate:
+ *     the tensor feeds several consumers);
+ *   - any gradient pointer may be NULL: that gradient is not computed.
+ * Kernels never allocate in forward/backward: plans allocate what they need
+ * when created; oneDNN scratch comes from the shared cpu_ctx buffer.
+ * Forward/backward functions return YOLOC_OK or YOLOC_ERR_BACKEND (oneDNN
+ * failure, message set). */
+#ifndef YOLOC_OPS_H
+#define YOLOC_OPS_H
+
+#include "core/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { BACKEND_REF = 0, BACKEND_CPU = 1 } backend;
+
+/* "ref" / "cpu". */
+const char *backend_name(backend be);
+/* Parses "ref" or "cpu" (also "onednn" for cpu); -1 when unknown. */
+int backend_from_name(const char *name);
+
+/* ------------------------------------------------------------------------ */
+/* The oneDNN context: engine, stream and a scratch buffer shared by every
+ * plan made with it (plans run one at a time). Grown by plan creation, never
+ * during forward/backward. */
+typedef struct cpu_ctx cpu_ctx;
+status cpu_ctx_create(cpu_ctx **out);
+void cpu_ctx_free(cpu_ctx *ctx);
+/* Ensures the shared scratch buffer holds at least `bytes`. */
+status cpu_ctx_reserve_scratch(cpu_ctx *ctx, size_t bytes);
+/* Number of OpenMP threads used by kernels (0 = leave as is). */
+void ops_set_threads(int n);
+int ops_get_threads(void);
+
+/* ------------------------------------------------------------------------ */
+/* conv2d: y[n,oh,ow,co] = sum x[n, ih, iw, g*cig + ci] * w[co, ci, ky, kx] + b[co]
+ * with ih = oy*sh - ph + ky*dh, iw = ox*sw - pw + kx*dw (zero padding). */
+typedef struct {
+    int n, h, w, ci; /* input NHWC */
+    int co;          /* output channels */
+    int kh, kw;      /* kernel */
+    int sh, sw;      /* stride */
+    int ph, pw;      /* zero padding on both sides */
+    int dh, dw;      /* dilation, 1 = none */
+    int groups;      /* ci % groups == 0 and co % groups == 0 */
+    int bias;        /* 1: a bias vector of co values */
+} conv2d_desc;
+
+int conv2d_out_h(const conv2d_desc *d);
+int conv2d_out_w(const conv2d_desc *d);
+/* Checks sizes (positive, divisible groups, output >= 1): YOLOC_ERR_SHAPE
+ * with a message otherwise. */
+status conv2d_desc_check(const conv2d_desc *d);
+/* Forward FLOPs (2 per multiply-add; the bias add is not counted). */
+double conv2d_flops(const conv2d_desc *d);
+
+void conv2d_ref_forward(const conv2d_desc *d, const float *x, const float *w, const float *b,
+                        float *y);
+void conv2d_ref_backward(const conv2d_desc *d, const float *x, const float *w, const float *dy,
+                         float *dx, float beta_dx, float *dw, float *db);
+
+typedef struct conv2d_cpu conv2d_cpu;
+/* training = 0 creates only the forward (inference) primitive. */
+status conv2d_cpu_create(conv2d_cpu **out, cpu_ctx *ctx, const conv2d_desc *d, int training);
+status conv2d_cpu_forward(conv2d_cpu *p, const float *x, const float *w, const float *b, float *y);
+status conv2d_cpu_backward(conv2d_cpu *p, const float *x, const float *w, const float *dy,
+                           float *dx, float beta_dx, float *dw, float *db);
+void conv2d_cpu_free(conv2d_cpu *p);
+
+/* ------------------------------------------------------------------------ */
+/* Batch normalisation over (n, h, w) per channel, PyTorch semantics:
+ * normalise with the biased batch variance; running_mean/var updated as
+ * r = (1 - momentum) * r + momentum * batch_stat, the variance unbiased
+ * (times m/(m-1), m = n*h*w). yoloc's defaults: eps 1e-3, momentum 0.03. */
+typedef struct {
+    int n, h, w, c;
+    float eps;
+    float momentum;
+} bn_desc;
+
+/* save_mean/save_var [c] receive the batch mean and biased variance (for
+ * backward). running_* may be NULL (no update). */
+void bn_ref_forward_train(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                          float *y, float *save_mean, float *save_var, float *running_mean,
+                          float *running_var);
+void bn_ref_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                         const float *running_mean, const float *running_var, float *y);
+/* Backward of the training forward (batch statistics). */
+void bn_ref_backward(const bn_desc *d, const float *x, const float *gamma, const float *save_mean,
+                     const float *save_var, const float *dy, float *dx, float beta_dx,
+                     float *dgamma, float *dbeta);
+
+typedef struct bn_cpu bn_cpu;
+status bn_cpu_create(bn_cpu **out, cpu_ctx *ctx, const bn_desc *d, int training);
+status bn_cpu_forward_train(bn_cpu *p, const float *x, const float *gamma, const float *beta,
+                            float *y, float *save_mean, float *save_var, float *running_mean,
+                            float *running_var);
+status bn_cpu_forward_eval(bn_cpu *p, const float *x, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float *y);
+status bn_cpu_backward(bn_cpu *p, const float *x, const float *gamma, const float *save_mean,
+                       const float *save_var, const float *dy, float *dx, float beta_dx,
+                       float *dgamma, float *dbeta);
+void bn_cpu_free(bn_cpu *p);
+
+/* ------------------------------------------------------------------------ */
+/* Group normalisation (PyTorch GroupNorm): c split into `groups` groups of
+ * c/groups channels; statistics per (image, group) over h, w and the
+ * group's channels; biased variance; per-channel affine gamma, beta. */
+typedef struct {
+    int n, h, w, c, groups;
+    float eps; /* PyTorch default 1e-5 */
+} gn_desc;
+
+/* save_mean/save_rstd: [n * groups]. */
+void gn_ref_forward(const gn_desc *d, const float *x, const float *gamma, const float *beta,
+                    float *y, float *save_mean, float *save_rstd);
+void gn_ref_backward(const gn_desc *d, const float *x, const float *gamma, const float *save_mean,
+                     const float *save_rstd, const float *dy, float *dx, float beta_dx,
+                     float *dgamma, float *dbeta);
+void gn_cpu_forward(const gn_desc *d, const float *x, const float *gamma, const float *beta,
+                    float *y, float *save_mean, float *save_rstd);
+void gn_cpu_backward(const gn_desc *d, const float *x, const float *gamma, const float *save_mean,
+                     const float *save_rstd, const float *dy, float *dx, float beta_dx,
+                     float *dgamma, float *dbeta);
+
+/* ------------------------------------------------------------------------ */
+/* SiLU y = x * sigmoid(x) on n elements; backward needs the input x. */
+void silu_ref_forward(size_t n, const float *x, float *y);
+void silu_ref_backward(size_t n, const float *x, const float *dy, float *dx, float beta_dx);
+typedef struct silu_cpu silu_cpu;
+status silu_cpu_create(silu_cpu **out, cpu_ctx *ctx, size_t n, int training);
+status silu_cpu_forward(silu_cpu *p, const float *x, float *y);
+status silu_cpu_backward(silu_cpu *p, const float *x, const float *dy, float *dx, float beta_dx);
+void silu_cpu_free(silu_cpu *p);
+
+/* ------------------------------------------------------------------------ */
+/* Max pooling, square window k, stride s, padding p (padding never wins:
+ * it counts as -inf). Output (h + 2p - k)/s + 1. On ties the first maximum
+ * in window order (ky, then kx) takes the gradient in both backends. */
+typedef struct {
+    int n, h, w, c;
+    int k, s, p;
+} pool_desc;
+
+int pool_out_h(const pool_desc *d);
+int pool_out_w(const pool_desc *d);
+void maxpool_ref_forward(const pool_desc *d, const float *x, float *y);
+/* Recomputes the argmax from x. */
+void maxpool_ref_backward(const pool_desc *d, const float *x, const float *dy, float *dx,
+                          float beta_dx);
+typedef struct maxpool_cpu maxpool_cpu;
+status maxpool_cpu_create(maxpool_cpu **out, cpu_ctx *ctx, const pool_desc *d, int training);
+/* Bytes of the per-call workspace that forward fills and backward reads
+ * (argmax indices); 0 for inference plans. The caller keeps one per layer. */
+size_t maxpool_cpu_workspace_size(const maxpool_cpu *p);
+status maxpool_cpu_forward(maxpool_cpu *p, const float *x, float *y, void *ws);
+status maxpool_cpu_backward(maxpool_cpu *p, const float *dy, float *dx, float beta_dx,
+                            const void *ws);
+void maxpool_cpu_free(maxpool_cpu *p);
+
+/* ------------------------------------------------------------------------ */
+/* Nearest-neighbour upsampling by an integer factor f (YOLO uses 2):
+ * y[n, oy, ox, c] = x[n, oy/f, ox/f, c]; backward sums f*f gradients. */
+void upsample_ref_forward(int n, int h, int w, int c, int f, const float *x, float *y);
+void upsample_ref_backward(int n, int h, int w, int c, int f, const float *dy, float *dx,
+                           float beta_dx);
+void upsample_cpu_forward(int n, int h, int w, int c, int f, const float *x, float *y);
+void upsample_cpu_backward(int n, int h, int w, int c, int f, const float *dy, float *dx,
+                           float beta_dx);
+
+/* ------------------------------------------------------------------------ */
+/* Channel copy, the building block of concat and split in NHWC: for each of
+ * npix pixels, dst[p*dst_ct + dst_off + j] = beta*dst[...] + src[p*src_ct + src_off + j]
+ * for j < c. Concat forward copies each input into its slice; its backward
+ * copies slices out (beta as the consumer needs); split is the reverse. */
+void chcopy_ref(size_t npix, int c, const float *src, int src_ct, int src_off, float *dst,
+                int dst_ct, int dst_off, float beta);
+void chcopy_cpu(size_t npix, int c, const float *src, int src_ct, int src_off, float *dst,
+                int dst_ct, int dst_off, float beta);
+
+/* ------------------------------------------------------------------------ */
+/* Element-wise: y = a + b; and the backward/accumulate helper
+ * dst = beta*dst + src (used for the add's two input gradients). */
+void add_ref_forward(size_t n, const float *a, const float *b, float *y);
+void add_cpu_forward(size_t n, const float *a, const float *b, float *y);
+void acc_ref(size_t n, const float *src, float *dst, float beta);
+void acc_cpu(size_t n, const float *src, float *dst, float beta);
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch: one handle per layer instance, backend chosen at init. */
+typedef struct {
+    conv2d_desc d;
+    backend be;
+    conv2d_cpu *cpu;
+} conv2d_op;
+status conv2d_op_init(conv2d_op *op, cpu_ctx *ctx, backend be, const conv2d_desc *d, int training);
+status conv2d_op_forward(conv2d_op *op, const float *x, const float *w, const float *b, float *y);
+status conv2d_op_backward(conv2d_op *op, const float *x, const float *w, const float *dy, float *dx,
+                          float beta_dx, float *dw, float *db);
+void conv2d_op_free(conv2d_op *op);
+
+typedef struct {
+    bn_desc d;
+    backend be;
+    bn_cpu *cpu;
+} bn_op;
+status bn_op_init(bn_op *op, cpu_ctx *ctx, backend be, const bn_desc *d, int training);
+status bn_op_forward_train(bn_op *op, const float *x, const float *gamma, const float *beta,
+                           float *y, float *save_mean, float *save_var, float *running_mean,
+                           float *running_var);
+status bn_op_forward_eval(bn_op *op, const float *x, const float *gamma, const float *beta,
+                          const float *running_mean, const float *running_var, float *y);
+status bn_op_backward(bn_op *op, const float *x, const float *gamma, const float *save_mean,
+                      const float *save_var, const float *dy, float *dx, float beta_dx,
+                      float *dgamma, float *dbeta);
+void bn_op_free(bn_op *op);
+
+typedef struct {
+    gn_desc d;
+    backend be;
+} gn_op;
+status gn_op_init(gn_op *op, backend be, const gn_desc *d);
+status gn_op_forward(gn_op *op, const float *x, const float *gamma, const float *beta, float *y,
+                     float *save_mean, float *save_rstd);
+status gn_op_backward(gn_op *op, const float *x, const float *gamma, const float *save_mean,
+                      const float *save_rstd, const float *dy, float *dx, float beta_dx,
+                      float *dgamma, float *dbeta);
+
+typedef struct {
+    size_t n;
+    backend be;
+    silu_cpu *cpu;
+} silu_op;
+status silu_op_init(silu_op *op, cpu_ctx *ctx, backend be, size_t n, int training);
+status silu_op_forward(silu_op *op, const float *x, float *y);
+status silu_op_backward(silu_op *op, const float *x, const float *dy, float *dx, float beta_dx);
+void silu_op_free(silu_op *op);
+
+typedef struct {
+    pool_desc d;
+    backend be;
+    maxpool_cpu *cpu;
+} maxpool_op;
+status maxpool_op_init(maxpool_op *op, cpu_ctx *ctx, backend be, const pool_desc *d, int training);
+/* Workspace bytes the caller keeps per layer between forward and backward. */
+size_t maxpool_op_workspace_size(const maxpool_op *op);
+status maxpool_op_forward(maxpool_op *op, const float *x, float *y, void *ws);
+/* x is the forward input (the reference backend recomputes the argmax). */
+status maxpool_op_backward(maxpool_op *op, const float *x, const float *dy, float *dx,
+                           float beta_dx, const void *ws);
+void maxpool_op_free(maxpool_op *op);
+
+/* Stateless ops dispatch on the backend value directly. */
+void upsample_forward(backend be, int n, int h, int w, int c, int f, const float *x, float *y);
+void upsample_backward(backend be, int n, int h, int w, int c, int f, const float *dy, float *dx,
+                       float beta_dx);
+void chcopy(backend be, size_t npix, int c, const float *src, int src_ct, int src_off, float *dst,
+            int dst_ct, int dst_off, float beta);
+void add_forward(backend be, size_t n, const float *a, const float *b, float *y);
+void acc(backend be, size_t n, const float *src, float *dst, float beta);
+
+#endif
