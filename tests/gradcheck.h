@@ -1,0 +1,78 @@
+/* Finite-difference gradient checks for tests.
+ *
+ * The scalar loss is L = sum_i y_i * r_i (r a fixed random projection,
+ * computed in double), so dL/dy = r is what the backward pass receives.
+ * gradcheck() perturbs up to `points` entries of an input array (chosen
+ * deterministically, always including the first and last), takes the
+ * central difference (L(x+e) - L(x-e)) / 2e and compares it with the
+ * analytic gradient: |num - ana| <= atol + rtol * max(|num|, |ana|).
+ * It prints one line per checked array with the worst error. */
+#ifndef YOLOC_TEST_GRADCHECK_H
+#define YOLOC_TEST_GRADCHECK_H
+
+#include "core/rng.h"
+#include "harness.h"
+
+#include <stddef.h>
+
+/* Runs the forward pass for the current inputs and returns the loss. */
+typedef double (*gc_loss_fn)(void *ctx);
+
+/* L = sum y*r in double. */
+static inline double gc_project(const float *y, const float *r, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)y[i] * (double)r[i];
+    return s;
+}
+
+/* Fills a with uniform values in [lo, hi). */
+static inline void gc_fill(rng *g, float *a, size_t n, double lo, double hi) {
+    for (size_t i = 0; i < n; i++) a[i] = (float)rng_range(g, lo, hi);
+}
+
+static inline int gradcheck(const char *name, float *x, size_t n, const float *analytic,
+                            gc_loss_fn loss, void *ctx, double eps, double rtol, double atol,
+                            size_t points) {
+    rng g;
+    rng_seed_keys(&g, 99, n, points, 0);
+    double worst = 0, worst_num = 0, worst_ana = 0;
+    size_t worst_i = 0, bad = 0, checked = 0;
+    for (size_t k = 0; k < points && k < n; k++) {
+        size_t i = (points >= n) ? k : (k == 0 ? 0 : (k == 1 ? n - 1 : rng_below(&g, (uint32_t)n)));
+        float keep = x[i];
+        x[i] = keep + (float)eps;
+        double lp = loss(ctx);
+        x[i] = keep - (float)eps;
+        double lm = loss(ctx);
+        x[i] = keep;
+        /* the actual step taken in float */
+        double h = (double)(keep + (float)eps) - (double)(keep - (float)eps);
+        double num = (lp - lm) / h;
+        double ana = analytic[i];
+        double err = fabs(num - ana);
+        double lim = atol + rtol * fmax(fabs(num), fabs(ana));
+        double score = err / lim;
+        if (!(err <= lim)) bad++;
+        if (score > worst || score != score) {
+            worst = score;
+            worst_i = i;
+            worst_num = num;
+            worst_ana = ana;
+        }
+        checked++;
+    }
+    test_checks_++;
+    if (bad) {
+        fprintf(stderr,
+                "  gradcheck %-34s FAIL %zu of %zu points; worst at %zu: numeric %.6g analytic %.6g "
+                "(rtol %g atol %g)\n",
+                name, bad, checked, worst_i, worst_num, worst_ana, rtol, atol);
+        test_failures_++;
+        return 0;
+    }
+    if (getenv("YOLOC_TEST_VERBOSE"))
+        printf("  gradcheck %-34s ok   %zu points, worst %.2f of tolerance\n", name, checked, worst);
+    return 1;
+}
+
+#endif
