@@ -1,6 +1,9 @@
 /* The command registry: X(name, summary). Each command is
  * `int cmd_<name>(int argc, char **argv)` in src/cli/cmd_<name>.c, taking the
- * key=value tokens after the command word and returning the exit status. */
+ * key=value tokens after the command word and returning the exit status.
+ * A two-word command ("yoloc data check") is registered as data_check.
+ * Add a line only once the command's function and everything it calls exist
+ * (the binary must always link). */
 #ifndef YOLOC_CLI_COMMANDS_H
 #define YOLOC_CLI_COMMANDS_H
 

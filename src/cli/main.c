@@ -21,7 +21,13 @@ static const struct {
 static void usage(FILE *f) {
     fprintf(f, "yoloc %s: YOLO object detectors, trained in C\n\n", yoloc_version());
     fprintf(f, "usage: yoloc <command> [key=value ...]\n\ncommands:\n");
-    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    for (int i = 0; i < NCOMMANDS; i++) {
+        char shown[64];
+        snprintf(shown, sizeof shown, "%s", COMMANDS[i].name);
+        char *us = strchr(shown, '_'); /* data_check is shown as "data check" */
+        if (us) *us = ' ';
+        fprintf(f, "  %-14s %s\n", shown, COMMANDS[i].summary);
+    }
 }
 
 int cli_fail(int st) {
@@ -34,6 +40,13 @@ int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    /* "yoloc data check ..." runs the command registered as data_check. */
+    if (argc >= 3) {
+        char two[128];
+        snprintf(two, sizeof two, "%s_%s", argv[1], argv[2]);
+        for (int i = 0; i < NCOMMANDS; i++)
+            if (strcmp(two, COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 3, argv + 3);
     }
     for (int i = 0; i < NCOMMANDS; i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 2, argv + 2);

@@ -14,6 +14,7 @@
 #define YOLOC_DATA_DATASET_H
 
 #include "core/status.h"
+#include "io/image.h"
 
 #include <stddef.h>
 
@@ -72,5 +73,8 @@ status dataset_open(dataset *ds, const char *data, const dataset_options *opt);
 void dataset_close(dataset *ds);
 /* "train"/"val"/"test" -> the split, or NULL when it is not in the dataset. */
 const ds_split *dataset_split(const dataset *ds, const char *name);
+/* The pixels of image i of a split: decodes the file, or renders the
+ * synthetic image. Safe to call from several threads at once. */
+status dataset_load_image(const dataset *ds, const ds_split *sp, size_t i, image *img);
 
 #endif
