@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test asan tsan bench clean
+.PHONY: all deps build demo test asan tsan fuzz bench clean
 
 all: build
 
@@ -34,8 +34,13 @@ tsan: deps
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && ctest --output-on-failure -j $(JOBS) -L tsan $(CTEST_ARGS)
 
+# libFuzzer builds of every parser (clang); run e.g. build-fuzz/fuzz_json -max_total_time=60
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DYOLOC_FUZZ=ON -DYOLOC_NATIVE=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) $(patsubst tests/fuzz/%.c,--target %,$(wildcard tests/fuzz/fuzz_*.c))
+
 bench: build
 	@cmake --build $(BUILD) -j $(JOBS) --target bench_model
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -41,6 +41,9 @@ const jnode *jnode_get(const jnode *obj, const char *key);
 /* Non-negative integer exactly representable in uint64 (no fraction, no
  * exponent): 0 and sets *out; -1 otherwise. */
 int jnode_u64(const jnode *n, uint64_t *out);
+/* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or code points
+ * above U+10FFFF), the rule the parser applies to strings; 0 otherwise. */
+int json_utf8_valid(const char *s, size_t n);
 
 /* Growable output buffer for writing JSON (or any text). */
 typedef struct {

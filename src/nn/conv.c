@@ -1,0 +1,212 @@
+/* The Conv block (conv2d -> BatchNorm/GroupNorm -> SiLU, or a plain conv2d
+ * with bias) and the Conv module (one block as a model layer).
+ *
+ * Training plans keep the conv output and the norm output for backward;
+ * eval plans run the intermediates through the model's two shared scratch
+ * buffers. Backward runs SiLU' into scratch[0], the norm backward into
+ * scratch[1], then the convolution backward into the caller's dx. */
+#include "nn/nn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+float *plan_floats(plan_ctx *pc, size_t n) { return arena_floats(pc->a, n); }
+
+static int gn_groups_for(int c, int want) {
+    for (int g = want < c ? want : c; g > 1; g--)
+        if (c % g == 0) return g;
+    return 1;
+}
+
+status convblock_build(convblock *cb, model *m, int layer, const char *prefix, int c1, int c2,
+                       int k, int s, int p, int g, int d, int norm, int act) {
+    memset(cb, 0, sizeof *cb);
+    cb->c1 = c1;
+    cb->c2 = c2;
+    cb->k = k;
+    cb->s = s;
+    cb->p = p;
+    cb->g = g;
+    cb->d = d;
+    cb->norm = norm;
+    cb->act = act;
+    cb->nk = m->opt.norm;
+    cb->gn_groups = gn_groups_for(c2, m->opt.gn_groups > 0 ? m->opt.gn_groups : 32);
+    char name[96];
+    int64_t wshape[4] = {c2, c1 / g, k, k}, cshape[1] = {c2};
+    if (norm) {
+        snprintf(name, sizeof name, "%s.conv.weight", prefix);
+        TRY(model_add_param(m, layer, name, 4, wshape, PG_WEIGHT, &cb->w_off));
+        snprintf(name, sizeof name, "%s.bn.weight", prefix);
+        TRY(model_add_param(m, layer, name, 1, cshape, PG_NORM, &cb->gamma_off));
+        snprintf(name, sizeof name, "%s.bn.bias", prefix);
+        TRY(model_add_param(m, layer, name, 1, cshape, PG_BIAS, &cb->beta_off));
+        if (cb->nk == NORM_BN) {
+            snprintf(name, sizeof name, "%s.bn.running_mean", prefix);
+            TRY(model_add_buffer(m, layer, name, 1, cshape, &cb->rm_off));
+            snprintf(name, sizeof name, "%s.bn.running_var", prefix);
+            TRY(model_add_buffer(m, layer, name, 1, cshape, &cb->rv_off));
+        }
+    } else {
+        snprintf(name, sizeof name, "%s.weight", prefix);
+        TRY(model_add_param(m, layer, name, 4, wshape, PG_WEIGHT, &cb->w_off));
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        TRY(model_add_param(m, layer, name, 1, cshape, PG_BIAS, &cb->b_off));
+    }
+    return YOLOC_OK;
+}
+
+void convblock_release(convblock *cb) {
+    if (!cb->have_ops) return;
+    conv2d_op_free(&cb->conv);
+    if (cb->norm && cb->nk == NORM_BN) bn_op_free(&cb->bn);
+    if (cb->act) silu_op_free(&cb->silu);
+    cb->have_ops = 0;
+}
+
+status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w) {
+    convblock_release(cb);
+    conv2d_desc d = {.n = n, .h = h, .w = w, .ci = cb->c1, .co = cb->c2, .kh = cb->k, .kw = cb->k,
+                     .sh = cb->s, .sw = cb->s, .ph = cb->p, .pw = cb->p, .dh = cb->d, .dw = cb->d,
+                     .groups = cb->g, .bias = !cb->norm};
+    TRY(conv2d_desc_check(&d));
+    cb->n = n;
+    cb->h = h;
+    cb->w = w;
+    cb->oh = conv2d_out_h(&d);
+    cb->ow = conv2d_out_w(&d);
+    pc->flops += conv2d_flops(&d);
+    size_t out = convblock_out_size(cb);
+    if (out > pc->scratch) pc->scratch = out;
+    int mid = cb->norm || cb->act; /* anything after the conv */
+    cb->conv_out = cb->norm_out = NULL;
+    if (pc->training && mid) cb->conv_out = plan_floats(pc, out);
+    if (pc->training && cb->norm && cb->act) cb->norm_out = plan_floats(pc, out);
+    cb->y = plan_floats(pc, out);
+    cb->mean = cb->var = NULL;
+    if (cb->norm) {
+        size_t stats = cb->nk == NORM_BN ? (size_t)cb->c2 : (size_t)n * cb->gn_groups;
+        cb->mean = plan_floats(pc, stats);
+        cb->var = plan_floats(pc, stats);
+    }
+    if (pc->measure) return YOLOC_OK;
+
+    backend be = m->opt.be;
+    TRY(conv2d_op_init(&cb->conv, m->cpu, be, &d, pc->training));
+    status st = YOLOC_OK;
+    if (cb->norm && cb->nk == NORM_BN) {
+        bn_desc bd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2, .eps = 1e-3f, .momentum = 0.03f};
+        st = bn_op_init(&cb->bn, m->cpu, be, &bd, pc->training);
+        if (st < 0) {
+            conv2d_op_free(&cb->conv);
+            return st;
+        }
+    } else if (cb->norm) {
+        gn_desc gd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2, .groups = cb->gn_groups, .eps = 1e-5f};
+        st = gn_op_init(&cb->gn, be, &gd);
+        if (st < 0) {
+            conv2d_op_free(&cb->conv);
+            return st;
+        }
+    }
+    if (cb->act) {
+        st = silu_op_init(&cb->silu, m->cpu, be, out, pc->training);
+        if (st < 0) {
+            conv2d_op_free(&cb->conv);
+            if (cb->norm && cb->nk == NORM_BN) bn_op_free(&cb->bn);
+            return st;
+        }
+    }
+    cb->have_ops = 1;
+    return YOLOC_OK;
+}
+
+static status norm_forward(convblock *cb, model *m, const float *x, float *y, int training) {
+    const float *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
+    if (cb->nk == NORM_GN) return gn_op_forward(&cb->gn, x, gamma, beta, y, cb->mean, cb->var);
+    if (training)
+        return bn_op_forward_train(&cb->bn, x, gamma, beta, y, cb->mean, cb->var, B(m, cb->rm_off),
+                                   B(m, cb->rv_off));
+    return bn_op_forward_eval(&cb->bn, x, gamma, beta, B(m, cb->rm_off), B(m, cb->rv_off), y);
+}
+
+status convblock_forward(convblock *cb, model *m, const float *x) {
+    int training = m->plan_training;
+    const float *w = P(m, cb->w_off), *b = cb->norm ? NULL : P(m, cb->b_off);
+    if (!cb->norm && !cb->act) return conv2d_op_forward(&cb->conv, x, w, b, cb->y);
+    float *c_out = training ? cb->conv_out : m->scratch[0];
+    TRY(conv2d_op_forward(&cb->conv, x, w, b, c_out));
+    const float *a_in = c_out;
+    if (cb->norm) {
+        float *n_out = cb->act ? (training ? cb->norm_out : m->scratch[1]) : cb->y;
+        TRY(norm_forward(cb, m, c_out, n_out, training));
+        a_in = n_out;
+    }
+    if (cb->act) TRY(silu_op_forward(&cb->silu, a_in, cb->y));
+    return YOLOC_OK;
+}
+
+status convblock_backward(convblock *cb, model *m, const float *x, const float *dy, float *dx,
+                          float beta_dx) {
+    YOLOC_ASSERT(m->plan_training);
+    const float *dcur = dy;
+    if (cb->act) {
+        const float *a_in = cb->norm ? cb->norm_out : cb->conv_out; /* SiLU's input */
+        TRY(silu_op_backward(&cb->silu, a_in, dcur, m->scratch[0], 0.0f));
+        dcur = m->scratch[0];
+    }
+    if (cb->norm) {
+        const float *gamma = P(m, cb->gamma_off);
+        float *dgamma = G(m, cb->gamma_off), *dbeta = G(m, cb->beta_off);
+        if (cb->nk == NORM_BN)
+            TRY(bn_op_backward(&cb->bn, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1], 0.0f,
+                               dgamma, dbeta));
+        else
+            TRY(gn_op_backward(&cb->gn, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1], 0.0f,
+                               dgamma, dbeta));
+        dcur = m->scratch[1];
+    }
+    return conv2d_op_backward(&cb->conv, x, P(m, cb->w_off), dcur, dx, beta_dx, G(m, cb->w_off),
+                              cb->norm ? NULL : G(m, cb->b_off));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The Conv module. */
+static status conv_build(nn_layer *L, model *m, const layer_spec *ls) {
+    convblock *cb = calloc(1, sizeof *cb);
+    if (!cb) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    L->impl = cb;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "model.%d", ls->index);
+    return convblock_build(cb, m, ls->index, prefix, ls->c1, ls->c2, ls->k, ls->s, ls->p, ls->g, ls->d,
+                           1, ls->act);
+}
+
+static status conv_plan(nn_layer *L, model *m, plan_ctx *pc) {
+    convblock *cb = L->impl;
+    TRY(convblock_plan(cb, m, pc, L->n, L->in_h[0], L->in_w[0]));
+    L->h = cb->oh;
+    L->w = cb->ow;
+    L->c = cb->c2;
+    L->y = cb->y;
+    return YOLOC_OK;
+}
+
+static status conv_forward(nn_layer *L, model *m, const float *const *x) {
+    return convblock_forward(L->impl, m, x[0]);
+}
+
+static status conv_backward(nn_layer *L, model *m, const float *const *x, const float *dy,
+                            float *const *dx, const float *beta) {
+    return convblock_backward(L->impl, m, x[0], dy, dx[0], beta[0]);
+}
+
+static void conv_release(nn_layer *L) { convblock_release(L->impl); }
+static void conv_destroy(nn_layer *L) {
+    free(L->impl);
+    L->impl = NULL;
+}
+
+const nn_module_vt NN_VT_CONV = {conv_build, conv_plan, conv_forward, conv_backward, conv_release,
+                                 conv_destroy};

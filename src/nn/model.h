@@ -1,0 +1,116 @@
+/* Models: a spec built into layers, parameters in one flat buffer, planned
+ * for an input shape, run forward (train or eval) and backward.
+ *
+ * Parameters live in ONE float buffer (`params`), their gradients in a second
+ * of the same layout (`grads`), BatchNorm running statistics in a third
+ * (`bufs`). Each tensor has its PyTorch state_dict name
+ * (`model.4.m.0.cv1.conv.weight`), so weights move to and from PyTorch.
+ * Activations (NHWC) are planned once per (batch, height, width, mode) into
+ * one arena; backward reuses it. The memory a plan needs is therefore known
+ * before it is allocated (model_plan_bytes).
+ *
+ * Inputs are NCHW float32 images in [0, 1] (as loaders and PyTorch give
+ * them). Outputs are anchor-major:
+ *   training: the raw head [B, A, 4*reg_max + nc] (DFL logits, side-major
+ *             l,t,r,b x 16 bins, then class logits);
+ *   eval:     decoded [B, A, 4 + nc]: box (cx, cy, w, h) in input pixels and
+ *             class scores after sigmoid.
+ * Anchors are ordered level by level (strides 8, 16, 32), row-major within
+ * a level. Ultralytics returns the transpose [B, C, A]; `yoloc forward`
+ * writes that layout. */
+#ifndef YOLOC_NN_MODEL_H
+#define YOLOC_NN_MODEL_H
+
+#include "core/arena.h"
+#include "core/status.h"
+#include "nn/spec.h"
+#include "ops/ops.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Parameter groups, in the order results.csv/steps.csv use (pg0, pg1, pg2). */
+typedef enum { PG_BIAS = 0, PG_WEIGHT = 1, PG_NORM = 2, PG_FROZEN = 3 } param_group;
+
+typedef struct {
+    char name[96];
+    int ndim;
+    int64_t shape[4];
+    size_t off;   /* floats into params/grads (or bufs for buffers) */
+    size_t numel;
+    int group;    /* param_group (parameters only) */
+    int buffer;   /* 1: a BatchNorm running statistic in `bufs` */
+    int layer;    /* model layer index */
+} param_info;
+
+typedef struct model model;
+
+typedef enum { NORM_BN = 0, NORM_GN = 1 } norm_kind;
+
+typedef struct {
+    backend be;      /* BACKEND_CPU (oneDNN) by default */
+    norm_kind norm;  /* BatchNorm (default) or GroupNorm */
+    int gn_groups;   /* GroupNorm groups (largest divisor of c <= this; default 32) */
+} model_options;
+
+/* Builds a model from a spec (copied): registers every parameter, allocates
+ * the flat buffers and initialises them like PyTorch/Ultralytics with the
+ * given seed (uniform(+-1/sqrt(fan_in)) convolutions, BN weight 1 bias 0,
+ * running var 1, the Detect bias initialisation). */
+status model_create(model **out, const model_spec *spec, const model_options *opt, uint64_t seed);
+void model_free(model *m);
+/* Re-initialises all parameters and buffers from a seed. */
+void model_init_params(model *m, uint64_t seed);
+
+/* Plans activations for [batch, 3, h, w] inputs (h, w multiples of the
+ * largest stride). training=1 keeps what backward needs. A no-op when the
+ * plan already matches. */
+status model_plan(model *m, int batch, int h, int w, int training);
+/* Bytes of activation memory a plan would take (no allocation). */
+status model_plan_bytes(model *m, int batch, int h, int w, int training, size_t *bytes);
+/* Forward FLOPs (2 per multiply-add of every convolution) of one image. */
+status model_flops(model *m, int h, int w, double *flops);
+
+/* Runs forward on input [batch, 3, h, w] (NCHW); the plan must match.
+ * Returns the output (owned by the model, valid until the next call). */
+status model_forward(model *m, const float *input, const float **out);
+/* Backward of the last training forward: dout has the raw head's shape
+ * [B, A, no]. Parameter gradients ACCUMULATE into m->grads (zero them with
+ * model_zero_grad before a new accumulation). */
+status model_backward(model *m, const float *dout);
+void model_zero_grad(model *m);
+
+/* Accessors. */
+const model_spec *model_get_spec(const model *m);
+size_t model_num_tensors(const model *m); /* parameters + buffers */
+const param_info *model_tensor(const model *m, size_t i);
+const param_info *model_find(const model *m, const char *name);
+/* Pointer to a tensor's data (params or bufs). */
+float *model_tensor_data(model *m, const param_info *p);
+float *model_tensor_grad(model *m, const param_info *p); /* NULL for buffers */
+float *model_params(model *m);
+float *model_grads(model *m);
+float *model_bufs(model *m);
+size_t model_num_params(const model *m); /* floats in params (all parameters) */
+size_t model_num_bufs(const model *m);
+/* Number of batches BatchNorm has been trained on (num_batches_tracked). */
+int64_t model_bn_batches(const model *m);
+void model_set_bn_batches(model *m, int64_t n);
+int model_nc(const model *m);
+int model_reg_max(const model *m);
+int model_nlevels(const model *m);
+int model_stride(const model *m, int level);
+/* Anchors and level sizes of the current plan. */
+int model_anchors(const model *m);
+void model_level_shape(const model *m, int level, int *h, int *w);
+/* Output channels of the current plan's output (4*reg_max+nc or 4+nc). */
+int model_out_channels(const model *m);
+int model_planned_batch(const model *m);
+backend model_backend(const model *m);
+
+/* Prints the layer table (from, repeats, params, module, arguments, output
+ * shape at imgsz), then totals with GFLOPs at imgsz. */
+status model_print_info(model *m, FILE *f, int imgsz);
+
+#endif

@@ -1,0 +1,138 @@
+/* Internals shared by the model (model.c) and the module files (conv.c,
+ * c2f.c, sppf.c, detect.c, resize.c): the layer table, the planning context
+ * and the Conv block every module is made of. Not part of the public API. */
+#ifndef YOLOC_NN_NN_H
+#define YOLOC_NN_NN_H
+
+#include "core/arena.h"
+#include "nn/model.h"
+
+/* ------------------------------------------------------------------------ */
+/* Planning: modules take their activation buffers from the arena. The first
+ * pass measures (arena without memory, ops not created); the second
+ * allocates and creates the ops. */
+typedef struct {
+    arena *a;
+    int training;
+    int measure;       /* 1: only count bytes and flops */
+    double flops;      /* forward FLOPs of the planned batch */
+    size_t scratch;    /* floats of the largest shared scratch a module needs */
+} plan_ctx;
+
+float *plan_floats(plan_ctx *pc, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* The Conv block: conv2d (no bias) -> norm (BN or GN) -> SiLU, as
+ * Ultralytics' Conv; or, with norm = 0 and act = 0, a plain conv2d with bias
+ * (the last convolution of each Detect branch). */
+typedef struct {
+    int c1, c2, k, s, p, g, d;
+    int norm; /* 1: BN/GN after the conv (no conv bias); 0: conv bias */
+    int act;  /* 1: SiLU */
+    norm_kind nk;
+    int gn_groups;
+    size_t w_off, b_off, gamma_off, beta_off; /* in params */
+    size_t rm_off, rv_off;                    /* in bufs (BN) */
+    /* plan */
+    int n, h, w, oh, ow;
+    conv2d_op conv;
+    bn_op bn;
+    gn_op gn;
+    silu_op silu;
+    int have_ops;
+    float *conv_out, *norm_out, *y;
+    float *mean, *var; /* BN: batch mean/var; GN: mean/rstd per (n, group) */
+} convblock;
+
+/* Registers the block's parameters under `prefix` ("model.0", "model.2.cv1",
+ * "model.22.cv2.0.2"): conv.weight + bn.* for a normed block, weight + bias
+ * for a plain one. */
+status convblock_build(convblock *cb, model *m, int layer, const char *prefix, int c1, int c2,
+                       int k, int s, int p, int g, int d, int norm, int act);
+status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w);
+status convblock_forward(convblock *cb, model *m, const float *x);
+/* dx may be NULL (the input needs no gradient). */
+status convblock_backward(convblock *cb, model *m, const float *x, const float *dy, float *dx,
+                          float beta_dx);
+void convblock_release(convblock *cb);
+static inline size_t convblock_out_size(const convblock *cb) {
+    return (size_t)cb->n * cb->oh * cb->ow * cb->c2;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A model layer: one module instance behind a small table of functions. */
+typedef struct nn_layer nn_layer;
+typedef struct {
+    /* Registers parameters and allocates the module's private state. */
+    status (*build)(nn_layer *L, model *m, const layer_spec *ls);
+    /* Given the input shapes (L->in_h/in_w), sets the output shape, creates
+     * ops and takes buffers (L->y for the output). */
+    status (*plan)(nn_layer *L, model *m, plan_ctx *pc);
+    status (*forward)(nn_layer *L, model *m, const float *const *x);
+    /* dy: gradient of the output; dx[i]: where input i's gradient goes
+     * (NULL = not needed), beta[i]: 0 overwrite / 1 accumulate. */
+    status (*backward)(nn_layer *L, model *m, const float *const *x, const float *dy, float *const *dx,
+                       const float *beta);
+    void (*release)(nn_layer *L); /* frees what plan created */
+    void (*destroy)(nn_layer *L); /* frees what build created */
+} nn_module_vt;
+
+struct nn_layer {
+    const layer_spec *spec;
+    const nn_module_vt *vt;
+    void *impl;
+    int n;                         /* batch */
+    int in_h[SPEC_MAX_FROM], in_w[SPEC_MAX_FROM], in_c[SPEC_MAX_FROM];
+    int h, w, c;                   /* output */
+    float *y;                      /* output activation (NHWC) */
+    float *dy;                     /* gradient of the output (training plans) */
+    size_t nparams;                /* parameter count (for `yoloc info`) */
+};
+
+extern const nn_module_vt NN_VT_CONV, NN_VT_C2F, NN_VT_SPPF, NN_VT_UPSAMPLE, NN_VT_CONCAT,
+    NN_VT_DETECT;
+
+/* ------------------------------------------------------------------------ */
+/* Parameter registration (model.c). Returns the offset (floats) in params
+ * or bufs; *out_off set; errors only on allocation failure. */
+status model_add_param(model *m, int layer, const char *name, int ndim, const int64_t *shape,
+                       param_group group, size_t *out_off);
+status model_add_buffer(model *m, int layer, const char *name, int ndim, const int64_t *shape,
+                        size_t *out_off);
+
+/* What modules need from the model while running. */
+struct model {
+    model_spec spec;
+    model_options opt;
+    cpu_ctx *cpu;
+
+    size_t ntensors, tensors_cap;
+    param_info *tensors;
+    size_t nparam_floats, nbuf_floats;
+    float *params, *grads, *bufs;
+    int64_t bn_batches;
+
+    nn_layer layers[SPEC_MAX_LAYERS];
+    int nlayers;
+
+    /* Current plan. */
+    int planned, plan_n, plan_h, plan_w, plan_training;
+    arena act;
+    float *input;            /* NHWC copy of the input */
+    float *scratch[2];       /* shared by Conv blocks in backward / eval */
+    size_t scratch_floats;
+    const float *out;        /* the model's output for this plan */
+    int out_channels;
+    int training_forward_done;
+    char *grad_seen;         /* per layer: output gradient written this backward */
+
+    /* Detect geometry of the plan. */
+    int nc, reg_max, nlevels, anchors;
+    int strides[SPEC_MAX_LEVELS], level_h[SPEC_MAX_LEVELS], level_w[SPEC_MAX_LEVELS];
+};
+
+static inline float *P(model *m, size_t off) { return m->params + off; }
+static inline float *G(model *m, size_t off) { return m->grads + off; }
+static inline float *B(model *m, size_t off) { return m->bufs + off; }
+
+#endif

@@ -1,0 +1,88 @@
+/* Model specs: a model YAML (Ultralytics format) parsed into plain structs,
+ * scaled (depth/width/max_channels), with every layer's arguments resolved
+ * and channels inferred, validated before anything is allocated.
+ *
+ * Parse -> spec -> validate -> build: every error names the YAML file and
+ * line of the offending layer ("yolov8.yaml:14:5: layer 3: unknown module
+ * 'Conf'"). Spatial sizes are not part of a spec: they depend on the input
+ * and are computed when a model is planned. */
+#ifndef YOLOC_NN_SPEC_H
+#define YOLOC_NN_SPEC_H
+
+#include "core/status.h"
+
+#include <stddef.h>
+
+/* The module registry: X(ENUM, yaml name, alias). One list generates the
+ * enum, the YAML lookup and the names printed by `yoloc info`. */
+#define NN_MODULES(X)                                                            \
+    X(CONV, "Conv", "Conv")                                                      \
+    X(C2F, "C2f", "C2f")                                                         \
+    X(SPPF, "SPPF", "SPPF")                                                      \
+    X(UPSAMPLE, "nn.Upsample", "Upsample")                                       \
+    X(CONCAT, "Concat", "Concat")                                                \
+    X(DETECT, "Detect", "Detect")
+
+typedef enum {
+#define NN_MOD_ENUM(e, name, alias) MOD_##e,
+    NN_MODULES(NN_MOD_ENUM)
+#undef NN_MOD_ENUM
+        MOD_COUNT
+} mod_kind;
+
+const char *mod_kind_name(mod_kind k);
+
+#define SPEC_MAX_LAYERS 128
+#define SPEC_MAX_FROM 8
+#define SPEC_MAX_LEVELS 4
+
+typedef struct {
+    int index;                /* position in the model (model.<index>.*) */
+    int line, col;            /* where the layer is in the YAML */
+    mod_kind kind;
+    int nfrom;
+    int from[SPEC_MAX_FROM];  /* absolute layer indices; -1 = the input image */
+    int from_raw[SPEC_MAX_FROM]; /* as written in the YAML (may be relative) */
+    int repeats;              /* after depth scaling (C2f: its n) */
+    int c1;                   /* input channels (sum for Concat) */
+    int c2;                   /* output channels */
+    int stride;               /* output stride relative to the input image */
+    /* Conv */
+    int k, s, p, g, d, act;
+    /* C2f */
+    int shortcut;
+    float e; /* C2f hidden ratio (0.5) */
+    /* Upsample */
+    int scale;
+    /* Detect */
+    int nc, reg_max, nlevels;
+    int ch[SPEC_MAX_LEVELS];
+    char args[96]; /* resolved arguments as printed by `yoloc info` */
+} layer_spec;
+
+typedef struct {
+    char name[128];    /* YAML file name as given (for messages, metadata) */
+    char scale;        /* 'n', 's', ... or 0 when the YAML has no scales */
+    float depth, width;
+    int max_channels;
+    int nc;
+    int in_ch;         /* input channels (3) */
+    int nlayers;
+    layer_spec layers[SPEC_MAX_LAYERS];
+    char *yaml_text;   /* the YAML text (malloc'd), stored in weight files */
+} model_spec;
+
+/* Loads a model spec. `model` is a path to a YAML file or the name of a
+ * built-in one, Ultralytics-style: "yolov8n.yaml" selects scale n of the
+ * built-in yolov8.yaml (a file of that name, if it exists, wins).
+ * nc > 0 overrides the YAML's nc. */
+status model_spec_load(model_spec *spec, const char *model, int nc);
+/* Same from YAML text; name is used in messages; scale 0 = the YAML's first. */
+status model_spec_parse(model_spec *spec, const char *text, size_t len, const char *name,
+                        char scale, int nc);
+void model_spec_free(model_spec *spec);
+
+/* make_divisible(x, 8) = ceil(x/8)*8, as Ultralytics scales channels. */
+int spec_make_divisible(double x, int divisor);
+
+#endif
