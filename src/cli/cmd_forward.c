@@ -1,10 +1,12 @@
 /* yoloc forward model=... [weights=W.safetensors] input=X.npy out=Y.npy
  *   [train=True grad_in=G.npy grads_out=grads.safetensors] [backend=cpu|ref]
- *   [seed=0] [nc=N] [threads=N]
+ *   [seed=0] [nc=N] [threads=N] [save_weights=W.safetensors]
  * One forward (and optionally one backward) in the Ultralytics tensor
  * layouts: input [B, 3, H, W]; eval output [B, 4+nc, A] decoded; training
  * output the raw head [B, 4*reg_max+nc, A]; grad_in has the training
- * output's shape; grads_out holds every parameter gradient by name. */
+ * output's shape; grads_out holds every parameter gradient by name;
+ * save_weights writes the weights used (seeded or loaded), e.g. for a parity
+ * check in another framework. */
 #include "cli/commands.h"
 #include "core/kv.h"
 #include "core/log.h"
@@ -51,11 +53,11 @@ static status write_grads(model *m, const char *path) {
 
 int cmd_forward(int argc, char **argv) {
     static const char *const keys[] = {"model", "weights", "input", "out", "train", "grad_in", "grads_out",
-                                       "backend", "seed", "nc", "threads", NULL};
+                                       "backend", "seed", "nc", "threads", "save_weights", NULL};
     static const char *const backends[] = {"cpu", "ref", NULL};
     kv_args a;
     const char *mname = "yolov8n.yaml", *wpath = NULL, *in = NULL, *out = NULL, *gin = NULL, *gout = NULL,
-               *be = "cpu";
+               *be = "cpu", *wout = NULL;
     int train = 0;
     long seed = 0, nc = 0, threads = 0;
     status st = kv_parse(&a, argc, argv);
@@ -70,6 +72,7 @@ int cmd_forward(int argc, char **argv) {
     if (st == YOLOC_OK) st = kv_int(&a, "seed", 0, 0x7fffffff, &seed);
     if (st == YOLOC_OK) st = kv_int(&a, "nc", 1, 100000, &nc);
     if (st == YOLOC_OK) st = kv_int(&a, "threads", 0, 1024, &threads);
+    if (st == YOLOC_OK) st = kv_str(&a, "save_weights", NULL, &wout);
     if (st == YOLOC_OK) st = kv_unused(&a, "forward", keys);
     if (st == YOLOC_OK && (!in || !out)) st = err_set(YOLOC_ERR_INVALID, "yoloc forward needs input=X.npy and out=Y.npy");
     if (st == YOLOC_OK && (gin || gout) && !(train && gin && gout))
@@ -93,6 +96,7 @@ int cmd_forward(int argc, char **argv) {
     model_options opt = {.be = (backend)backend_from_name(be), .norm = NORM_BN, .gn_groups = 32};
     TRY_GOTO(st, model_create(&m, &spec, &opt, (uint64_t)seed));
     if (wpath) TRY_GOTO(st, weights_load(m, wpath));
+    if (wout) TRY_GOTO(st, weights_save(m, wout, NULL, 0));
     TRY_GOTO(st, model_plan(m, (int)xs[0], (int)xs[2], (int)xs[3], train));
     const float *o;
     double t0 = time_now();

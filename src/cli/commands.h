@@ -1,6 +1,7 @@
 /* The command registry: X(name, summary). Each command is
  * `int cmd_<name>(int argc, char **argv)` in src/cli/cmd_<name>.c, taking the
  * key=value tokens after the command word and returning the exit status.
+ * A two-word command ("yoloc data check") is registered as data_check.
  * Add a line only once the command's function and everything it calls exist
  * (the binary must always link). */
 #ifndef YOLOC_CLI_COMMANDS_H
@@ -10,6 +11,8 @@
     X(version, "print the version and the kernels' backend")                   \
     X(info, "print a model's layers, parameters and GFLOPs: model=yolov8n.yaml [imgsz=640] [nc=80]") \
     X(forward, "one forward (and backward) pass on .npy tensors: model=... input=X.npy out=Y.npy") \
+    X(data_check, "check a dataset's images and labels: data=... [out=report.json]") \
+    X(data_export, "write a dataset (e.g. data=synth) in YOLO format: data=... dir=OUT") \
 
 #define DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 YOLOC_COMMANDS(DECLARE_CMD)

@@ -50,6 +50,8 @@ typedef struct {
     size_t ndropped;     /* label lines dropped */
     size_t nproblems;
     ds_problem *problems;
+    size_t ncache_hits;  /* images whose check result was read from the cache */
+    const char *cache_path; /* the split's check cache file; NULL when not used */
 } ds_split;
 
 typedef struct {
@@ -66,9 +68,14 @@ typedef struct {
     int quiet;      /* do not log each problem (they are still recorded) */
 } dataset_options;
 
-/* Opens a dataset. Errors: a yaml that cannot be read or parsed, a missing
- * required key, a split path that does not exist or holds no images (the
- * message names the path and the yaml key). */
+/* Opens a dataset (opt NULL: cache on, problems logged). Errors: a yaml that
+ * cannot be read or parsed, a missing required key (train, val, names or
+ * nc), names and nc that disagree, a split path that does not exist or holds
+ * no image files (the message names the path and the yaml key and line).
+ * A split whose image files are all corrupt opens with nimages 0; the
+ * problems say why. Each split's summary is logged with log_info, each
+ * problem with log_warn unless opt->quiet. The path rules and the cache are
+ * described in dataset.c, cache.h and labels.h (label-line rules). */
 status dataset_open(dataset *ds, const char *data, const dataset_options *opt);
 void dataset_close(dataset *ds);
 /* "train"/"val"/"test" -> the split, or NULL when it is not in the dataset. */

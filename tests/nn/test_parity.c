@@ -1,0 +1,158 @@
+/* Parity with Ultralytics 8.3.253 (PyTorch): the tiny YOLOv8 of
+ * tiny_model.h with yoloc's seed-0 weights, on a fixed input, against the
+ * outputs and gradients PyTorch computed for the same weights
+ * (tests/nn/fixtures/parity_tiny.json, made by `tools/parity_torch.py
+ * fixture`). Checks the decoded eval output, the raw training head and, per
+ * parameter, the gradient norm and sampled entries, for both backends.
+ * If the weight initialisation or the RNG changes on purpose, regenerate the
+ * fixture with the tool. */
+#include "harness.h"
+#include "io/json.h"
+#include "io/npy.h"
+#include "nn/model.h"
+#include "tiny_model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static float *jfloats(const jnode *arr, size_t *n) {
+    *n = arr ? arr->n : 0;
+    float *v = malloc((*n ? *n : 1) * sizeof(float));
+    for (size_t i = 0; i < *n; i++) v[i] = (float)arr->items[i]->number;
+    return v;
+}
+
+static void run(backend be, const jnode *root, const float *x, const float *g) {
+    const char *label = backend_name(be);
+    model_spec spec;
+    CHECK(model_spec_parse(&spec, TINY_YAML, strlen(TINY_YAML), "yolov8t.yaml", 0, 0) == YOLOC_OK);
+    model_options opt = {.be = be, .norm = NORM_BN, .gn_groups = 32};
+    model *m = NULL;
+    CHECK(model_create(&m, &spec, &opt, 0) == YOLOC_OK);
+    model_spec_free(&spec);
+    if (!m) return;
+    const float *o;
+    char name[128];
+
+    /* eval: decoded [B, 4+nc, A] in the fixture; yoloc's is [B, A, 4+nc] */
+    CHECK(model_plan(m, 2, 64, 64, 0) == YOLOC_OK);
+    CHECK(model_forward(m, x, &o) == YOLOC_OK);
+    size_t ne;
+    float *te = jfloats(jnode_get(root, "eval"), &ne);
+    int A = model_anchors(m), C = model_out_channels(m);
+    CHECK_EQ_INT(ne, (size_t)2 * A * C);
+    float *ye = malloc(ne * sizeof(float));
+    for (int b = 0; b < 2; b++)
+        for (int a = 0; a < A; a++)
+            for (int c = 0; c < C; c++) ye[((size_t)b * C + c) * A + a] = o[((size_t)b * A + a) * C + c];
+    snprintf(name, sizeof name, "%s eval output vs PyTorch", label);
+    test_allclose(name, ye, te, ne, 1e-4, 1e-5);
+
+    /* training: raw head sampled */
+    CHECK(model_plan(m, 2, 64, 64, 1) == YOLOC_OK);
+    CHECK(model_forward(m, x, &o) == YOLOC_OK);
+    C = model_out_channels(m);
+    const jnode *idx = jnode_get(root, "train_sample_index");
+    size_t ns;
+    float *ts = jfloats(jnode_get(root, "train_sample"), &ns);
+    float *ys = malloc(ns * sizeof(float));
+    for (size_t k = 0; k < ns; k++) {
+        size_t flat = (size_t)idx->items[k]->number; /* index into [B, C, A] */
+        size_t b = flat / ((size_t)C * A), c = flat / A % C, a = flat % A;
+        ys[k] = o[(b * A + a) * C + c];
+    }
+    snprintf(name, sizeof name, "%s training head vs PyTorch", label);
+    test_allclose(name, ys, ts, ns, 1e-4, 1e-4);
+
+    /* backward of sum(head * g) */
+    size_t nout = (size_t)2 * A * C;
+    float *gt = malloc(nout * sizeof(float));
+    for (int b = 0; b < 2; b++)
+        for (int a = 0; a < A; a++)
+            for (int c = 0; c < C; c++) gt[((size_t)b * A + a) * C + c] = g[((size_t)b * C + c) * A + a];
+    model_zero_grad(m);
+    CHECK(model_backward(m, gt) == YOLOC_OK);
+    const jnode *grads = jnode_get(root, "grads");
+    CHECK(grads && grads->n > 100);
+    size_t bad = 0;
+    for (size_t t = 0; grads && t < grads->n; t++) {
+        const param_info *p = model_find(m, grads->keys[t]);
+        if (!p) {
+            fprintf(stderr, "  %s: parameter %s missing in yoloc\n", label, grads->keys[t]);
+            bad++;
+            continue;
+        }
+        const float *gy = model_tensor_grad(m, p);
+        double norm = 0;
+        for (size_t i = 0; i < p->numel; i++) norm += (double)gy[i] * gy[i];
+        norm = sqrt(norm);
+        const jnode *e = grads->items[t];
+        double want = jnode_get(e, "norm")->number;
+        if (fabs(norm - want) > 1e-3 * want + 1e-7) {
+            fprintf(stderr, "  %s %s: gradient norm %.8g vs PyTorch %.8g\n", label, p->name, norm, want);
+            bad++;
+        }
+        const jnode *ix = jnode_get(e, "index"), *vs = jnode_get(e, "values");
+        for (size_t k = 0; k < ix->n; k++) {
+            double v = gy[(size_t)ix->items[k]->number], w = vs->items[k]->number;
+            if (fabs(v - w) > 2e-3 * want + 1e-7) {
+                fprintf(stderr, "  %s %s[%g]: %.8g vs PyTorch %.8g\n", label, p->name, ix->items[k]->number, v, w);
+                bad++;
+            }
+        }
+    }
+    test_checks_++;
+    if (bad) test_failures_++;
+    printf("  %s: %zu parameter gradients compared with PyTorch, %zu mismatches\n", label,
+           grads ? grads->n : 0, bad);
+    free(te);
+    free(ye);
+    free(ts);
+    free(ys);
+    free(gt);
+    model_free(m);
+}
+
+int main(void) {
+    const char *dir = YOLOC_SOURCE_DIR "/tests/nn/fixtures";
+    char path[512];
+    snprintf(path, sizeof path, "%s/parity_tiny.json", dir);
+    size_t len;
+    char *text = slurp(path, &len);
+    CHECK_MSG(text != NULL, "cannot read %s", path);
+    if (!text) return test_finish("test_parity");
+    jdoc doc;
+    CHECK(jdoc_parse(&doc, text, len, path) == YOLOC_OK);
+    float *x = NULL, *g = NULL;
+    int nd;
+    int64_t shape[TENSOR_MAX_DIMS];
+    snprintf(path, sizeof path, "%s/parity_tiny_x.npy", dir);
+    CHECK(npy_read_f32(path, &x, &nd, shape) == YOLOC_OK);
+    snprintf(path, sizeof path, "%s/parity_tiny_g.npy", dir);
+    CHECK(npy_read_f32(path, &g, &nd, shape) == YOLOC_OK);
+    if (x && g) {
+        run(BACKEND_REF, doc.root, x, g);
+        run(BACKEND_CPU, doc.root, x, g);
+    }
+    free(x);
+    free(g);
+    jdoc_free(&doc);
+    free(text);
+    return test_finish("test_parity");
+}

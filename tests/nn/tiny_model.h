@@ -1,0 +1,37 @@
+/* The tiny YOLOv8 used by the model tests (also in tools/parity_torch.py). */
+#ifndef YOLOC_TEST_TINY_MODEL_H
+#define YOLOC_TEST_TINY_MODEL_H
+
+/* yolov8 at width 1/16 (every channel count becomes 8..64): small enough to
+ * check gradients of a whole model at 64x64. */
+static const char *const TINY_YAML =
+    "nc: 3\n"
+    "scales:\n"
+    "  t: [0.33, 0.0625, 1024]\n"
+    "backbone:\n"
+    "  - [-1, 1, Conv, [64, 3, 2]]\n"
+    "  - [-1, 1, Conv, [128, 3, 2]]\n"
+    "  - [-1, 3, C2f, [128, True]]\n"
+    "  - [-1, 1, Conv, [256, 3, 2]]\n"
+    "  - [-1, 6, C2f, [256, True]]\n"
+    "  - [-1, 1, Conv, [512, 3, 2]]\n"
+    "  - [-1, 6, C2f, [512, True]]\n"
+    "  - [-1, 1, Conv, [1024, 3, 2]]\n"
+    "  - [-1, 3, C2f, [1024, True]]\n"
+    "  - [-1, 1, SPPF, [1024, 5]]\n"
+    "head:\n"
+    "  - [-1, 1, nn.Upsample, [None, 2, 'nearest']]\n"
+    "  - [[-1, 6], 1, Concat, [1]]\n"
+    "  - [-1, 3, C2f, [512]]\n"
+    "  - [-1, 1, nn.Upsample, [None, 2, 'nearest']]\n"
+    "  - [[-1, 4], 1, Concat, [1]]\n"
+    "  - [-1, 3, C2f, [256]]\n"
+    "  - [-1, 1, Conv, [256, 3, 2]]\n"
+    "  - [[-1, 12], 1, Concat, [1]]\n"
+    "  - [-1, 3, C2f, [512]]\n"
+    "  - [-1, 1, Conv, [512, 3, 2]]\n"
+    "  - [[-1, 9], 1, Concat, [1]]\n"
+    "  - [-1, 3, C2f, [1024]]\n"
+    "  - [[15, 18, 21], 1, Detect, [nc]]\n";
+
+#endif
