@@ -11,8 +11,11 @@
     X(version, "print the version and the kernels' backend")                   \
     X(info, "print a model's layers, parameters and GFLOPs: model=yolov8n.yaml [imgsz=640] [nc=80]") \
     X(forward, "one forward (and backward) pass on .npy tensors: model=... input=X.npy out=Y.npy") \
+    X(demo, "the built-in demo of `make demo`") \
     X(data_check, "check a dataset's images and labels: data=... [out=report.json]") \
     X(data_export, "write a dataset (e.g. data=synth) in YOLO format: data=... dir=OUT") \
+    X(data_plot, "plot labels.png and train_batch0.png: data=... [dir=.] [imgsz=640] [batch=16] [seed=0]") \
+    X(data_bench, "loader speed (decode + augment): data=... [imgsz=640] [batch=16] [workers=2] [batches=N]") \
 
 #define DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 YOLOC_COMMANDS(DECLARE_CMD)

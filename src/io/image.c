@@ -298,8 +298,11 @@ static status jpeg_decode(const unsigned char *buf, size_t len, const char *name
         } else {
             char msg2[200] = "";
             tj_result r2 = jpeg_run(buf, len, w, h, cmyk, 0, img->data, msg2, sizeof msg2);
-            if (r2 == TJ_FATAL)
-                r = TJ_FATAL, snprintf(msg, sizeof msg, "%s", msg2);
+            if (r2 == TJ_FATAL) {
+                r = TJ_FATAL;
+                memcpy(msg, msg2, sizeof msg2 < sizeof msg ? sizeof msg2 : sizeof msg);
+                msg[sizeof msg - 1] = 0;
+            }
             else if (notes) {
                 notes->corrupt_data = 1;
                 snprintf(notes->msg, sizeof notes->msg, "corrupt JPEG data recovered (%.120s)",

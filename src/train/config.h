@@ -1,0 +1,65 @@
+/* The configuration of a run: every option in one table (options.def),
+ * parsed from key=value arguments and YAML files (cfg=hyp.yaml), validated
+ * with messages that name the key and what is allowed, printed by
+ * `yoloc help`, and written into every run directory as args.yaml.
+ *
+ * Later sources override earlier ones: defaults < cfg=FILE < command line.
+ * `config.given.<name>` says whether a key was set explicitly. */
+#ifndef YOLOC_TRAIN_CONFIG_H
+#define YOLOC_TRAIN_CONFIG_H
+
+#include "core/kv.h"
+#include "core/status.h"
+
+#include <stdio.h>
+
+typedef enum { OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_STR, OPT_ENUM } opt_type;
+
+#define OPT_FIELD_INT long
+#define OPT_FIELD_FLOAT double
+#define OPT_FIELD_BOOL int
+#define OPT_FIELD_STR const char *
+#define OPT_FIELD_ENUM const char *
+
+typedef struct {
+#define OPT(name, type, def, lo, hi, allowed, help) OPT_FIELD_##type name;
+#include "train/options.def"
+#undef OPT
+    struct {
+#define OPT(name, type, def, lo, hi, allowed, help) unsigned char name;
+#include "train/options.def"
+#undef OPT
+    } given;
+    void *strings; /* private: owned copies of string values */
+} config;
+
+typedef struct {
+    const char *name;
+    opt_type type;
+    const char *def;
+    double lo, hi;
+    const char *allowed; /* ENUM: "a|b|c" */
+    const char *help;
+} opt_info;
+
+/* The table (in options.def order) and its size. */
+const opt_info *config_options(size_t *n);
+const opt_info *config_find(const char *name);
+
+/* Sets every option to its default. */
+status config_init(config *c);
+void config_free(config *c);
+/* Sets one option from text; `where` prefixes errors (e.g. "hyp.yaml:3"). */
+status config_set(config *c, const char *key, const char *value, const char *where);
+/* Applies key=value arguments; cfg=FILE is loaded first when present. */
+status config_apply_args(config *c, kv_args *a);
+/* Applies a YAML mapping of key: value (errors name file:line and key). */
+status config_load_yaml(config *c, const char *path);
+/* Writes every option as YAML (args.yaml). */
+void config_write_yaml(const config *c, FILE *f);
+/* `yoloc help [key]`: all options, or one with its default and range. */
+status config_help(FILE *f, const char *key);
+/* The value of an option as text (for printing); buf receives it. */
+const char *config_value_str(const config *c, const opt_info *o, char *buf, size_t cap);
+
+#endif
