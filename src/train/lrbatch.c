@@ -1,0 +1,159 @@
+/* LR / batch rules and guard rails (see lrbatch.h). */
+#include "train/lrbatch.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *RULE_NAMES[] = {"linear", "sqrt", "conservative", "none"};
+
+status lr_scale_parse(const char *name, lr_scale_rule *out) {
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(name, RULE_NAMES[i]) == 0) {
+            *out = (lr_scale_rule)i;
+            return YOLOC_OK;
+        }
+    return err_set(YOLOC_ERR_INVALID, "key 'lr_scale': '%s' is not one of: linear, sqrt, conservative, none", name);
+}
+
+const char *lr_scale_name(lr_scale_rule r) { return (r >= 0 && r <= 3) ? RULE_NAMES[r] : "?"; }
+
+static void warn(lrb_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(lrb_plan *p, const char *fmt, ...) {
+    if (p->nwarnings >= LRB_MAX_NOTES) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->warnings[p->nwarnings++], sizeof p->warnings[0], fmt, ap);
+    va_end(ap);
+}
+
+status lrb_compute(const lrb_input *in, lrb_plan *p) {
+    memset(p, 0, sizeof *p);
+    if (in->batch < 1) return err_set(YOLOC_ERR_INVALID, "key 'batch': must be >= 1 per process, got %d", in->batch);
+    if (in->processes < 1) return err_set(YOLOC_ERR_INVALID, "processes must be >= 1, got %d", in->processes);
+    if (in->nbs < 1) return err_set(YOLOC_ERR_INVALID, "key 'nbs': must be >= 1, got %d", in->nbs);
+    if (in->accumulate < 0) return err_set(YOLOC_ERR_INVALID, "key 'accumulate': must be >= 0, got %d", in->accumulate);
+    if (in->epochs < 1) return err_set(YOLOC_ERR_INVALID, "key 'epochs': must be >= 1, got %d", in->epochs);
+    if (!(in->lr0 >= 0) || !(in->weight_decay >= 0) || !(in->warmup_epochs >= 0))
+        return err_set(YOLOC_ERR_INVALID, "lr0, weight_decay and warmup_epochs must be >= 0");
+    if (in->images_per_epoch < 1)
+        return err_set(YOLOC_ERR_INVALID, "the training split of this process has no images");
+
+    long per_step = (long)in->batch * in->processes;
+    if (in->accumulate > 0) {
+        p->accumulate = in->accumulate;
+    } else { /* Ultralytics: max(round(nbs / batch), 1), Python rounding */
+        double a = nearbyint((double)in->nbs / (double)per_step);
+        p->accumulate = a < 1 ? 1 : (int)a;
+        p->accumulate_derived = 1;
+    }
+    p->b_eff = per_step * p->accumulate;
+    double ratio = (double)p->b_eff / in->nbs;
+    p->warmup_epochs = in->warmup_epochs;
+    switch (in->rule) {
+    case LR_SCALE_LINEAR:
+        p->lr_factor = ratio;
+        snprintf(p->rule_reason, sizeof p->rule_reason,
+                 "lr_scale=linear: lr0 %g is for nbs %d; B_eff %ld -> x%.4g", in->lr0, in->nbs, p->b_eff, ratio);
+        break;
+    case LR_SCALE_SQRT:
+        p->lr_factor = sqrt(ratio);
+        snprintf(p->rule_reason, sizeof p->rule_reason,
+                 "lr_scale=sqrt: lr0 %g is for nbs %d; B_eff %ld -> x sqrt(%.4g) = x%.4g", in->lr0, in->nbs,
+                 p->b_eff, ratio, p->lr_factor);
+        break;
+    case LR_SCALE_CONSERVATIVE:
+        p->lr_factor = ratio;
+        if (p->b_eff > 2L * in->nbs) {
+            p->lr_factor = ratio * (1.0 - in->margin);
+            if (p->warmup_epochs < 3) p->warmup_epochs = 3;
+            snprintf(p->rule_reason, sizeof p->rule_reason,
+                     "lr_scale=conservative: B_eff %ld > 2 x nbs %d, so linear x%.4g less %.0f%% = x%.4g, warmup "
+                     ">= 3 epochs",
+                     p->b_eff, in->nbs, ratio, in->margin * 100, p->lr_factor);
+        } else {
+            snprintf(p->rule_reason, sizeof p->rule_reason,
+                     "lr_scale=conservative: B_eff %ld <= 2 x nbs %d, so linear: x%.4g", p->b_eff, in->nbs, ratio);
+        }
+        break;
+    case LR_SCALE_NONE:
+        p->lr_factor = 1.0;
+        snprintf(p->rule_reason, sizeof p->rule_reason,
+                 "lr_scale=none: lr0 %g used as is at B_eff %ld (x%.4g of nbs %d: steps are %s than at nbs)", in->lr0,
+                 p->b_eff, ratio, in->nbs, ratio >= 1 ? "relatively smaller" : "relatively larger");
+        break;
+    }
+    p->lr_peak = in->lr0 * p->lr_factor;
+    p->weight_decay = p->lr_factor > 0 ? in->weight_decay * ratio / p->lr_factor : in->weight_decay;
+    p->batches_per_epoch = (in->images_per_epoch + in->batch - 1) / in->batch;
+    p->steps_per_epoch = (p->batches_per_epoch + p->accumulate - 1) / p->accumulate;
+    p->total_steps = p->steps_per_epoch * in->epochs;
+    p->warmup_steps = (long)nearbyint(p->warmup_epochs * (double)p->steps_per_epoch);
+
+    /* Guard rails. */
+    int sgd = in->optimizer == OPTIM_SGD;
+    if (in->batchnorm && !in->syncbn && in->batch == 1)
+        snprintf(p->refusal, sizeof p->refusal,
+                 "batch 1 with BatchNorm: each channel would be normalised over a single image, so the "
+                 "statistics and gradients are mostly noise and eval-mode running statistics will not match "
+                 "training; use batch >= 4, norm=gn, or norm=syncbn over several processes (force=True to run "
+                 "anyway)");
+    else if (sgd && p->lr_peak >= 0.1)
+        snprintf(p->refusal, sizeof p->refusal,
+                 "SGD with a peak lr of %g (lr0 %g x%.4g): at or above 0.1 a YOLO model diverges in the first "
+                 "epochs; use lr0 around 0.01 at nbs %d (force=True to run anyway)",
+                 p->lr_peak, in->lr0, p->lr_factor, in->nbs);
+    if (p->refusal[0]) p->refused = 1;
+    if (in->batchnorm && !in->syncbn && in->batch > 1 && in->batch < 4)
+        warn(p,
+             "batch %d per process with BatchNorm: statistics over %d images are noisy and the running "
+             "statistics drift from what the weights saw; prefer batch >= 4 (or norm=gn, or norm=syncbn "
+             "across processes)",
+             in->batch, in->batch);
+    if (in->batchnorm && in->syncbn && (long)in->batch * in->processes < 4)
+        warn(p, "SyncBatchNorm over %ld images in total is still noisy; prefer >= 4", (long)in->batch * in->processes);
+    if (!sgd && p->lr_peak >= 0.1)
+        warn(p, "%s with a peak lr of %g: above 0.1 adaptive optimizers diverge; the usual band is 3e-4 to 1e-3",
+             optim_kind_name(in->optimizer), p->lr_peak);
+    if (sgd && (in->lr0 < 0.008 || in->lr0 > 0.02) && !p->refused)
+        warn(p,
+             "lr0 %g for SGD is outside the usual band 0.008-0.02 at nbs %d: too high oscillates or diverges, "
+             "too low stalls mAP",
+             in->lr0, in->nbs);
+    if (!sgd && (in->lr0 < 3e-4 || in->lr0 > 1e-3))
+        warn(p,
+             "lr0 %g for %s is outside the usual band 3e-4 to 1e-3 at nbs %d: too high oscillates or diverges, "
+             "too low stalls mAP",
+             in->lr0, optim_kind_name(in->optimizer), in->nbs);
+    if (p->b_eff > 2L * in->nbs && in->rule == LR_SCALE_LINEAR && p->warmup_epochs < 3)
+        warn(p, "B_eff %ld is over twice nbs with linear scaling and %.3g warmup epochs: keep warmup >= 3 epochs "
+                "(or lr_scale=conservative)", p->b_eff, p->warmup_epochs);
+    if (p->total_steps < 50)
+        warn(p, "only %ld optimizer steps in the whole run: the schedule has little room (more epochs or a "
+                "smaller batch)", p->total_steps);
+    if (p->refused && !in->force) return err_set(YOLOC_ERR_INVALID, "refused: %s", p->refusal);
+    return YOLOC_OK;
+}
+
+void lrb_print(const lrb_input *in, const lrb_plan *p, double warmup_bias_lr, double warmup_start_factor,
+               double lrf, FILE *f) {
+    fprintf(f, "batch: %d per process x %d process%s x accumulate %d%s = effective batch %ld (nbs %d)\n", in->batch,
+            in->processes, in->processes == 1 ? "" : "es", p->accumulate,
+            p->accumulate_derived ? " (from nbs)" : "", p->b_eff, in->nbs);
+    fprintf(f, "lr: %s; %s -> peak %.6g\n", optim_kind_name(in->optimizer), p->rule_reason, p->lr_peak);
+    fprintf(f, "    bias group %.6g -> %.6g, weights %.6g -> %.6g, norm weights %.6g -> %.6g, final %.6g\n",
+            p->warmup_steps ? warmup_bias_lr : p->lr_peak, p->lr_peak,
+            p->warmup_steps ? warmup_start_factor * p->lr_peak : p->lr_peak, p->lr_peak,
+            p->warmup_steps ? warmup_start_factor * p->lr_peak : p->lr_peak, p->lr_peak, p->lr_peak * lrf);
+    fprintf(f, "steps: %ld batches per epoch -> %ld optimizer steps per epoch, %ld in total; warmup %ld steps "
+               "(%.3g epochs)\n",
+            p->batches_per_epoch, p->steps_per_epoch, p->total_steps, p->warmup_steps, p->warmup_epochs);
+    fprintf(f, "weight decay: %.6g on conv weights (decay per step at the peak = lr0 x %.6g x B_eff/nbs)\n",
+            p->weight_decay, in->weight_decay);
+    fprintf(f, "loss: per optimizer step, nbs x the mean over its images of the loss items, so lr0 keeps its "
+               "Ultralytics meaning at B_eff = nbs\n");
+    for (int i = 0; i < p->nwarnings; i++) fprintf(f, "warning: %s\n", p->warnings[i]);
+    if (p->refused)
+        fprintf(f, "%s: %s\n", in->force ? "warning (force=True)" : "refused", p->refusal);
+}

@@ -1,0 +1,87 @@
+/* The learning-rate / batch-size rules yoloc makes explicit (DESIGN.md):
+ * effective batch, accumulation, LR scaling, weight decay, warmup length
+ * and the guard rails, as a pure function of the settings, so the trainer,
+ * `yoloc train dry=True` and the planner all use (and print) the same
+ * decisions.
+ *
+ * The loss convention that makes the rules work: the objective of one
+ * optimizer step is nbs x the image-weighted mean of the batches' loss
+ * items over the images of the step (all processes, all accumulated
+ * batches). At B_eff = nbs this is exactly Ultralytics' objective (loss
+ * items x batch size, summed), so lr0 values carry over; for other batch
+ * sizes the step size is set by the LR rule instead of by how many images
+ * were summed:
+ *   linear:       lr = lr0 * B_eff / nbs  (what Ultralytics does implicitly)
+ *   sqrt:         lr = lr0 * sqrt(B_eff / nbs)
+ *   conservative: linear, reduced by lr_scale_margin once B_eff > 2*nbs,
+ *                 with warmup raised to >= 3 epochs
+ *   none:         lr = lr0
+ * Weight decay scales with B_eff/nbs as in Ultralytics, in its effect: the
+ * decay applied per step is lr0 * weight_decay * B_eff/nbs at the peak, so
+ * the optimizer's coefficient is weight_decay * (B_eff/nbs) * lr0 / lr_peak
+ * (= weight_decay under the linear rule). */
+#ifndef YOLOC_TRAIN_LRBATCH_H
+#define YOLOC_TRAIN_LRBATCH_H
+
+#include "core/status.h"
+#include "train/optim.h"
+
+#include <stdio.h>
+
+typedef enum { LR_SCALE_LINEAR = 0, LR_SCALE_SQRT, LR_SCALE_CONSERVATIVE, LR_SCALE_NONE } lr_scale_rule;
+
+status lr_scale_parse(const char *name, lr_scale_rule *out);
+const char *lr_scale_name(lr_scale_rule r);
+
+typedef struct {
+    int batch;              /* images per process per step */
+    int processes;          /* >= 1 */
+    int accumulate;         /* 0: max(round(nbs / (batch * processes)), 1) */
+    int nbs;                /* reference batch (64) */
+    optim_kind optimizer;   /* after optimizer=auto is resolved */
+    double lr0;             /* at nbs */
+    double weight_decay;    /* at nbs */
+    double warmup_epochs;
+    lr_scale_rule rule;
+    double margin;          /* conservative: 0.15 */
+    int batchnorm;          /* 1: the model normalises with BatchNorm per process */
+    int syncbn;             /* 1: BatchNorm statistics are reduced across processes */
+    long images_per_epoch;  /* training images of one process's shard */
+    int epochs;
+    int force;              /* run what the guard rails refuse */
+} lrb_input;
+
+#define LRB_MAX_NOTES 8
+
+typedef struct {
+    int accumulate;          /* used */
+    int accumulate_derived;  /* 1: derived from nbs */
+    long b_eff;              /* batch * processes * accumulate */
+    double lr_factor;        /* lr_peak / lr0 */
+    double lr_peak;
+    double weight_decay;     /* the optimizer's coefficient for conv weights */
+    double warmup_epochs;    /* possibly raised by the conservative rule */
+    long batches_per_epoch;  /* per process: ceil(images_per_epoch / batch) */
+    long steps_per_epoch;    /* ceil(batches_per_epoch / accumulate) */
+    long total_steps;
+    long warmup_steps;       /* round(warmup_epochs * steps_per_epoch) */
+    char rule_reason[256];   /* one line: why this peak */
+    int nwarnings;
+    char warnings[LRB_MAX_NOTES][320];
+    int refused;             /* a guard rail refuses (unless force) */
+    char refusal[320];
+} lrb_plan;
+
+/* Computes the plan. YOLOC_ERR_INVALID (naming the key) for impossible
+ * inputs; YOLOC_ERR_INVALID with the refusal as message when a guard rail
+ * refuses and force is off (the plan is still filled). */
+status lrb_compute(const lrb_input *in, lrb_plan *out);
+
+/* The start-up block: batch per process, processes, accumulate, B_eff, the
+ * LR each group starts and peaks at, warmup steps, total optimizer steps,
+ * then each warning with its reason. warmup_bias_lr and warmup_start_factor
+ * give the groups' starting values. */
+void lrb_print(const lrb_input *in, const lrb_plan *p, double warmup_bias_lr,
+               double warmup_start_factor, double lrf, FILE *f);
+
+#endif
