@@ -1,6 +1,7 @@
 /* The check cache file (format in cache.h). */
 #include "data/cache.h"
 
+#include "io/file.h"
 #include "io/json.h"
 
 #include <errno.h>
@@ -106,33 +107,8 @@ status cache_write(const char *path, int nc, const ds_entry *entries, size_t n) 
         return err_set(YOLOC_ERR_NOMEM, "out of memory writing %s", path);
     }
     put_u64(&s, fnv1a((const unsigned char *)s.buf, s.len));
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp || s.failed) {
-        free(tmp);
-        sbuf_free(&s);
-        return err_set(YOLOC_ERR_NOMEM, "out of memory writing %s", path);
-    }
-    snprintf(tmp, pl + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    status st = YOLOC_OK;
-    if (fd < 0) {
-        st = err_set(YOLOC_ERR_IO, "%s: %s", path, strerror(errno));
-    } else {
-        (void)fchmod(fd, 0644);
-        size_t off = 0;
-        while (off < s.len) {
-            ssize_t w = write(fd, s.buf + off, s.len - off);
-            if (w <= 0) break;
-            off += (size_t)w;
-        }
-        if (close(fd) != 0 || off != s.len)
-            st = err_set(YOLOC_ERR_IO, "%s: write failed", path);
-        else if (rename(tmp, path) != 0)
-            st = err_set(YOLOC_ERR_IO, "%s: %s", path, strerror(errno));
-        if (st < 0) unlink(tmp);
-    }
-    free(tmp);
+    status st = s.failed ? err_set(YOLOC_ERR_NOMEM, "out of memory writing %s", path)
+                         : file_write_atomic(path, s.buf, s.len);
     sbuf_free(&s);
     return st;
 }
@@ -189,37 +165,32 @@ static int entry_cmp(const void *a, const void *b) {
 status cache_read(const char *path, int nc, ds_entry **entries, size_t *n) {
     *entries = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(YOLOC_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 28 ||
-        (size_t)st.st_size > CACHE_MAX_BYTES) {
-        fclose(f);
+    char *text;
+    size_t len;
+    status rd = file_read_all(path, CACHE_MAX_BYTES, &text, &len);
+    if (rd == YOLOC_ERR_NOMEM) return rd;
+    if (rd < 0) /* the message from file_read_all names the path and reason */
+        return access(path, F_OK) == 0 ? YOLOC_ERR_PARSE : YOLOC_ERR_NOT_FOUND;
+    const unsigned char *buf = (const unsigned char *)text;
+    if (len < 28) {
+        free(text);
         return err_set(YOLOC_ERR_PARSE, "%s: not a cache file", path);
     }
-    size_t len = (size_t)st.st_size;
-    unsigned char *buf = malloc(len);
-    if (!buf) {
-        fclose(f);
-        return err_set(YOLOC_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    size_t got = fread(buf, 1, len, f);
-    fclose(f);
-    reader r = {buf, len - 8, 0, got != len};
+    reader r = {buf, len - 8, 0, 0};
     reader tail = {buf, len, len - 8, 0};
-    if (r.bad || memcmp(buf, CACHE_MAGIC, 8) != 0 || get_u64(&tail) != fnv1a(buf, len - 8)) {
-        free(buf);
+    if (memcmp(buf, CACHE_MAGIC, 8) != 0 || get_u64(&tail) != fnv1a(buf, len - 8)) {
+        free(text);
         return err_set(YOLOC_ERR_PARSE, "%s: damaged cache file", path);
     }
     r.off = 8;
     uint32_t version = get_u32(&r), cnc = get_u32(&r), count = get_u32(&r);
     if (version != CACHE_VERSION || cnc != (uint32_t)nc || count > (r.n - r.off) / 16) {
-        free(buf);
+        free(text);
         return err_set(YOLOC_ERR_PARSE, "%s: cache from another version or class count", path);
     }
     ds_entry *es = calloc(count ? count : 1, sizeof *es);
     if (!es) {
-        free(buf);
+        free(text);
         return err_set(YOLOC_ERR_NOMEM, "out of memory reading %s", path);
     }
     size_t made = 0;
@@ -268,7 +239,7 @@ status cache_read(const char *path, int nc, ds_entry **entries, size_t *n) {
             e->nprobs = k + 1;
         }
     }
-    free(buf);
+    free(text);
     if (r.bad || r.off != r.n) {
         for (size_t i = 0; i < count; i++) entry_free(&es[i]);
         free(es);

@@ -2,6 +2,7 @@
 #include "data/export.h"
 
 #include "core/log.h"
+#include "io/file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,15 +31,6 @@ static status make_dirs(const char *path) {
     return YOLOC_OK;
 }
 
-static status write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return err_set(YOLOC_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
-    size_t n = strlen(text);
-    size_t w = fwrite(text, 1, n, f);
-    if (fclose(f) != 0 || w != n) return err_set(YOLOC_ERR_IO, "%s: write failed", path);
-    return YOLOC_OK;
-}
-
 /* Image k of a split and its label file. */
 static status export_one(const dataset *ds, const ds_split *sp, size_t k, const char *dir) {
     char path[4200];
@@ -59,7 +51,7 @@ static status export_one(const dataset *ds, const ds_split *sp, size_t k, const 
                               (double)x->cy, (double)x->w, (double)x->h);
     }
     snprintf(path, sizeof path, "%s/labels/%s/%06zu.txt", dir, sp->name, k);
-    st = write_text(path, text);
+    st = file_write_atomic(path, text, strlen(text));
     free(text);
     return st;
 }
@@ -118,7 +110,7 @@ status dataset_export(const dataset *ds, const char *dir) {
         n += (size_t)snprintf(y + n, cap - n, "'\n");
     }
     snprintf(path, sizeof path, "%s/data.yaml", dir);
-    status st = write_text(path, y);
+    status st = file_write_atomic(path, y, strlen(y));
     free(y);
     return st;
 }

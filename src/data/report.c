@@ -1,11 +1,7 @@
 /* The dataset check report in text and JSON (format in report.h). */
 #include "data/report.h"
 
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "io/file.h"
 
 static const ds_split *splits_of(const dataset *ds, int i) {
     return i == 0 ? &ds->train : i == 1 ? &ds->val : &ds->test;
@@ -92,27 +88,7 @@ status report_save_json(const char *path, const dataset *ds) {
     sbuf s;
     sbuf_init(&s);
     status st = report_build_json(&s, ds);
-    size_t n = strlen(path);
-    char *tmp = st == YOLOC_OK ? malloc(n + 16) : NULL;
-    if (st == YOLOC_OK && !tmp) st = err_set(YOLOC_ERR_NOMEM, "out of memory");
-    if (st == YOLOC_OK) {
-        snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-        int fd = mkstemp(tmp);
-        FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-        if (!f) {
-            if (fd >= 0) close(fd), unlink(tmp);
-            st = err_set(YOLOC_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
-        } else {
-            (void)fchmod(fd, 0644);
-            size_t w = fwrite(s.buf, 1, s.len, f);
-            if (fclose(f) != 0 || w != s.len)
-                st = err_set(YOLOC_ERR_IO, "%s: write failed", path);
-            else if (rename(tmp, path) != 0)
-                st = err_set(YOLOC_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
-            if (st < 0) unlink(tmp);
-        }
-    }
-    free(tmp);
+    if (st == YOLOC_OK) st = file_write_atomic(path, s.buf, s.len);
     sbuf_free(&s);
     return st;
 }

@@ -8,7 +8,8 @@
  * GIF, 16-bit output, colour management (ICC profiles are ignored), PNG gamma. */
 #include "io/image.h"
 
-#include <errno.h>
+#include "io/file.h"
+
 #include <png.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,9 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <turbojpeg.h>
-#include <unistd.h>
 
 #define IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)
 
@@ -549,38 +548,14 @@ status image_decode(const void *buf, size_t len, const char *name, image *img) {
 }
 
 status image_read_file(const char *path, unsigned char **buf, size_t *len) {
+    char *b;
     *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(YOLOC_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return err_set(YOLOC_ERR_IO, "%s: not a regular file", path);
-    }
-    if (st.st_size == 0) {
-        fclose(f);
+    TRY(file_read_all(path, IMAGE_MAX_FILE_BYTES, &b, len));
+    if (*len == 0) {
+        free(b);
         return err_set(YOLOC_ERR_PARSE, "%s: empty file", path);
     }
-    if ((uint64_t)st.st_size > IMAGE_MAX_FILE_BYTES) {
-        fclose(f);
-        return err_set(YOLOC_ERR_UNSUPPORTED, "%s: file larger than 1 GiB", path);
-    }
-    size_t n = (size_t)st.st_size;
-    unsigned char *b = malloc(n);
-    if (!b) {
-        fclose(f);
-        return err_set(YOLOC_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
-    }
-    size_t got = fread(b, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
-        free(b);
-        return err_set(YOLOC_ERR_IO, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
+    *buf = (unsigned char *)b;
     return YOLOC_OK;
 }
 
@@ -631,7 +606,17 @@ static int ext_is(const char *path, const char *ext) {
     return dot && (!slash || dot > slash) && strcasecmp(dot + 1, ext) == 0;
 }
 
-static status png_write_file(FILE *f, const image *img, const char *path) {
+/* libpng write callback: appends to the afile; a failed write has already
+ * set the message (with the system's reason) and removed the tmp file. */
+static void png_write_afile(png_structp png, png_bytep data, size_t n) {
+    if (afile_write(png_get_io_ptr(png), data, n) < 0) png_error(png, "write failed");
+}
+/* afile_commit flushes. */
+static void png_flush_none(png_structp png) {
+    (void)png;
+}
+
+static status png_write_file(afile *a, const image *img, const char *path) {
     png_err_ctx err;
     err.msg[0] = 0;
     png_structp png =
@@ -646,9 +631,10 @@ static status png_write_file(FILE *f, const image *img, const char *path) {
     if (setjmp(err.jmp)) {
         free(rows);
         png_destroy_write_struct(&png, &info);
+        if (!a->fp) return YOLOC_ERR_IO; /* afile_write failed: its message stands */
         return err_set(YOLOC_ERR_IO, "%s: PNG write failed (%s)", path, err.msg);
     }
-    png_init_io(png, f);
+    png_set_write_fn(png, a, png_write_afile, png_flush_none);
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_set_compression_level(png, 6);
@@ -663,7 +649,7 @@ static status png_write_file(FILE *f, const image *img, const char *path) {
     return YOLOC_OK;
 }
 
-static status jpeg_write_file(FILE *f, const image *img, int quality, const char *path) {
+static status jpeg_write_file(afile *a, const image *img, int quality, const char *path) {
     tjhandle tj = tjInitCompress();
     if (!tj) return err_set(YOLOC_ERR_NOMEM, "%s: cannot create a JPEG encoder", path);
     unsigned char *out = NULL;
@@ -674,8 +660,8 @@ static status jpeg_write_file(FILE *f, const image *img, int quality, const char
     status st = YOLOC_OK;
     if (rc != 0)
         st = err_set(YOLOC_ERR_IO, "%s: JPEG encoding failed (%s)", path, tjGetErrorStr2(tj));
-    else if (fwrite(out, 1, outlen, f) != outlen)
-        st = err_set(YOLOC_ERR_IO, "%s: write failed (%s)", path, strerror(errno));
+    else
+        st = afile_write(a, out, outlen);
     tjFree(out);
     tjDestroy(tj);
     return st;
@@ -688,32 +674,12 @@ status image_save(const char *path, const image *img, int jpeg_quality) {
     if (!png && !ext_is(path, "jpg") && !ext_is(path, "jpeg"))
         return err_set(YOLOC_ERR_INVALID, "%s: unknown image extension (use .png, .jpg or .jpeg)",
                        path);
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) return err_set(YOLOC_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        status st =
-            err_set(YOLOC_ERR_IO, "%s: cannot create a temporary file (%s)", path, strerror(errno));
-        free(tmp);
+    afile a;
+    TRY(afile_open(&a, path));
+    status st = png ? png_write_file(&a, img, path) : jpeg_write_file(&a, img, jpeg_quality, path);
+    if (st < 0) {
+        afile_abort(&a);
         return st;
     }
-    (void)fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return err_set(YOLOC_ERR_IO, "%s: cannot open for writing", path);
-    }
-    status st = png ? png_write_file(f, img, path) : jpeg_write_file(f, img, jpeg_quality, path);
-    if (fclose(f) != 0 && st == YOLOC_OK)
-        st = err_set(YOLOC_ERR_IO, "%s: write failed (%s)", path, strerror(errno));
-    if (st == YOLOC_OK && rename(tmp, path) != 0)
-        st = err_set(YOLOC_ERR_IO, "%s: cannot rename the temporary file (%s)", path,
-                     strerror(errno));
-    if (st != YOLOC_OK) unlink(tmp);
-    free(tmp);
-    return st;
+    return afile_commit(&a);
 }

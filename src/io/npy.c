@@ -14,21 +14,20 @@
  * The writer reproduces numpy's own 1.0 header byte for byte: sorted keys,
  * spare spaces for growing the first axis (GROWTH_AXIS_MAX_DIGITS = 21),
  * then spaces and '\n' so the data starts at a multiple of 64 bytes. It
- * writes PATH.tmp, flushes, fsyncs and renames it over PATH.
+ * writes atomically with io/file.h (PATH.tmp, fsync, rename over PATH).
  *
  * Left out: other dtypes, big-endian, Fortran order, structured and object
- * arrays (all errors naming the file), memory mapping, big-endian hosts. */
+ * arrays (all errors naming the file), memory mapping, big-endian hosts,
+ * reading from pipes (file_read_all wants a regular file). */
 #include "io/npy.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include "io/file.h"
+
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c assumes a little-endian host"
@@ -38,6 +37,8 @@
 #define NPY_MAGIC_LEN     6
 #define NPY_ALIGN         64
 #define NPY_GROWTH_DIGITS 21
+
+#define NPY_MAX_FILE_BYTES (SIZE_MAX / 2) /* no real limit: malloc decides */
 
 /* ---- header dict parser ---- */
 
@@ -313,84 +314,15 @@ status npy_parse_f32(const void *buf, size_t len, const char *name, float **data
 
 status npy_read_f32(const char *path, float **data, int *ndim, int64_t *shape) {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(YOLOC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            unsigned char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return err_set(YOLOC_ERR_NOMEM, "%s: out of memory reading the file", path);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int failed = ferror(f), saved = errno;
-    fclose(f);
-    if (failed) {
-        free(buf);
-        return err_set(YOLOC_ERR_IO, "%s: cannot read: %s", path, strerror(saved));
-    }
+    char *buf;
+    size_t len;
+    TRY(file_read_all(path, NPY_MAX_FILE_BYTES, &buf, &len));
     status st = npy_parse_f32(buf, len, path, data, ndim, shape);
     free(buf);
     return st;
 }
 
 /* ---- writing ---- */
-
-/* Writes the pieces to PATH.tmp, flushes, fsyncs and renames it over PATH;
- * on any failure removes PATH.tmp and leaves PATH untouched. */
-static status npy_write_atomic(const char *path, const void *const *parts, const size_t *lens,
-                               int nparts) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
-    if (!tmp) return err_set(YOLOC_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    FILE *fp = fopen(tmp, "wbx"); /* O_EXCL: never write through a link left at PATH.tmp */
-    if (!fp && errno == EEXIST && unlink(tmp) == 0) fp = fopen(tmp, "wbx");
-    if (!fp) {
-        int e = errno;
-        free(tmp);
-        return err_set(YOLOC_ERR_IO, "%s: cannot create %s.tmp: %s", path, path, strerror(e));
-    }
-    const char *what = "write";
-    int ok = 1;
-    for (int i = 0; i < nparts && ok; i++)
-        ok = !lens[i] || fwrite(parts[i], 1, lens[i], fp) == lens[i];
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-        what = "rename the temporary file";
-    }
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return err_set(YOLOC_ERR_IO, "%s: cannot %s: %s", path, what, strerror(e ? e : EIO));
-    }
-    int fd = open(dirname(tmp),
-                  O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* persist the rename, best effort */
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(tmp);
-    return YOLOC_OK;
-}
 
 status npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape) {
     if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
@@ -423,7 +355,10 @@ status npy_write_f32(const char *path, const float *data, int ndim, const int64_
     pre[7] = 0;
     pre[8] = (unsigned char)(k & 0xff);
     pre[9] = (unsigned char)(k >> 8);
-    const void *parts[3] = {pre, hdr, data};
-    size_t lens[3] = {sizeof pre, (size_t)k, (size_t)numel * sizeof(float)};
-    return npy_write_atomic(path, parts, lens, 3);
+    afile a;
+    TRY(afile_open(&a, path));
+    TRY(afile_write(&a, pre, sizeof pre));
+    TRY(afile_write(&a, hdr, (size_t)k));
+    TRY(afile_write(&a, data, (size_t)numel * sizeof(float)));
+    return afile_commit(&a);
 }

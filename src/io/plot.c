@@ -3,13 +3,12 @@
  * with y up. */
 #include "io/plot.h"
 
-#include <errno.h>
+#include "io/file.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define FONT_FACE "sans-serif"
 
@@ -66,37 +65,29 @@ void plot_canvas_free(plot_canvas *c) {
     memset(c, 0, sizeof *c);
 }
 
+/* cairo's PNG stream callback: appends to the afile (a failed write has
+ * already set the message and removed the tmp file). */
+static cairo_status_t plot_write_afile(void *closure, const unsigned char *data, unsigned int n) {
+    afile *a = closure;
+    if (!a->fp || afile_write(a, data, n) < 0) return CAIRO_STATUS_WRITE_ERROR;
+    return CAIRO_STATUS_SUCCESS;
+}
+
 status plot_canvas_save(plot_canvas *c, const char *path) {
     if (cairo_status(c->cr) != CAIRO_STATUS_SUCCESS)
         return err_set(YOLOC_ERR_INTERNAL, "plot '%s': drawing failed: %s", path,
                        cairo_status_to_string(cairo_status(c->cr)));
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp) return err_set(YOLOC_ERR_NOMEM, "out of memory writing '%s'", path);
-    snprintf(tmp, len + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        status st = err_set(YOLOC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; a figure is for everyone to read */
-    close(fd);
+    afile a;
+    TRY(afile_open(&a, path));
     cairo_surface_flush(c->surface);
-    cairo_status_t cs = cairo_surface_write_to_png(c->surface, tmp);
+    cairo_status_t cs = cairo_surface_write_to_png_stream(c->surface, plot_write_afile, &a);
     if (cs != CAIRO_STATUS_SUCCESS) {
-        unlink(tmp);
-        free(tmp);
-        return err_set(YOLOC_ERR_IO, "cannot write '%s': %s", path, cairo_status_to_string(cs));
+        int write_failed = !a.fp; /* then afile_write's message stands */
+        afile_abort(&a);
+        if (write_failed) return YOLOC_ERR_IO;
+        return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", path, cairo_status_to_string(cs));
     }
-    if (rename(tmp, path) != 0) {
-        status st = err_set(YOLOC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    return YOLOC_OK;
+    return afile_commit(&a);
 }
 
 /* ---- helpers -------------------------------------------------------------- */

@@ -15,19 +15,20 @@
  *
  * The writer emits the header compactly in the caller's order with
  * "__metadata__" first and pads it with spaces to a multiple of 8 bytes, as
- * the reference does; the file is written as PATH.tmp, flushed, fsync'ed and
- * renamed over PATH, so PATH is either the old file or the complete new one.
+ * the reference does; the file is written atomically with io/file.h (PATH.tmp,
+ * flushed, fsync'ed, renamed over PATH), so PATH is either the old file or the
+ * complete new one.
  *
  * Left out: dtypes yoloc has no use for (F64, I8, I16, U16, U32, U64, BOOL,
  * F8_*): they are reported as unsupported; memory mapping; big-endian hosts. */
 #include "io/safetensors.h"
 
+#include "io/file.h"
 #include "io/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,68 +420,6 @@ const char *st_meta(const safetensors *f, const char *key) {
 
 /* ---- writing ---- */
 
-/* A file being written as PATH.tmp and renamed over PATH on commit. */
-typedef struct {
-    const char *path;
-    char *tmp;
-    FILE *fp;
-} st_atomic;
-
-static status st_atomic_fail(st_atomic *a, int err, const char *what) {
-    if (a->fp) fclose(a->fp);
-    a->fp = NULL;
-    if (a->tmp) unlink(a->tmp);
-    free(a->tmp);
-    a->tmp = NULL;
-    return err_set(YOLOC_ERR_IO, "%s: cannot %s: %s", a->path, what, strerror(err));
-}
-
-static status st_atomic_open(st_atomic *a, const char *path) {
-    memset(a, 0, sizeof *a);
-    a->path = path;
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
-    if (!tmp) return err_set(YOLOC_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    a->fp = fopen(tmp, "wbx"); /* O_EXCL: never write through a link left at PATH.tmp */
-    if (!a->fp && errno == EEXIST && unlink(tmp) == 0) a->fp = fopen(tmp, "wbx");
-    if (!a->fp) {
-        int e = errno;
-        free(tmp);
-        return err_set(YOLOC_ERR_IO, "%s: cannot create %s.tmp: %s", path, path, strerror(e));
-    }
-    a->tmp = tmp;
-    return YOLOC_OK;
-}
-
-static status st_atomic_write(st_atomic *a, const void *data, size_t n) {
-    if (n && fwrite(data, 1, n, a->fp) != n) return st_atomic_fail(a, errno ? errno : EIO, "write");
-    return YOLOC_OK;
-}
-
-/* Flush, fsync, close and rename; the folder is fsync'ed too so the rename
- * itself survives a crash (best effort: some filesystems refuse it). */
-static status st_atomic_commit(st_atomic *a) {
-    if (fflush(a->fp) != 0 || fsync(fileno(a->fp)) != 0) return st_atomic_fail(a, errno, "write");
-    FILE *fp = a->fp;
-    a->fp = NULL;
-    if (fclose(fp) != 0) return st_atomic_fail(a, errno, "write");
-    if (rename(a->tmp, a->path) != 0) return st_atomic_fail(a, errno, "rename the temporary file");
-    char *dir = strdup(a->tmp);
-    if (dir) {
-        int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
-        free(dir);
-    }
-    free(a->tmp);
-    a->tmp = NULL;
-    return YOLOC_OK;
-}
-
 static int st_tensor_cmp(const void *a, const void *b) {
     return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
 }
@@ -579,16 +518,16 @@ status st_write(const char *path, const st_tensor *tensors, size_t n, const char
     }
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
-    st_atomic a;
-    status st = st_atomic_open(&a, path);
-    if (st >= 0) st = st_atomic_write(&a, len8, 8);
-    if (st >= 0) st = st_atomic_write(&a, h.buf, h.len);
+    afile a;
+    status st = afile_open(&a, path);
+    if (st >= 0) st = afile_write(&a, len8, 8);
+    if (st >= 0) st = afile_write(&a, h.buf, h.len);
     for (size_t i = 0; i < n && st >= 0; i++) {
         size_t nb =
             dtype_size(tensors[i].dt) * (size_t)shape_numel(tensors[i].ndim, tensors[i].shape);
-        st = st_atomic_write(&a, tensors[i].data, nb);
+        st = afile_write(&a, tensors[i].data, nb);
     }
-    if (st >= 0) st = st_atomic_commit(&a);
+    if (st >= 0) st = afile_commit(&a);
     sbuf_free(&h);
     return st;
 }

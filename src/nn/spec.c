@@ -7,6 +7,7 @@
 #include "nn/spec.h"
 
 #include "core/kv.h"
+#include "io/file.h"
 #include "io/yaml.h"
 #include "nn/builtin.h"
 
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define SPEC_MAX_YAML_BYTES ((size_t)1 << 26) /* a model YAML is a few KiB */
 
 static const char *MOD_NAMES[MOD_COUNT] = {
 #define NN_MOD_NAME(e, name, alias) name,
@@ -462,26 +465,6 @@ fail:
     return st;
 }
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && n < (1 << 26) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf[n] = 0;
-                *len = (size_t)n;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 /* "yolov8n.yaml" -> unified name "yolov8.yaml" and scale 'n' (Ultralytics'
  * guess_model_scale rule: a letter of nslmx right after the version digits). */
 static void split_scale(const char *base, char *unified, size_t cap, char *scale) {
@@ -507,9 +490,9 @@ status model_spec_load(model_spec *spec, const char *model, int nc) {
     split_scale(base, unified, sizeof unified, &scale);
     struct stat stt;
     if (stat(model, &stt) == 0) {
-        size_t len = 0;
-        char *text = read_file(model, &len);
-        if (!text) return err_set(YOLOC_ERR_IO, "%s: cannot read the model YAML", model);
+        char *text;
+        size_t len;
+        TRY(file_read_all(model, SPEC_MAX_YAML_BYTES, &text, &len));
         status st = model_spec_parse(spec, text, len, model, scale, nc);
         free(text);
         return st;
