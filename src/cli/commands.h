@@ -12,6 +12,10 @@
     X(info, "print a model's layers, parameters and GFLOPs: model=yolov8n.yaml [imgsz=640] [nc=80]") \
     X(forward, "one forward (and backward) pass on .npy tensors: model=... input=X.npy out=Y.npy") \
     X(demo, "the built-in demo of `make demo`") \
+    X(train, "train a model: model=yolov8n.yaml data=data.yaml epochs=100 batch=16 ... (yoloc help)") \
+    X(val, "validate a model on a dataset split: model=W.safetensors data=... [split=val]") \
+    X(predict, "detect objects in images: model=W.safetensors source=IMAGE|DIR|LIST.txt") \
+    X(help, "list the options of train/val/predict, or one: yoloc help [key]") \
     X(data_check, "check a dataset's images and labels: data=... [out=report.json]") \
     X(data_export, "write a dataset (e.g. data=synth) in YOLO format: data=... dir=OUT") \
     X(data_plot, "plot labels.png and train_batch0.png: data=... [dir=.] [imgsz=640] [batch=16] [seed=0]") \

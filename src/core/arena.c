@@ -11,8 +11,7 @@ status arena_init(arena *a, size_t cap) {
     if (posix_memalign(&p, ARENA_ALIGN, cap) != 0 || !p)
         return err_set(YOLOC_ERR_NOMEM, "cannot allocate an arena of %zu bytes (%.1f MiB)", cap,
                        (double)cap / (1 << 20));
-    memset(p, 0, cap);
-    a->base = p;
+    a->base = p; /* not zeroed: planned buffers are written before they are read */
     a->cap = cap;
     a->owns = 1;
     return YOLOC_OK;

@@ -20,7 +20,8 @@ typedef struct {
     int owns;            /* base was allocated by arena_init */
 } arena;
 
-/* Allocates cap bytes (zeroed). YOLOC_ERR_NOMEM with a message on failure. */
+/* Allocates cap bytes (not zeroed: planned buffers are written before they
+ * are read). YOLOC_ERR_NOMEM with a message on failure. */
 status arena_init(arena *a, size_t cap);
 /* Wraps caller memory (not freed by arena_free). */
 void arena_init_buffer(arena *a, void *buf, size_t cap);

@@ -26,6 +26,7 @@ typedef struct {
     int lh[SPEC_MAX_LEVELS], lw[SPEC_MAX_LEVELS], a0[SPEC_MAX_LEVELS];
     int anchors;
     float *out;          /* [B, A, no] raw (training) or [B, A, 4+nc] (eval) */
+    float *raw;          /* [B, A, no] raw head (== out in training plans) */
     float *d_out, *d_a, *d_b; /* backward scratch: branch output grad, mid grads */
 } detect;
 
@@ -101,6 +102,7 @@ static status detect_plan(nn_layer *L, model *m, plan_ctx *pc) {
     }
     int out_c = pc->training ? no : 4 + D->nc;
     D->out = plan_floats(pc, (size_t)n * D->anchors * out_c);
+    D->raw = pc->training ? D->out : plan_floats(pc, (size_t)n * D->anchors * no);
     D->d_out = D->d_a = D->d_b = NULL;
     if (pc->training) {
         D->d_out = plan_floats(pc, max_out);
@@ -170,15 +172,12 @@ static status detect_forward(nn_layer *L, model *m, const float *const *x) {
         }
         const float *box = D->box[l][2].y, *cls = D->cls[l][2].y;
         size_t hw = (size_t)D->lh[l] * D->lw[l];
-        if (m->plan_training) {
-            for (int b = 0; b < n; b++) {
-                float *o = D->out + ((size_t)b * D->anchors + D->a0[l]) * no;
-                chcopy(m->opt.be, hw, R4, box + b * hw * R4, R4, 0, o, no, 0, 0.0f);
-                chcopy(m->opt.be, hw, D->nc, cls + b * hw * D->nc, D->nc, 0, o, no, R4, 0.0f);
-            }
-        } else {
-            detect_decode_level(D, P(m, D->dfl_off), n, l, m->strides[l], box, cls, D->out);
+        for (int b = 0; b < n; b++) { /* the raw head, in training and eval */
+            float *o = D->raw + ((size_t)b * D->anchors + D->a0[l]) * no;
+            chcopy(m->opt.be, hw, R4, box + b * hw * R4, R4, 0, o, no, 0, 0.0f);
+            chcopy(m->opt.be, hw, D->nc, cls + b * hw * D->nc, D->nc, 0, o, no, R4, 0.0f);
         }
+        if (!m->plan_training) detect_decode_level(D, P(m, D->dfl_off), n, l, m->strides[l], box, cls, D->out);
     }
     return YOLOC_OK;
 }
@@ -210,6 +209,10 @@ static void detect_destroy(nn_layer *L) {
     free(L->impl);
     L->impl = NULL;
 }
+
+/* The raw head [B, A, 4*reg_max + nc] of the last forward (model.c). */
+const float *detect_raw_output(const nn_layer *L);
+const float *detect_raw_output(const nn_layer *L) { return ((const detect *)L->impl)->raw; }
 
 /* Called by the model after parameters are allocated (and on re-init). */
 void detect_init_params(nn_layer *L, model *m);

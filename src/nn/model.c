@@ -11,6 +11,7 @@
 #include <string.h>
 
 void detect_init_params(nn_layer *L, model *m);
+const float *detect_raw_output(const nn_layer *L);
 
 static const nn_module_vt *module_vt(mod_kind k) {
     switch (k) {
@@ -315,6 +316,10 @@ status model_backward(model *m, const float *dout) {
         if (st < 0) return err_prefix(st, "backward of layer %d (%s)", i, mod_kind_name(L->spec->kind));
     }
     return YOLOC_OK;
+}
+
+const float *model_raw_output(const model *m) {
+    return m->planned ? detect_raw_output(&m->layers[m->nlayers - 1]) : NULL;
 }
 
 void model_zero_grad(model *m) { memset(m->grads, 0, m->nparam_floats * sizeof(float)); }

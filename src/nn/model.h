@@ -79,6 +79,9 @@ status model_forward(model *m, const float *input, const float **out);
  * [B, A, no]. Parameter gradients ACCUMULATE into m->grads (zero them with
  * model_zero_grad before a new accumulation). */
 status model_backward(model *m, const float *dout);
+/* The raw head [B, A, 4*reg_max + nc] of the last forward, in training and
+ * eval plans (eval: for validation losses). NULL when not planned. */
+const float *model_raw_output(const model *m);
 void model_zero_grad(model *m);
 
 /* Accessors. */

@@ -198,7 +198,8 @@ status config_load_yaml(config *c, const char *path) {
         const ynode *v = root->items[k];
         char where[512];
         snprintf(where, sizeof where, "%s:%d", path, root->key_lines[k]);
-        if (strcmp(root->keys[k], "cfg") == 0) continue; /* no nesting */
+        if (strcmp(root->keys[k], "cfg") == 0) continue;     /* no nesting */
+        if (strcmp(root->keys[k], "derived") == 0) continue; /* args.yaml's record of derived values */
         if (v->kind != YNODE_SCALAR) {
             st = err_set(YOLOC_ERR_PARSE, "%s: key '%s': expected a single value", where, root->keys[k]);
             goto done;

@@ -2,6 +2,7 @@
 #include "train/weights.h"
 
 #include "io/json.h"
+#include "core/kv.h"
 #include "io/safetensors.h"
 
 #include <stdio.h>
@@ -13,38 +14,51 @@ static int ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-status weights_save(model *m, const char *path, const char *const *names, int nnames) {
-    size_t nt = model_num_tensors(m);
-    /* one extra I64 entry per BatchNorm (after its running_var) */
-    st_tensor *ts = calloc(2 * nt + 1, sizeof *ts);
-    char (*nbt_names)[112] = calloc(nt + 1, sizeof *nbt_names);
-    int64_t nbt = model_bn_batches(m);
-    sbuf names_json;
-    sbuf_init(&names_json);
-    status st = YOLOC_OK;
-    if (!ts || !nbt_names) {
-        st = err_set(YOLOC_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    size_t k = 0, nb = 0;
+size_t weights_tensor_list(model *m, const float *params, const float *bufs, const int64_t *nbt,
+                           const char *prefix, st_tensor *ts, char (*names)[WEIGHTS_NAME_CAP]) {
+    size_t nt = model_num_tensors(m), k = 0;
     for (size_t i = 0; i < nt; i++) {
         const param_info *p = model_tensor(m, i);
-        st_tensor *t = &ts[k++];
-        t->name = p->name;
+        st_tensor *t = &ts[k];
+        snprintf(names[k], WEIGHTS_NAME_CAP, "%s%s", prefix, p->name);
+        t->name = names[k++];
         t->dt = DT_F32;
         t->ndim = p->ndim;
         for (int d = 0; d < p->ndim; d++) t->shape[d] = p->shape[d];
-        t->data = model_tensor_data(m, p);
-        if (p->buffer && ends_with(p->name, ".running_var")) {
-            snprintf(nbt_names[nb], sizeof nbt_names[nb], "%.*snum_batches_tracked",
+        t->data = (p->buffer ? bufs : params) + p->off;
+        if (nbt && p->buffer && ends_with(p->name, ".running_var")) {
+            snprintf(names[k], WEIGHTS_NAME_CAP, "%s%.*snum_batches_tracked", prefix,
                      (int)(strlen(p->name) - strlen("running_var")), p->name);
-            st_tensor *c = &ts[k++];
-            c->name = nbt_names[nb++];
+            st_tensor *c = &ts[k];
+            c->name = names[k++];
             c->dt = DT_I64;
             c->ndim = 0;
-            c->data = &nbt;
+            c->data = nbt;
         }
     }
+    return k;
+}
+
+status weights_save_ex(model *m, const char *path, const char *const *names, int nnames,
+                       const weights_extra *x) {
+    size_t nt = model_num_tensors(m), nextra = x ? x->ntensors : 0;
+    /* one extra I64 entry per BatchNorm (after its running_var) */
+    st_tensor *ts = calloc(2 * nt + nextra + 1, sizeof *ts);
+    char (*tnames)[WEIGHTS_NAME_CAP] = calloc(2 * nt + 1, sizeof *tnames);
+    const char **keys = calloc(8 + (x ? x->nmeta : 0), sizeof *keys);
+    const char **vals = calloc(8 + (x ? x->nmeta : 0), sizeof *vals);
+    int64_t nbt = x && x->params ? x->bn_batches : model_bn_batches(m);
+    sbuf names_json;
+    sbuf_init(&names_json);
+    status st = YOLOC_OK;
+    if (!ts || !tnames || !keys || !vals) {
+        st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    const float *params = x && x->params ? x->params : model_params(m);
+    const float *bufs = x && x->params ? x->bufs : model_bufs(m);
+    size_t k = weights_tensor_list(m, params, bufs, &nbt, "", ts, tnames);
+    for (size_t i = 0; i < nextra; i++) ts[k++] = x->tensors[i];
     const model_spec *sp = model_get_spec(m);
     int nc = model_nc(m);
     sbuf_append(&names_json, "[", 1);
@@ -61,15 +75,30 @@ status weights_save(model *m, const char *path, const char *const *names, int nn
     }
     char ncs[32], scale[2] = {sp->scale, 0};
     snprintf(ncs, sizeof ncs, "%d", nc);
-    const char *keys[] = {"format", "yoloc_version", "model", "model_yaml", "nc", "names", "scale"};
-    const char *vals[] = {"yoloc", yoloc_version(), sp->name, sp->yaml_text ? sp->yaml_text : "", ncs,
-                          names_json.buf, scale};
-    st = st_write(path, ts, k, keys, vals, sizeof keys / sizeof keys[0]);
+    const char *k0[] = {"format", "yoloc_version", "model", "model_yaml", "nc", "names", "scale"};
+    const char *v0[] = {"yoloc", yoloc_version(), sp->name, sp->yaml_text ? sp->yaml_text : "", ncs, names_json.buf,
+                        scale};
+    size_t nmeta = 0;
+    for (size_t i = 0; i < sizeof k0 / sizeof k0[0]; i++, nmeta++) {
+        keys[nmeta] = k0[i];
+        vals[nmeta] = v0[i];
+    }
+    for (size_t i = 0; x && i < x->nmeta; i++, nmeta++) {
+        keys[nmeta] = x->meta_keys[i];
+        vals[nmeta] = x->meta_vals[i];
+    }
+    st = st_write(path, ts, k, keys, vals, nmeta);
 done:
     sbuf_free(&names_json);
     free(ts);
-    free(nbt_names);
+    free(tnames);
+    free(keys);
+    free(vals);
     return st;
+}
+
+status weights_save(model *m, const char *path, const char *const *names, int nnames) {
+    return weights_save_ex(m, path, names, nnames, NULL);
 }
 
 static void shape_str(int ndim, const int64_t *shape, char *buf, size_t cap) {
@@ -87,6 +116,7 @@ status weights_load(model *m, const char *path) {
     /* Pass 1: check everything before touching the model. */
     for (size_t i = 0; i < f.n; i++) {
         const st_entry *e = &f.entries[i];
+        if (strncmp(e->name, WEIGHTS_TRAIN_PREFIX, strlen(WEIGHTS_TRAIN_PREFIX)) == 0) continue;
         if (ends_with(e->name, ".num_batches_tracked")) {
             if (e->ndim > 1 || (e->ndim == 1 && e->shape[0] != 1) || (e->dt != DT_I64 && e->dt != DT_I32)) {
                 st = err_set(YOLOC_ERR_SHAPE, "%s: tensor '%s': expected an integer scalar", path, e->name);
@@ -157,4 +187,102 @@ status weights_load(model *m, const char *path) {
 done:
     st_close(&f);
     return st;
+}
+
+status weights_read_spec(const char *path, model_spec *spec, char ***names, int *nnames) {
+    *names = NULL;
+    *nnames = 0;
+    safetensors f;
+    TRY(st_open(&f, path));
+    status st = YOLOC_OK;
+    const char *yaml = st_meta(&f, "model_yaml"), *name = st_meta(&f, "model"), *sc = st_meta(&f, "scale"),
+               *ncs = st_meta(&f, "nc"), *nm = st_meta(&f, "names");
+    if (!yaml || !*yaml) {
+        st = err_set(YOLOC_ERR_NOT_FOUND,
+                     "%s: no model YAML in the metadata (not written by yoloc?); give model=<yaml> and "
+                     "weights=%s",
+                     path, path);
+        goto done;
+    }
+    long nc = 0;
+    if (ncs && parse_long(ncs, &nc) != 0) nc = 0;
+    if ((st = model_spec_parse(spec, yaml, strlen(yaml), name && *name ? name : path, sc ? sc[0] : 0, (int)nc)) < 0)
+        goto done;
+    if (nm) { /* a JSON list of strings */
+        jdoc d;
+        if (jdoc_parse(&d, nm, strlen(nm), path) == YOLOC_OK) {
+            const jnode *r = d.root;
+            if (r && r->kind == JSON_ARRAY && r->n > 0) {
+                size_t bytes = r->n * sizeof(char *);
+                for (size_t i = 0; i < r->n; i++)
+                    bytes += (r->items[i]->kind == JSON_STRING ? strlen(r->items[i]->text) : 0) + 1;
+                char **out = malloc(bytes);
+                if (out) {
+                    char *p = (char *)(out + r->n);
+                    for (size_t i = 0; i < r->n; i++) {
+                        const char *t = r->items[i]->kind == JSON_STRING ? r->items[i]->text : "";
+                        size_t len = strlen(t);
+                        memcpy(p, t, len + 1);
+                        out[i] = p;
+                        p += len + 1;
+                    }
+                    *names = out;
+                    *nnames = (int)r->n;
+                }
+            }
+            jdoc_free(&d);
+        }
+    }
+done:
+    st_close(&f);
+    return st;
+}
+
+status weights_open_model(const char *model_arg, const char *weights, int nc, const model_options *opt,
+                          uint64_t seed, model **out, char ***names, int *nnames) {
+    *out = NULL;
+    if (names) *names = NULL;
+    if (nnames) *nnames = 0;
+    model_spec spec;
+    char **wn = NULL;
+    int nw = 0;
+    size_t ml = strlen(model_arg);
+    int from_weights = ml > 12 && strcmp(model_arg + ml - 12, ".safetensors") == 0;
+    if (from_weights) {
+        TRY(weights_read_spec(model_arg, &spec, &wn, &nw));
+        if (nc > 0 && spec.nc != nc) {
+            status st = err_set(YOLOC_ERR_SHAPE, "model=%s has %d classes, the dataset %d", model_arg, spec.nc, nc);
+            model_spec_free(&spec);
+            free(wn);
+            return st;
+        }
+    } else {
+        TRY(model_spec_load(&spec, model_arg, nc));
+    }
+    status st = model_create(out, &spec, opt, seed);
+    model_spec_free(&spec);
+    if (st == YOLOC_OK && from_weights) st = weights_load(*out, model_arg);
+    if (st == YOLOC_OK && weights && *weights) {
+        char **wn2 = NULL;
+        int nw2 = 0;
+        model_spec tmp;
+        if (weights_read_spec(weights, &tmp, &wn2, &nw2) == YOLOC_OK) { /* names, when the file has them */
+            model_spec_free(&tmp);
+            free(wn);
+            wn = wn2;
+            nw = nw2;
+        }
+        err_clear();
+        st = weights_load(*out, weights);
+    }
+    if (st < 0) {
+        model_free(*out);
+        *out = NULL;
+        free(wn);
+        return st;
+    }
+    if (names) *names = wn;
+    else free(wn);
+    if (nnames) *nnames = nw;
+    return YOLOC_OK;
 }

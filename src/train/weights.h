@@ -9,11 +9,34 @@
 #define YOLOC_TRAIN_WEIGHTS_H
 
 #include "core/status.h"
+#include "io/safetensors.h"
 #include "nn/model.h"
 
 /* Writes the model's weights atomically (PATH.tmp + rename). names may be
  * NULL (then "class0", ... are stored). */
 status weights_save(model *m, const char *path, const char *const *names, int nnames);
+
+#define WEIGHTS_NAME_CAP 128
+
+/* What a checkpoint adds to a weights file. */
+typedef struct {
+    const float *params, *bufs; /* stored as the model's tensors instead of the model's own
+                                   (e.g. the EMA); NULL: the model's */
+    int64_t bn_batches;         /* num_batches_tracked stored with params */
+    const st_tensor *tensors;   /* more tensors, names as given */
+    size_t ntensors;
+    const char *const *meta_keys, *const *meta_vals; /* more metadata */
+    size_t nmeta;
+} weights_extra;
+status weights_save_ex(model *m, const char *path, const char *const *names, int nnames,
+                       const weights_extra *x);
+
+/* Fills ts with every model tensor taken from params/bufs (the model's
+ * layout), named prefix + state_dict name, and (nbt != NULL) an I64
+ * num_batches_tracked after each running_var. ts and names need room for
+ * 2 * model_num_tensors(m) entries. Returns the count. */
+size_t weights_tensor_list(model *m, const float *params, const float *bufs, const int64_t *nbt,
+                           const char *prefix, st_tensor *ts, char (*names)[WEIGHTS_NAME_CAP]);
 
 /* Loads weights into a model: every model tensor must be in the file with
  * the same shape (F32; F16 and BF16 are converted), and the file must hold
@@ -21,5 +44,23 @@ status weights_save(model *m, const char *path, const char *const *names, int nn
  * set the BatchNorm counter). The first mismatch is the error, naming the
  * file and tensor; the model is unchanged on error. */
 status weights_load(model *m, const char *path);
+
+/* The model a weights file describes: its spec from the metadata (model
+ * YAML text, name, scale, nc) and its class names (*names: nc malloc'd
+ * strings in one block, free with free(); NULL when absent). */
+status weights_read_spec(const char *path, model_spec *spec, char ***names, int *nnames);
+
+/* A model ready to run: `model` is a model YAML (built-in or file) or a
+ * .safetensors weights file (its YAML is in the metadata); `weights`, if
+ * not NULL/empty, is loaded into it. nc > 0: the number of classes the
+ * caller's dataset has (a YAML model is built with it; a weights file must
+ * agree). names/nnames (may be NULL): the class names stored in the weights
+ * file (free() *names). */
+status weights_open_model(const char *model_arg, const char *weights, int nc, const model_options *opt,
+                          uint64_t seed, model **out, char ***names, int *nnames);
+
+/* Training checkpoints carry extra tensors under this prefix (optimizer
+ * state, the non-averaged weights); weights_load ignores them. */
+#define WEIGHTS_TRAIN_PREFIX "train."
 
 #endif

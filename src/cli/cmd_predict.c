@@ -1,0 +1,179 @@
+/* yoloc predict model=W.safetensors source=IMAGE|DIR|LIST.txt [imgsz=640] [conf=0.25]
+ *   [iou=0.7] [max_det=300] [save_txt=True] [project=runs/predict] [name=exp]
+ * Writes each image with its detections drawn, and YOLO-format .txt files
+ * (class cx cy w h conf) with save_txt=True. */
+#include "cli/commands.h"
+#include "core/log.h"
+#include "io/file.h"
+#include "train/config.h"
+#include "train/predict.h"
+#include "train/weights.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+static int is_image_name(const char *n) {
+    const char *dot = strrchr(n, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png") ||
+                   !strcasecmp(dot, ".bmp"));
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The images of source: one file, a folder (sorted) or a .txt list. */
+static status list_sources(const char *src, char ***out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    struct stat st;
+    if (stat(src, &st) != 0) return err_set(YOLOC_ERR_NOT_FOUND, "source=%s: %s", src, strerror(errno));
+    size_t cap = 16;
+    char **v = malloc(cap * sizeof *v);
+    if (!v) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    size_t len = strlen(src);
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(src);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            if (de->d_name[0] == '.' || !is_image_name(de->d_name)) continue;
+            if (*n == cap) v = realloc(v, (cap *= 2) * sizeof *v);
+            size_t need = len + strlen(de->d_name) + 2;
+            v[*n] = malloc(need);
+            snprintf(v[(*n)++], need, "%s/%s", src, de->d_name);
+        }
+        if (d) closedir(d);
+        qsort(v, *n, sizeof *v, cmp_str);
+    } else if (len > 4 && !strcasecmp(src + len - 4, ".txt")) {
+        char *text;
+        size_t tl;
+        status s2 = file_read_all(src, (size_t)1 << 28, &text, &tl);
+        if (s2 < 0) {
+            free(v);
+            return s2;
+        }
+        for (char *line = strtok(text, "\r\n"); line; line = strtok(NULL, "\r\n")) {
+            if (!*line) continue;
+            if (*n == cap) v = realloc(v, (cap *= 2) * sizeof *v);
+            v[(*n)++] = strdup(line);
+        }
+        free(text);
+    } else {
+        v[(*n)++] = strdup(src);
+    }
+    if (*n == 0) {
+        free(v);
+        return err_set(YOLOC_ERR_NOT_FOUND, "source=%s: no images (jpg, jpeg, png, bmp)", src);
+    }
+    *out = v;
+    return YOLOC_OK;
+}
+
+int cmd_predict(int argc, char **argv) {
+    config c;
+    kv_args a;
+    model *m = NULL;
+    char **names = NULL, **srcs = NULL;
+    int nnames = 0;
+    size_t nsrc = 0;
+    predictor p;
+    memset(&p, 0, sizeof p);
+    status st = config_init(&c);
+    if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
+    if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    if (st < 0) goto fail;
+    if (!c.source || !*c.source) {
+        st = err_set(YOLOC_ERR_INVALID, "yoloc predict needs source=IMAGE|DIR|LIST.txt");
+        goto fail;
+    }
+    if (c.threads > 0) ops_set_threads((int)c.threads);
+    model_options mo = {.be = (backend)backend_from_name(c.backend), .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
+                        .gn_groups = (int)c.gn_groups};
+    TRY_GOTO(st, weights_open_model(c.model, c.weights, 0, &mo, (uint64_t)c.seed, &m, &names, &nnames));
+    TRY_GOTO(st, list_sources(c.source, &srcs, &nsrc));
+    char dir[4096];
+    const char *project = c.given.project ? c.project : "runs/predict";
+    snprintf(dir, sizeof dir, "%s/%s", project, c.name);
+    for (int k = 2; !c.exist_ok && k < 100000; k++) {
+        struct stat stt;
+        if (stat(dir, &stt) != 0) break;
+        snprintf(dir, sizeof dir, "%s/%s%d", project, c.name, k);
+    }
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "%s/labels", dir);
+    for (char *q = cmd + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            mkdir(cmd, 0755);
+            *q = '/';
+        }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        st = err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if (c.save_txt) mkdir(cmd, 0755);
+    nms_cfg nc = NMS_CFG_PREDICT;
+    nc.conf = c.given.conf ? (float)c.conf : 0.25f;
+    nc.iou = (float)c.iou;
+    nc.max_det = (int)c.max_det;
+    int ncls = model_nc(m);
+    for (size_t i = 0; i < nsrc; i++) {
+        image img;
+        if ((st = image_load(srcs[i], &img)) < 0) {
+            log_warn("%s", yoloc_last_error());
+            st = YOLOC_OK;
+            continue;
+        }
+        st = predict_image(&p, m, &img, (int)c.imgsz, &nc);
+        const char *base = strrchr(srcs[i], '/');
+        base = base ? base + 1 : srcs[i];
+        char stem[1024], out[5200];
+        snprintf(stem, sizeof stem, "%s", base);
+        char *dot = strrchr(stem, '.');
+        if (dot) *dot = 0;
+        if (st == YOLOC_OK) {
+            snprintf(out, sizeof out, "%s/%s.jpg", dir, stem);
+            st = predict_draw(out, &img, p.dets, p.ndet, (const char *const *)names, nnames);
+        }
+        if (st == YOLOC_OK && c.save_txt) {
+            snprintf(out, sizeof out, "%s/labels/%s.txt", dir, stem);
+            FILE *f = fopen(out, "w");
+            for (size_t k = 0; f && k < p.ndet; k++) {
+                const float *d = p.dets + k * 6;
+                fprintf(f, "%d %.6f %.6f %.6f %.6f %.6f\n", (int)d[5], (d[0] + d[2]) / 2 / img.w,
+                        (d[1] + d[3]) / 2 / img.h, (d[2] - d[0]) / img.w, (d[3] - d[1]) / img.h, d[4]);
+            }
+            if (f) fclose(f);
+            else st = err_set(YOLOC_ERR_IO, "%s: cannot write: %s", out, strerror(errno));
+        }
+        if (st == YOLOC_OK) {
+            int count[1024] = {0};
+            for (size_t k = 0; k < p.ndet; k++) {
+                int cl = (int)p.dets[k * 6 + 5];
+                if (cl >= 0 && cl < 1024) count[cl]++;
+            }
+            printf("image %zu/%zu %s: %dx%d, ", i + 1, nsrc, srcs[i], img.w, img.h);
+            int any = 0;
+            for (int cl = 0; cl < ncls && cl < 1024; cl++)
+                if (count[cl]) {
+                    printf("%s%d %s", any ? ", " : "", count[cl], names && cl < nnames ? names[cl] : "?");
+                    any = 1;
+                }
+            printf("%s, %.1f ms\n", any ? "" : "(no detections)", p.ms);
+        }
+        image_free(&img);
+        if (st < 0) goto fail;
+    }
+    printf("results saved to %s\n", dir);
+fail: /* also the normal exit */
+    for (size_t i = 0; i < nsrc; i++) free(srcs[i]);
+    free(srcs);
+    free(names);
+    predictor_free(&p);
+    model_free(m);
+    config_free(&c);
+    return st < 0 ? cli_fail(st) : 0;
+}

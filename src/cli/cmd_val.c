@@ -1,0 +1,66 @@
+/* yoloc val model=... [weights=...] data=... [split=val] [metric=ultralytics|coco]
+ *   [imgsz=640] [batch=16] [conf=0.001] [iou=0.7] [max_det=300] [out=metrics.json]
+ * Validates a model on a dataset split and prints the metrics table. */
+#include "cli/commands.h"
+#include "core/log.h"
+#include "data/dataset.h"
+#include "train/config.h"
+#include "train/validate.h"
+#include "train/weights.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_val(int argc, char **argv) {
+    config c;
+    kv_args a;
+    dataset ds;
+    int have_ds = 0;
+    model *m = NULL;
+    val_result vr;
+    memset(&vr, 0, sizeof vr);
+    status st = config_init(&c);
+    if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
+    if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    if (st < 0) goto fail;
+    if (c.threads > 0) ops_set_threads((int)c.threads);
+    dataset_options dopt = {.use_cache = 1, .quiet = 1};
+    TRY_GOTO(st, dataset_open(&ds, c.data, &dopt));
+    have_ds = 1;
+    const ds_split *sp = dataset_split(&ds, c.split);
+    if (!sp || sp->nimages == 0) {
+        st = err_set(YOLOC_ERR_INVALID, "data=%s has no usable '%s' split", c.data, c.split);
+        goto fail;
+    }
+    model_options mo = {.be = (backend)backend_from_name(c.backend),
+                        .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
+                        .gn_groups = (int)c.gn_groups};
+    TRY_GOTO(st, weights_open_model(c.model, c.weights, ds.nc, &mo, (uint64_t)c.seed, &m, NULL, NULL));
+    size_t ml = strlen(c.model);
+    if (!(c.weights && *c.weights) && !(ml > 12 && strcmp(c.model + ml - 12, ".safetensors") == 0))
+        log_warn("no weights given: validating an untrained model (weights=... or model=W.safetensors)");
+    val_options vo;
+    val_options_default(&vo);
+    vo.batch = (int)c.batch;
+    vo.imgsz = (int)c.imgsz;
+    vo.workers = (int)c.workers;
+    vo.nms.conf = (float)c.conf;
+    vo.nms.iou = (float)c.iou;
+    vo.nms.max_det = (int)c.max_det;
+    vo.metric = strcmp(c.metric, "coco") == 0 ? EVAL_METRIC_COCO : EVAL_METRIC_ULTRALYTICS;
+    vo.verbose = 1;
+    printf("validating %s on %s (%s: %zu images)\n", c.model, c.data, c.split, sp->nimages);
+    TRY_GOTO(st, validate_run(m, &ds, sp, &vo, &vr));
+    printf("speed: %.1f ms per image (letterbox, forward and NMS), %.1f s in all\n", vr.ms_per_image, vr.seconds);
+    if (c.out && *c.out) {
+        TRY_GOTO(st, eval_summary_write_json(&vr.sum, c.out));
+        printf("metrics written to %s\n", c.out);
+    }
+fail: /* also the normal exit */
+    val_result_free(&vr);
+    model_free(m);
+    if (have_ds) dataset_close(&ds);
+    config_free(&c);
+    return st < 0 ? cli_fail(st) : 0;
+}

@@ -1,0 +1,940 @@
+/* The training loop (see trainer.h). */
+#include "train/trainer.h"
+
+#include "core/log.h"
+#include "core/timer.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "dist/dist.h"
+#include "io/file.h"
+#include "io/plot.h"
+#include "loss/v8loss.h"
+#include "nn/model.h"
+#include "train/checkpoint.h"
+#include "train/ema.h"
+#include "train/lrbatch.h"
+#include "train/optim.h"
+#include "train/sched.h"
+#include "train/validate.h"
+#include "train/weights.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_CONSECUTIVE_NONFINITE 3 /* skipped steps in a row before a rollback */
+#define ROLLBACK_LR_FACTOR 0.5
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers. */
+
+static int ncores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static double rss_gib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1 << 30);
+}
+
+static status mkdir_p(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+    if (access(buf, W_OK) != 0) return err_set(YOLOC_ERR_IO, "%s: folder is not writable: %s", buf, strerror(errno));
+    return YOLOC_OK;
+}
+
+static int path_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* project/name, or name2, name3, ... unless exist_ok (Ultralytics'
+ * increment_path). */
+static status make_run_dir(const config *c, char *dir, size_t cap) {
+    snprintf(dir, cap, "%s/%s", c->project, c->name);
+    if (!c->exist_ok && path_exists(dir)) {
+        for (int k = 2; k < 100000; k++) {
+            snprintf(dir, cap, "%s/%s%d", c->project, c->name, k);
+            if (!path_exists(dir)) break;
+        }
+    }
+    TRY(mkdir_p(dir));
+    char w[4200];
+    snprintf(w, sizeof w, "%s/weights", dir);
+    return mkdir_p(w);
+}
+
+/* The newest weights/last.safetensors under project (resume=True). */
+static status find_last_run(const char *project, char *out, size_t cap) {
+    DIR *d = opendir(project);
+    if (!d) return err_set(YOLOC_ERR_NOT_FOUND, "resume=True: no runs in '%s' (%s)", project, strerror(errno));
+    double best = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s/weights/last.safetensors", project, de->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && (double)st.st_mtime > best) {
+            best = (double)st.st_mtime;
+            snprintf(out, cap, "%s/%s", project, de->d_name);
+        }
+    }
+    closedir(d);
+    if (best < 0) return err_set(YOLOC_ERR_NOT_FOUND, "resume=True: no run with weights/last.safetensors in '%s'", project);
+    return YOLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The trainer's state. */
+
+typedef struct {
+    config *c;
+    dist d;
+    dataset ds;
+    int have_ds;
+    model *m, *vm; /* training model; validation model (EMA weights) */
+    aug_source src;
+    loader *L;
+    loader_options lo;
+    v8_loss loss;
+    int have_loss;
+    optim opt;
+    int have_opt;
+    ema e;
+    int have_ema;
+    lrb_input li;
+    lrb_plan lp;
+    sched_config sc;
+    int ultra;             /* sched=ultralytics */
+    double wd;             /* optimizer weight decay of pg1 */
+    double momentum0;      /* optimizer momentum at construction (log) */
+    char dir[4096];
+    FILE *steps_csv, *results_csv;
+    float *grad;           /* loss gradient buffer [batch, A, no] */
+    size_t grad_cap;
+    /* progress */
+    long step, iteration, last_opt_iter;
+    int start_epoch;
+    double best_fitness;
+    int best_epoch;
+    double lr_factor;
+    long nonfinite_steps;
+    int consecutive_bad;
+    /* rollback snapshot */
+    float *snap_p, *snap_b, *snap_ep, *snap_eb, *snap_opt[OPTIM_MAX_STATE];
+    long snap_updates, snap_ostep;
+    int64_t snap_bn;
+    char args_yaml_path[4200];
+    char *args_text;
+} trainer;
+
+static void trainer_free(trainer *t) {
+    loader_close(t->L);
+    if (t->have_loss) v8_loss_free(&t->loss);
+    if (t->have_opt) optim_free(&t->opt);
+    if (t->have_ema) ema_free(&t->e);
+    model_free(t->m);
+    model_free(t->vm);
+    if (t->have_ds) dataset_close(&t->ds);
+    if (t->steps_csv) fclose(t->steps_csv);
+    if (t->results_csv) fclose(t->results_csv);
+    free(t->grad);
+    free(t->snap_p);
+    free(t->snap_b);
+    free(t->snap_ep);
+    free(t->snap_eb);
+    for (int i = 0; i < OPTIM_MAX_STATE; i++) free(t->snap_opt[i]);
+    free(t->args_text);
+    dist_close(&t->d);
+}
+
+static void fill_aug(const config *c, aug_params *a) {
+    aug_params_default(a);
+    a->imgsz = (int)c->imgsz;
+    a->hsv_h = (float)c->hsv_h;
+    a->hsv_s = (float)c->hsv_s;
+    a->hsv_v = (float)c->hsv_v;
+    a->degrees = (float)c->degrees;
+    a->translate = (float)c->translate;
+    a->scale = (float)c->scale;
+    a->shear = (float)c->shear;
+    a->perspective = (float)c->perspective;
+    a->flipud = (float)c->flipud;
+    a->fliplr = (float)c->fliplr;
+    a->mosaic = (float)c->mosaic;
+    a->mixup = (float)c->mixup;
+    a->cutmix = (float)c->cutmix;
+}
+
+/* Images in batch j of an epoch of this rank. */
+static int batch_size_at(const trainer *t, long j) {
+    long n = (long)loader_num_samples(t->L), b = t->lo.batch;
+    long left = n - j * b;
+    return (int)(left < b ? left : b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Set-up. */
+
+static status write_args_yaml(trainer *t) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    config_write_yaml(t->c, f);
+    fprintf(f, "derived: # resolved by yoloc at start-up (not options)\n");
+    fprintf(f, "  optimizer: %s\n", optim_kind_name(t->opt.kind));
+    fprintf(f, "  processes: %d\n", t->d.world);
+    fprintf(f, "  accumulate: %d\n", t->lp.accumulate);
+    fprintf(f, "  b_eff: %ld\n", t->lp.b_eff);
+    fprintf(f, "  lr_peak: %.10g\n", t->sc.lr_peak[1]);
+    fprintf(f, "  lr_final: %.10g\n", t->sc.lr_peak[1] * t->sc.lrf);
+    fprintf(f, "  weight_decay: %.10g\n", t->wd);
+    fprintf(f, "  warmup_epochs: %.10g\n", t->ultra ? t->c->warmup_epochs : t->lp.warmup_epochs);
+    fprintf(f, "  warmup_steps: %ld\n", t->sc.warmup_steps);
+    fprintf(f, "  steps_per_epoch: %ld\n", t->lp.steps_per_epoch);
+    fprintf(f, "  total_steps: %ld\n", t->lp.total_steps);
+    fclose(f);
+    free(t->args_text);
+    t->args_text = buf;
+    snprintf(t->args_yaml_path, sizeof t->args_yaml_path, "%s/args.yaml", t->dir);
+    return file_write_atomic(t->args_yaml_path, buf, len);
+}
+
+static status setup_model(trainer *t) {
+    config *c = t->c;
+    model_options opt = {.be = (backend)backend_from_name(c->backend),
+                         .norm = strcmp(c->norm, "gn") == 0 ? NORM_GN : NORM_BN,
+                         .gn_groups = (int)c->gn_groups};
+    TRY(weights_open_model(c->model, c->weights, t->ds.nc, &opt, (uint64_t)c->seed, &t->m, NULL, NULL));
+    if (c->weights && *c->weights) log_info("weights: loaded %s", c->weights);
+    /* the validation model: same architecture, EMA weights copied in */
+    model_spec spec = *model_get_spec(t->m);
+    return model_create(&t->vm, &spec, &opt, (uint64_t)c->seed);
+}
+
+static status setup(trainer *t) {
+    config *c = t->c;
+    dist_single(&t->d);
+    int threads = c->threads > 0 ? (int)c->threads : ncores();
+    ops_set_threads(threads);
+    if (c->batch < 1 || c->batch != floor(c->batch))
+        return err_set(YOLOC_ERR_UNSUPPORTED,
+                       "key 'batch': %g asks for an automatic batch size, which `yoloc plan` will provide; give a "
+                       "whole number of images per process",
+                       c->batch);
+    if (strcmp(c->norm, "syncbn") == 0 && t->d.world == 1)
+        log_info("norm=syncbn with one process is BatchNorm");
+    dataset_options dopt = {.use_cache = 1, .quiet = 0};
+    TRY(dataset_open(&t->ds, c->data, &dopt));
+    t->have_ds = 1;
+    if (t->ds.train.nimages == 0) return err_set(YOLOC_ERR_INVALID, "data=%s: the train split has no usable images", c->data);
+    TRY(setup_model(t));
+
+    /* Loader. */
+    aug_source_from_split(&t->src, &t->ds, &t->ds.train);
+    loader_options_default(&t->lo);
+    t->lo.batch = (int)c->batch;
+    t->lo.workers = (int)(c->workers < ncores() ? c->workers : ncores());
+    t->lo.seed = (uint64_t)c->seed;
+    t->lo.rank = t->d.rank;
+    t->lo.world = t->d.world;
+    t->lo.shuffle = 1;
+    t->lo.augment = 1;
+    t->lo.stride = model_stride(t->m, model_nlevels(t->m) - 1);
+    fill_aug(c, &t->lo.aug);
+    if (t->lo.workers > 0) t->lo.aug.threads = 1;
+    if (c->imgsz % t->lo.stride)
+        return err_set(YOLOC_ERR_INVALID, "key 'imgsz': %ld is not a multiple of the model's largest stride %d", c->imgsz,
+                       t->lo.stride);
+    TRY(loader_open(&t->L, &t->src, &t->lo));
+
+    /* Optimizer choice. */
+    optim_kind kind;
+    int is_auto = 0;
+    TRY(optim_kind_parse(c->optimizer, &kind, &is_auto));
+    double lr0 = c->lr0, momentum = c->momentum, warmup_bias_lr = c->warmup_bias_lr;
+    if (is_auto) {
+        optim_auto_choice ch;
+        long iters = optim_auto_iterations((long)t->ds.train.nimages, (int)c->batch, (int)c->nbs, (int)c->epochs);
+        optim_auto(t->ds.nc, iters, &ch);
+        kind = ch.kind;
+        lr0 = ch.lr;
+        momentum = ch.momentum;
+        warmup_bias_lr = ch.warmup_bias_lr;
+        log_info("%s", ch.reason);
+    }
+    t->momentum0 = momentum;
+
+    /* LR / batch plan. */
+    lrb_input *li = &t->li;
+    memset(li, 0, sizeof *li);
+    li->batch = (int)c->batch;
+    li->processes = t->d.world;
+    li->accumulate = (int)c->accumulate;
+    li->nbs = (int)c->nbs;
+    li->optimizer = kind;
+    li->lr0 = lr0;
+    li->weight_decay = c->weight_decay;
+    li->warmup_epochs = c->warmup_epochs;
+    TRY(lr_scale_parse(c->lr_scale, &li->rule));
+    li->margin = c->lr_scale_margin;
+    li->batchnorm = strcmp(c->norm, "gn") != 0;
+    li->syncbn = strcmp(c->norm, "syncbn") == 0 && t->d.world > 1;
+    li->images_per_epoch = (long)loader_num_samples(t->L);
+    li->epochs = (int)c->epochs;
+    li->force = c->force;
+    t->ultra = strcmp(c->sched, "ultralytics") == 0;
+    if (t->ultra) li->rule = LR_SCALE_NONE; /* Ultralytics scales through the summed loss */
+    status plan_st = lrb_compute(li, &t->lp);
+    lrb_print(li, &t->lp, warmup_bias_lr, c->warmup_start_factor, c->lrf, stdout);
+    TRY(plan_st);
+
+    /* Schedule. */
+    sched_config *sc = &t->sc;
+    sched_config_default(sc);
+    const char *sk = c->sched;
+    if (c->given.cos_lr && !c->given.sched) sk = c->cos_lr ? "cos" : "linear"; /* the Ultralytics switch */
+    TRY(sched_kind_parse(sk, &sc->kind));
+    for (int g = 0; g < 3; g++) sc->lr_peak[g] = t->lp.lr_peak;
+    sc->lrf = c->lrf;
+    sc->warmup_start_factor = c->warmup_start_factor;
+    sc->warmup_bias_lr = warmup_bias_lr;
+    sc->warmup_momentum = c->warmup_momentum;
+    sc->momentum = momentum;
+    sc->warmup_steps = t->lp.warmup_steps;
+    sc->total_steps = t->lp.total_steps;
+    sc->steps_per_epoch = t->lp.steps_per_epoch;
+    sc->epochs = (int)c->epochs;
+    sc->warmup_epochs = c->warmup_epochs;
+    sc->cos_lr = c->cos_lr;
+    sc->warmup_sets_momentum = kind == OPTIM_SGD;
+    sc->optim_momentum = momentum;
+    sc->nbs = (int)c->nbs;
+    sc->batch = (int)c->batch * t->d.world;
+    if (t->ultra) {
+        sc->total_steps = t->lp.batches_per_epoch * c->epochs;
+        sc->steps_per_epoch = t->lp.batches_per_epoch;
+        /* Ultralytics: weight_decay * batch * accumulate / nbs, lr unscaled */
+        t->wd = c->weight_decay * (double)t->lp.b_eff / (double)c->nbs;
+    } else {
+        t->wd = t->lp.weight_decay;
+    }
+    if (kind != OPTIM_SGD && !t->ultra) sc->warmup_momentum = momentum; /* Adam's beta1 stays */
+    TRY(sched_validate(sc));
+
+    /* Optimizer, EMA, loss. */
+    TRY(optim_init(&t->opt, kind, t->m));
+    t->have_opt = 1;
+    char desc[512];
+    optim_describe(&t->opt, sc->lr_peak[1], momentum, t->wd, desc, sizeof desc);
+    printf("optimizer: %s\n", desc);
+    printf("schedule: %s%s, %ld optimizer steps\n", sched_kind_name(sc->kind),
+           t->ultra ? " (Ultralytics: per-iteration warmup, per-epoch LambdaLR)" : " (per optimizer step)",
+           t->ultra ? t->lp.total_steps : sc->total_steps);
+    TRY(ema_init(&t->e, t->m, 0, 0));
+    t->have_ema = 1;
+    v8_loss_cfg lc = v8_loss_cfg_default(model_nc(t->m));
+    lc.box = (float)c->box;
+    lc.cls = (float)c->cls;
+    lc.dfl = (float)c->dfl;
+    lc.label_smoothing = (float)c->label_smoothing;
+    TRY(v8_loss_init(&t->loss, &lc));
+    t->have_loss = 1;
+    t->best_fitness = 0;
+    t->best_epoch = -1;
+    t->lr_factor = 1.0;
+    return YOLOC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Snapshots for rollback after repeated non-finite steps. */
+
+static status snapshot_take(trainer *t) {
+    size_t np = model_num_params(t->m), nb = model_num_bufs(t->m);
+    if (!t->snap_p) {
+        t->snap_p = malloc(np * sizeof(float));
+        t->snap_ep = malloc(np * sizeof(float));
+        t->snap_b = malloc((nb ? nb : 1) * sizeof(float));
+        t->snap_eb = malloc((nb ? nb : 1) * sizeof(float));
+        optim_state_view v[OPTIM_MAX_STATE];
+        int n = optim_state(&t->opt, v);
+        for (int i = 0; i < n; i++) t->snap_opt[i] = malloc(v[i].n * sizeof(float));
+        if (!t->snap_p || !t->snap_ep || !t->snap_b || !t->snap_eb)
+            return err_set(YOLOC_ERR_NOMEM, "out of memory (rollback snapshot)");
+    }
+    memcpy(t->snap_p, model_params(t->m), np * sizeof(float));
+    memcpy(t->snap_b, model_bufs(t->m), nb * sizeof(float));
+    memcpy(t->snap_ep, t->e.params, np * sizeof(float));
+    if (nb) memcpy(t->snap_eb, t->e.bufs, nb * sizeof(float));
+    optim_state_view v[OPTIM_MAX_STATE];
+    int n = optim_state(&t->opt, v);
+    for (int i = 0; i < n; i++) memcpy(t->snap_opt[i], v[i].data, v[i].n * sizeof(float));
+    t->snap_updates = t->e.updates;
+    t->snap_ostep = t->opt.step;
+    t->snap_bn = model_bn_batches(t->m);
+    return YOLOC_OK;
+}
+
+static void snapshot_restore(trainer *t) {
+    size_t np = model_num_params(t->m), nb = model_num_bufs(t->m);
+    memcpy(model_params(t->m), t->snap_p, np * sizeof(float));
+    memcpy(model_bufs(t->m), t->snap_b, nb * sizeof(float));
+    memcpy(t->e.params, t->snap_ep, np * sizeof(float));
+    if (nb) memcpy(t->e.bufs, t->snap_eb, nb * sizeof(float));
+    optim_state_view v[OPTIM_MAX_STATE];
+    int n = optim_state(&t->opt, v);
+    for (int i = 0; i < n; i++) memcpy(v[i].data, t->snap_opt[i], v[i].n * sizeof(float));
+    t->e.updates = t->snap_updates;
+    t->opt.step = t->snap_ostep;
+    model_set_bn_batches(t->m, t->snap_bn);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints and validation. */
+
+static status save_checkpoint(trainer *t, int epoch, const char *which) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/weights/%s.safetensors", t->dir, which);
+    ckpt_meta meta = {.epoch = epoch,
+                      .step = t->step,
+                      .iteration = t->iteration,
+                      .last_opt_iter = t->last_opt_iter,
+                      .best_fitness = t->best_fitness,
+                      .best_epoch = t->best_epoch,
+                      .lr_factor = t->lr_factor,
+                      .nonfinite_steps = t->nonfinite_steps,
+                      .args_yaml = t->args_text};
+    /* never a NaN checkpoint */
+    const float *p = t->e.params;
+    for (size_t i = 0; i < model_num_params(t->m); i++)
+        if (!isfinite(p[i]))
+            return err_set(YOLOC_ERR_NUMERIC, "not writing %s: the EMA weights hold non-finite values", path);
+    return ckpt_save(path, t->m, &t->e, &t->opt, &meta, t->ds.names, t->ds.nc);
+}
+
+static void ema_to_val_model(trainer *t) {
+    memcpy(model_params(t->vm), t->e.params, model_num_params(t->m) * sizeof(float));
+    if (model_num_bufs(t->m)) memcpy(model_bufs(t->vm), t->e.bufs, model_num_bufs(t->m) * sizeof(float));
+}
+
+static status run_validation(trainer *t, int verbose, val_result *vr) {
+    val_options vo;
+    val_options_default(&vo);
+    vo.batch = (int)t->c->batch * 2;
+    vo.imgsz = (int)t->c->imgsz;
+    vo.workers = t->lo.workers;
+    vo.nms.conf = (float)t->c->conf;
+    vo.nms.iou = (float)t->c->iou;
+    vo.nms.max_det = (int)t->c->max_det;
+    vo.metric = strcmp(t->c->metric, "coco") == 0 ? EVAL_METRIC_COCO : EVAL_METRIC_ULTRALYTICS;
+    vo.compute_loss = 1;
+    vo.loss_cfg = t->loss.cfg;
+    vo.verbose = verbose;
+    const ds_split *sp = t->ds.val.nimages ? &t->ds.val : &t->ds.train;
+    return validate_run(t->vm, &t->ds, sp, &vo, vr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Logs. */
+
+static status open_logs(trainer *t, int resuming) {
+    char p[4300];
+    snprintf(p, sizeof p, "%s/steps.csv", t->dir);
+    int fresh = !resuming || !path_exists(p);
+    if (resuming && !fresh) { /* keep the rows before the resumed step */
+        char *text;
+        size_t len;
+        TRY(file_read_all(p, (size_t)1 << 31, &text, &len));
+        FILE *f = fopen(p, "w");
+        if (!f) {
+            free(text);
+            return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
+        }
+        char *line = text, *nl;
+        int first = 1;
+        while (line && *line) {
+            nl = strchr(line, '\n');
+            if (nl) *nl = 0;
+            long s = strtol(line, NULL, 10);
+            if (first || s < t->step) fprintf(f, "%s\n", line);
+            first = 0;
+            line = nl ? nl + 1 : NULL;
+        }
+        fclose(f);
+        free(text);
+    }
+    t->steps_csv = fopen(p, fresh ? "w" : "a");
+    if (!t->steps_csv) return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
+    if (fresh)
+        fprintf(t->steps_csv, "step,epoch,lr/pg0,lr/pg1,lr/pg2,momentum,box_loss,cls_loss,dfl_loss,grad_norm,img_s,"
+                              "wait_ms\n");
+    snprintf(p, sizeof p, "%s/results.csv", t->dir);
+    fresh = !resuming || !path_exists(p);
+    if (resuming && !fresh) {
+        char *text;
+        size_t len;
+        TRY(file_read_all(p, (size_t)1 << 28, &text, &len));
+        FILE *f = fopen(p, "w");
+        if (!f) {
+            free(text);
+            return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
+        }
+        char *line = text, *nl;
+        int first = 1;
+        while (line && *line) {
+            nl = strchr(line, '\n');
+            if (nl) *nl = 0;
+            long e = strtol(line, NULL, 10);
+            if (first || e <= t->start_epoch) fprintf(f, "%s\n", line);
+            first = 0;
+            line = nl ? nl + 1 : NULL;
+        }
+        fclose(f);
+        free(text);
+    }
+    t->results_csv = fopen(p, fresh ? "w" : "a");
+    if (!t->results_csv) return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
+    if (fresh)
+        fprintf(t->results_csv,
+                "epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+                "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,"
+                "lr/pg2\n");
+    return YOLOC_OK;
+}
+
+/* results.png: the columns of results.csv over epochs; lr.png: the
+ * per-step learning rates from steps.csv. */
+static status read_csv(const char *path, double **vals, size_t *rows, size_t *cols) {
+    char *text;
+    size_t len;
+    TRY(file_read_all(path, (size_t)1 << 31, &text, &len));
+    size_t nrows = 0, ncols = 1;
+    for (char *p = text; *p && *p != '\n'; p++) ncols += *p == ',';
+    for (char *p = text; *p; p++) nrows += *p == '\n';
+    nrows = nrows ? nrows - 1 : 0;
+    double *v = malloc((nrows * ncols + 1) * sizeof(double));
+    if (!v) {
+        free(text);
+        return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    }
+    char *line = strchr(text, '\n');
+    size_t r = 0;
+    while (line && line[1] && r < nrows) {
+        line++;
+        char *p = line;
+        for (size_t k = 0; k < ncols; k++) {
+            v[r * ncols + k] = strtod(p, &p);
+            if (*p == ',') p++;
+        }
+        r++;
+        line = strchr(line, '\n');
+    }
+    free(text);
+    *vals = v;
+    *rows = r;
+    *cols = ncols;
+    return YOLOC_OK;
+}
+
+static status write_plots(trainer *t) {
+    char p[4300], out[4300];
+    double *v = NULL, *x = NULL;
+    size_t rows, cols;
+    snprintf(p, sizeof p, "%s/results.csv", t->dir);
+    TRY(read_csv(p, &v, &rows, &cols));
+    status st = YOLOC_OK;
+    if (rows >= 1 && cols >= 14) {
+        static const char *titles[10] = {"train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)",
+                                         "metrics/recall(B)", "val/box_loss", "val/cls_loss", "val/dfl_loss",
+                                         "metrics/mAP50(B)", "metrics/mAP50-95(B)"};
+        static const int colof[10] = {1, 2, 3, 4, 5, 8, 9, 10, 6, 7};
+        plot_canvas cv;
+        if ((st = plot_canvas_init(&cv, 1500, 600)) == YOLOC_OK) {
+            x = malloc(rows * sizeof(double));
+            double *y = malloc(rows * sizeof(double));
+            for (int k = 0; k < 10 && x && y; k++) {
+                for (size_t r = 0; r < rows; r++) {
+                    x[r] = v[r * cols];
+                    y[r] = v[r * cols + colof[k]];
+                }
+                plot_series s = {"results", x, y, rows};
+                plot_axes ax = {titles[k], "epoch", NULL, 0, 0, rows < 30};
+                plot_lines(cv.cr, (k % 5) * 300, (k / 5) * 300, 300, 300, &s, 1, &ax);
+            }
+            free(y);
+            snprintf(out, sizeof out, "%s/results.png", t->dir);
+            st = plot_canvas_save(&cv, out);
+            plot_canvas_free(&cv);
+        }
+    }
+    free(v);
+    free(x);
+    if (st < 0) return st;
+    snprintf(p, sizeof p, "%s/steps.csv", t->dir);
+    TRY(read_csv(p, &v, &rows, &cols));
+    if (rows >= 1 && cols >= 6) {
+        double *s = malloc(rows * sizeof(double)), *ys[4];
+        for (int k = 0; k < 4; k++) ys[k] = malloc(rows * sizeof(double));
+        for (size_t r = 0; r < rows; r++) {
+            s[r] = v[r * cols];
+            for (int k = 0; k < 4; k++) ys[k][r] = v[r * cols + 2 + k];
+        }
+        plot_series ser[3] = {{"lr/pg0 (bias)", s, ys[0], rows},
+                              {"lr/pg1 (weights)", s, ys[1], rows},
+                              {"lr/pg2 (norm)", s, ys[2], rows}};
+        plot_axes ax = {"learning rate per optimizer step", "step", "lr", 0, 1, 0};
+        plot_canvas cv;
+        if ((st = plot_canvas_init(&cv, 1200, 800)) == YOLOC_OK) {
+            plot_lines(cv.cr, 0, 0, 1200, 520, ser, 3, &ax);
+            plot_series ms = {"momentum", s, ys[3], rows};
+            plot_axes mx = {"momentum", "step", NULL, 0, 0, 0};
+            plot_lines(cv.cr, 0, 520, 1200, 280, &ms, 1, &mx);
+            snprintf(out, sizeof out, "%s/lr.png", t->dir);
+            st = plot_canvas_save(&cv, out);
+            plot_canvas_free(&cv);
+        }
+        free(s);
+        for (int k = 0; k < 4; k++) free(ys[k]);
+    }
+    free(v);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Progress. */
+
+typedef struct {
+    int tty;
+    double t_epoch, t_last_print;
+    double loss_sum[3];
+    long nbatches;
+    long instances;
+} progress;
+
+static void progress_line(const trainer *t, progress *pg, int epoch, long bi, long nb, int final) {
+    double now = time_now(), el = now - pg->t_epoch;
+    double rate = bi > 0 ? bi / el : 0, eta = rate > 0 ? (nb - bi) / rate : 0;
+    double d = pg->nbatches ? (double)pg->nbatches : 1;
+    char line[256];
+    snprintf(line, sizeof line, "%6d/%-4ld %6.2fG %9.4g %9.4g %9.4g %9ld %6ld: %3.0f%% %ld/%ld [%.0fs<%.0fs, %.2fit/s]",
+             epoch + 1, t->c->epochs, rss_gib(), pg->loss_sum[0] / d, pg->loss_sum[1] / d, pg->loss_sum[2] / d,
+             pg->instances, t->c->imgsz, 100.0 * bi / (nb ? nb : 1), bi, nb, el, eta, rate);
+    if (pg->tty) {
+        printf("\r%s%s", line, final ? "\n" : "");
+        fflush(stdout);
+    } else if (final || now - pg->t_last_print > 30) {
+        printf("%s\n", line);
+        fflush(stdout);
+        pg->t_last_print = now;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loop. */
+
+static void step_hp(const trainer *t, int epoch, long nb, optim_group_hp hp[3], sched_point *sp) {
+    if (t->ultra) sched_ultralytics_at(&t->sc, t->iteration, epoch, nb, sp);
+    else sched_at(&t->sc, t->step, sp);
+    for (int g = 0; g < 3; g++) {
+        hp[g].lr = sp->lr[g] * t->lr_factor;
+        hp[g].momentum = sp->momentum;
+        hp[g].weight_decay = g == 1 ? t->wd : 0.0;
+    }
+}
+
+static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
+    config *c = t->c;
+    long nb = (long)loader_num_batches(t->L);
+    TRY(loader_start_epoch(t->L, epoch));
+    int nl = model_nlevels(t->m), lh[SPEC_MAX_LEVELS], lw[SPEC_MAX_LEVELS], strides[SPEC_MAX_LEVELS];
+    double step_loss[3] = {0, 0, 0}, step_wait = 0, t_step = time_now();
+    long step_images = 0, group_end = -1;
+    double group_images = 0;
+    int group_bad = 0;
+    memset(pg, 0, sizeof *pg);
+    pg->tty = isatty(fileno(stdout));
+    pg->t_epoch = pg->t_last_print = time_now();
+    model_zero_grad(t->m);
+    if (t->ultra && epoch > t->start_epoch) { /* leftover gradients carry over, as in Ultralytics */
+    }
+    for (long bi = 0; bi < nb; bi++) {
+        const loader_batch *b;
+        TRY(loader_next(t->L, &b));
+        if (!b) break;
+        /* The optimizer-step group this batch belongs to. */
+        if (!t->ultra && bi > group_end) {
+            long g0 = bi, g1 = bi + t->lp.accumulate;
+            if (g1 > nb) g1 = nb;
+            group_end = g1 - 1;
+            group_images = 0;
+            for (long j = g0; j < g1; j++) group_images += batch_size_at(t, j);
+            group_images *= t->d.world;
+        }
+        TRY(model_plan(t->m, b->n, b->h, b->w, 1));
+        const float *out;
+        TRY(model_forward(t->m, b->images, &out));
+        for (int l = 0; l < nl; l++) {
+            model_level_shape(t->m, l, &lh[l], &lw[l]);
+            strides[l] = model_stride(t->m, l);
+        }
+        size_t need = (size_t)b->n * model_anchors(t->m) * model_out_channels(t->m);
+        if (need > t->grad_cap) {
+            free(t->grad);
+            t->grad = malloc(need * sizeof(float));
+            t->grad_cap = t->grad ? need : 0;
+            if (!t->grad) return err_set(YOLOC_ERR_NOMEM, "out of memory (loss gradient)");
+        }
+        float terms[3];
+        status st = v8_loss_compute(&t->loss, out, b->n, nl, lh, lw, strides, b->targets, b->ntargets, terms, t->grad);
+        int finite = st == YOLOC_OK;
+        if (st < 0 && st != YOLOC_ERR_NUMERIC) return st;
+        if (finite) {
+            /* yoloc: nbs x image-weighted mean over the step; Ultralytics: x batch */
+            float scale = t->ultra ? (float)(b->n * t->d.world) : (float)(c->nbs * b->n / group_images);
+            for (size_t i = 0; i < need; i++) t->grad[i] *= scale;
+            TRY(model_backward(t->m, t->grad));
+            for (int k = 0; k < 3; k++) {
+                step_loss[k] += terms[k] * b->n;
+                pg->loss_sum[k] += terms[k];
+                tl[k] += terms[k];
+            }
+            pg->nbatches++;
+        } else {
+            group_bad = 1;
+        }
+        step_images += b->n;
+        step_wait += b->wait_ms;
+        pg->instances = (long)b->ntargets;
+        t->iteration++;
+
+        /* Optimizer step? */
+        int do_step;
+        if (t->ultra) {
+            int acc = sched_ultralytics_accumulate(&t->sc, t->iteration - 1, nb);
+            do_step = (t->iteration - 1) - t->last_opt_iter >= acc;
+        } else {
+            do_step = bi == group_end;
+        }
+        if (do_step) {
+            optim_group_hp hp[3];
+            sched_point sp;
+            step_hp(t, epoch, nb, hp, &sp);
+            float *g = model_grads(t->m);
+            double gnorm = grad_global_norm(&t->opt, g);
+            if (group_bad || !isfinite(gnorm)) {
+                t->nonfinite_steps++;
+                t->consecutive_bad++;
+                log_warn("step %ld (epoch %d): non-finite %s, step skipped (%ld so far)", t->step, epoch + 1,
+                         group_bad ? "loss" : "gradient", t->nonfinite_steps);
+                if (t->consecutive_bad >= MAX_CONSECUTIVE_NONFINITE) {
+                    snapshot_restore(t);
+                    t->lr_factor *= ROLLBACK_LR_FACTOR;
+                    t->consecutive_bad = 0;
+                    log_warn("%d non-finite steps in a row: rolled back to the state at the start of the epoch "
+                             "and lowered the learning rate x%g (now x%g of the schedule)",
+                             MAX_CONSECUTIVE_NONFINITE, ROLLBACK_LR_FACTOR, t->lr_factor);
+                }
+            } else {
+                t->consecutive_bad = 0;
+                if (c->max_norm > 0) grad_clip(&t->opt, g, c->max_norm);
+                TRY(optim_step(&t->opt, model_params(t->m), g, hp));
+                ema_update(&t->e, model_params(t->m), model_bufs(t->m));
+            }
+            double dt = time_now() - t_step, n = step_images > 0 ? (double)step_images : 1;
+            fprintf(t->steps_csv, "%ld,%d,%.8g,%.8g,%.8g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.4g\n", t->step, epoch + 1,
+                    hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_loss[0] / n, step_loss[1] / n,
+                    step_loss[2] / n, gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait);
+            model_zero_grad(t->m);
+            t->step++;
+            t->last_opt_iter = t->iteration - 1;
+            memset(step_loss, 0, sizeof step_loss);
+            step_images = 0;
+            step_wait = 0;
+            group_bad = 0;
+            t_step = time_now();
+        }
+        progress_line(t, pg, epoch, bi + 1, nb, 0);
+    }
+    fflush(t->steps_csv);
+    progress_line(t, pg, epoch, nb, nb, 1);
+    double d = pg->nbatches ? (double)pg->nbatches : 1;
+    for (int k = 0; k < 3; k++) tl[k] /= d;
+    return YOLOC_OK;
+}
+
+static status resume_prepare(trainer *t, const char *run) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/weights/last.safetensors", run);
+    ckpt_meta meta;
+    TRY(ckpt_load(path, t->m, &t->e, &t->opt, &meta));
+    t->start_epoch = meta.epoch + 1;
+    t->step = meta.step;
+    t->iteration = meta.iteration;
+    t->last_opt_iter = meta.last_opt_iter;
+    t->best_fitness = meta.best_fitness;
+    t->best_epoch = meta.best_epoch;
+    t->lr_factor = meta.lr_factor;
+    t->nonfinite_steps = meta.nonfinite_steps;
+    printf("resume: %s, epoch %d of %ld done, step %ld\n", path, meta.epoch + 1, t->c->epochs, t->step);
+    return YOLOC_OK;
+}
+
+status train_run(config *c, char *out_dir, size_t cap) {
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.c = c;
+    char resume_run[4096] = "";
+    status st = YOLOC_OK;
+
+    int resume_flag = 0;
+    if (parse_bool(c->resume, &resume_flag) != 0) resume_flag = -1; /* a path */
+    if (resume_flag != 0) {
+        if (resume_flag == 1) TRY_GOTO(st, find_last_run(c->project, resume_run, sizeof resume_run));
+        else {
+            snprintf(resume_run, sizeof resume_run, "%s", c->resume);
+            size_t n = strlen(resume_run);
+            const char *suffix = "/weights/last.safetensors";
+            if (n > strlen(suffix) && strcmp(resume_run + n - strlen(suffix), suffix) == 0)
+                resume_run[n - strlen(suffix)] = 0;
+        }
+        char ck[4300], *args = NULL;
+        snprintf(ck, sizeof ck, "%s/weights/last.safetensors", resume_run);
+        ckpt_meta meta;
+        TRY_GOTO(st, ckpt_peek(ck, &meta, &args));
+        /* the run's own settings; only threads/workers/patience may change */
+        char tmp[4300];
+        snprintf(tmp, sizeof tmp, "%s/.resume_args.yaml", resume_run);
+        if ((st = file_write_atomic(tmp, args, strlen(args))) == YOLOC_OK) {
+            long workers = c->workers, threads = c->threads, patience = c->patience;
+            int gw = c->given.workers, gt = c->given.threads, gp = c->given.patience;
+            config_free(c);
+            config_init(c);
+            st = config_load_yaml(c, tmp);
+            unlink(tmp);
+            if (gw) c->workers = workers;
+            if (gt) c->threads = threads;
+            if (gp) c->patience = patience;
+        }
+        free(args);
+        if (st < 0) goto fail;
+        c->exist_ok = 1;
+        if (meta.epoch + 1 >= c->epochs) {
+            st = err_set(YOLOC_ERR_INVALID, "resume: %s already finished all %ld epochs", resume_run, c->epochs);
+            goto fail;
+        }
+    }
+    TRY_GOTO(st, setup(&t));
+    if (c->dry) {
+        printf("dry run: the schedule (nothing trained):\n");
+        sched_print(&t.sc, stdout);
+        goto fail; /* the normal exit of a dry run */
+    }
+    if (resume_flag != 0) {
+        snprintf(t.dir, sizeof t.dir, "%s", resume_run);
+        TRY_GOTO(st, resume_prepare(&t, resume_run));
+    } else {
+        TRY_GOTO(st, make_run_dir(c, t.dir, sizeof t.dir));
+    }
+    TRY_GOTO(st, write_args_yaml(&t));
+    TRY_GOTO(st, open_logs(&t, resume_flag != 0));
+    if (out_dir) snprintf(out_dir, cap, "%s", t.dir);
+    printf("run directory: %s\n", t.dir);
+    printf("%11s %7s %9s %9s %9s %9s %6s\n", "Epoch", "Mem", "box_loss", "cls_loss", "dfl_loss", "Instances", "Size");
+
+    double t_start = time_now();
+    int last_epoch = t.start_epoch - 1;
+    for (int epoch = t.start_epoch; epoch < c->epochs; epoch++) {
+        if (c->close_mosaic > 0 && epoch >= c->epochs - c->close_mosaic) {
+            aug_params a = t.lo.aug;
+            a.mosaic = a.mixup = a.cutmix = 0;
+            TRY_GOTO(st, loader_set_aug(t.L, &a));
+            if (epoch == c->epochs - c->close_mosaic) printf("closing mosaic, mixup and cutmix for the last %ld epochs\n", c->close_mosaic);
+        }
+        TRY_GOTO(st, snapshot_take(&t));
+        progress pg;
+        double tl[3] = {0, 0, 0};
+        TRY_GOTO(st, train_epoch(&t, epoch, &pg, tl));
+        val_result vr;
+        memset(&vr, 0, sizeof vr);
+        double fitness = -(tl[0] + tl[1] + tl[2]);
+        int final = epoch == c->epochs - 1;
+        if (c->val || final) {
+            ema_to_val_model(&t);
+            TRY_GOTO(st, run_validation(&t, 0, &vr));
+            fitness = vr.sum.map5095;
+            printf("%22s %11zu %11zu %11.3g %11.3g %11.3g %11.3g  (val %.1fs)\n", "all", vr.sum.nimages,
+                   vr.sum.ninstances, vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.seconds);
+        }
+        optim_group_hp hp[3];
+        sched_point sp;
+        step_hp(&t, epoch, (long)loader_num_batches(t.L), hp, &sp);
+        fprintf(t.results_csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", epoch + 1,
+                tl[0], tl[1], tl[2], vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.loss[0], vr.loss[1],
+                vr.loss[2], hp[0].lr, hp[1].lr, hp[2].lr);
+        fflush(t.results_csv);
+        val_result_free(&vr);
+        int improved = t.best_epoch < 0 || fitness > t.best_fitness;
+        if (improved) {
+            t.best_fitness = fitness;
+            t.best_epoch = epoch;
+        }
+        TRY_GOTO(st, save_checkpoint(&t, epoch, "last"));
+        if (improved) TRY_GOTO(st, save_checkpoint(&t, epoch, "best"));
+        if (c->save_period > 0 && (epoch + 1) % c->save_period == 0) {
+            char name[32];
+            snprintf(name, sizeof name, "epoch%d", epoch + 1);
+            TRY_GOTO(st, save_checkpoint(&t, epoch, name));
+        }
+        last_epoch = epoch;
+        if (c->patience > 0 && epoch - t.best_epoch >= c->patience) {
+            printf("stopping early: no improvement in the last %ld epochs (best: epoch %d, fitness %.4g)\n",
+                   c->patience, t.best_epoch + 1, t.best_fitness);
+            break;
+        }
+    }
+    double hours = (time_now() - t_start) / 3600.0;
+    printf("%d epochs completed in %.3f hours (%ld optimizer steps, %ld skipped as non-finite)\n",
+           last_epoch - t.start_epoch + 1, hours, t.step, t.nonfinite_steps);
+
+    /* Final validation of best weights, plots. */
+    char best[4300];
+    snprintf(best, sizeof best, "%s/weights/best.safetensors", t.dir);
+    if (path_exists(best)) {
+        TRY_GOTO(st, weights_load(t.vm, best));
+        printf("validating %s:\n", best);
+        val_result vr;
+        TRY_GOTO(st, run_validation(&t, 1, &vr));
+        val_result_free(&vr);
+    }
+    if (c->plots) {
+        status ps = write_plots(&t);
+        if (ps < 0) log_warn("plots: %s", yoloc_last_error());
+    }
+    printf("results saved to %s\n", t.dir);
+fail:
+    trainer_free(&t);
+    return st;
+}

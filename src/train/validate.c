@@ -1,0 +1,153 @@
+/* Validation over a dataset split (see validate.h). */
+#include "train/validate.h"
+
+#include "core/log.h"
+#include "core/timer.h"
+#include "data/loader.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void val_options_default(val_options *o) {
+    memset(o, 0, sizeof *o);
+    o->batch = 32;
+    o->imgsz = 640;
+    o->rect = 1;
+    o->workers = 2;
+    o->nms = NMS_CFG_VAL;
+    o->metric = EVAL_METRIC_ULTRALYTICS;
+}
+
+void val_result_free(val_result *r) {
+    eval_summary_free(&r->sum);
+    eval_set_free(&r->set);
+    memset(r, 0, sizeof *r);
+}
+
+status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_options *o, val_result *r) {
+    memset(r, 0, sizeof *r);
+    if (!sp || sp->nimages == 0) return err_set(YOLOC_ERR_INVALID, "validation: the split has no images");
+    int nc = model_nc(m);
+    if (nc != ds->nc)
+        return err_set(YOLOC_ERR_SHAPE, "validation: the model has %d classes, the dataset %d", nc, ds->nc);
+    TRY(eval_set_init(&r->set, nc));
+    aug_source src;
+    aug_source_from_split(&src, ds, sp);
+    loader_options lo;
+    loader_options_default(&lo);
+    lo.batch = o->batch;
+    lo.workers = o->workers;
+    lo.shuffle = 0;
+    lo.augment = 0;
+    lo.rect = o->rect;
+    lo.stride = model_stride(m, model_nlevels(m) - 1);
+    lo.aug.imgsz = o->imgsz;
+    loader *L = NULL;
+    v8_loss loss;
+    int have_loss = 0;
+    void *ws = NULL;
+    size_t ws_bytes = 0;
+    float *dets = malloc((size_t)o->nms.max_det * 6 * sizeof(float));
+    eval_gt *gts = NULL;
+    eval_det *eds = malloc((size_t)o->nms.max_det * sizeof(eval_det));
+    size_t gt_cap = 0, nbatches = 0;
+    double t0 = time_now(), t_model = 0;
+    status st = YOLOC_OK;
+    if (!dets || !eds) {
+        st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (o->compute_loss) {
+        TRY_GOTO(st, v8_loss_init(&loss, &o->loss_cfg));
+        have_loss = 1;
+    }
+    TRY_GOTO(st, loader_open(&L, &src, &lo));
+    TRY_GOTO(st, loader_start_epoch(L, 0));
+    for (;;) {
+        const loader_batch *b;
+        TRY_GOTO(st, loader_next(L, &b));
+        if (!b) break;
+        double tm = time_now();
+        TRY_GOTO(st, model_plan(m, b->n, b->h, b->w, 0));
+        const float *out;
+        TRY_GOTO(st, model_forward(m, b->images, &out));
+        int A = model_anchors(m), C = model_out_channels(m);
+        size_t need = nms_workspace_size((size_t)A, nc, &o->nms);
+        if (need > ws_bytes) {
+            free(ws);
+            ws = malloc(need);
+            ws_bytes = ws ? need : 0;
+            if (!ws) {
+                st = err_set(YOLOC_ERR_NOMEM, "out of memory (NMS workspace)");
+                goto fail;
+            }
+        }
+        if (have_loss) {
+            int nl = model_nlevels(m), lh[SPEC_MAX_LEVELS], lw[SPEC_MAX_LEVELS], strides[SPEC_MAX_LEVELS];
+            for (int l = 0; l < nl; l++) {
+                model_level_shape(m, l, &lh[l], &lw[l]);
+                strides[l] = model_stride(m, l);
+            }
+            float terms[3];
+            st = v8_loss_compute(&loss, model_raw_output(m), b->n, nl, lh, lw, strides, b->targets, b->ntargets,
+                                 terms, NULL);
+            if (st < 0 && st != YOLOC_ERR_NUMERIC) goto fail;
+            st = YOLOC_OK;
+            for (int k = 0; k < 3; k++) r->loss[k] += terms[k];
+        }
+        for (int i = 0; i < b->n; i++) {
+            const loader_item *it = &b->items[i];
+            size_t nd;
+            TRY_GOTO(st, nms_image(&o->nms, out + (size_t)i * A * C, (size_t)A, nc, ws, ws_bytes, dets, &nd));
+            for (size_t k = 0; k < nd; k++) { /* input pixels -> original pixels */
+                float *d = dets + k * 6;
+                double x1 = (d[0] - it->pad_w) / it->ratio_w, y1 = (d[1] - it->pad_h) / it->ratio_h;
+                double x2 = (d[2] - it->pad_w) / it->ratio_w, y2 = (d[3] - it->pad_h) / it->ratio_h;
+                x1 = fmin(fmax(x1, 0), it->orig_w);
+                x2 = fmin(fmax(x2, 0), it->orig_w);
+                y1 = fmin(fmax(y1, 0), it->orig_h);
+                y2 = fmin(fmax(y2, 0), it->orig_h);
+                eds[k] = (eval_det){x1, y1, x2 - x1, y2 - y1, d[4], (int)d[5]};
+            }
+            const ds_image *im = &sp->images[it->index];
+            if (im->nboxes > gt_cap) {
+                free(gts);
+                gt_cap = im->nboxes * 2;
+                gts = malloc(gt_cap * sizeof *gts);
+                if (!gts) {
+                    st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+                    goto fail;
+                }
+            }
+            for (size_t k = 0; k < im->nboxes; k++) {
+                const ds_box *bx = &im->boxes[k];
+                double w = bx->w * it->orig_w, h = bx->h * it->orig_h;
+                gts[k] = (eval_gt){bx->cx * it->orig_w - w / 2, bx->cy * it->orig_h - h / 2, w, h, w * h, bx->cls, 0};
+            }
+            TRY_GOTO(st, eval_set_add_image(&r->set, (int64_t)it->index, it->orig_w, it->orig_h, gts, im->nboxes,
+                                            eds, nd));
+        }
+        t_model += time_now() - tm;
+        r->images += (size_t)b->n;
+        nbatches++;
+    }
+    if (have_loss && nbatches)
+        for (int k = 0; k < 3; k++) r->loss[k] /= (double)nbatches; /* Ultralytics: mean over batches */
+    TRY_GOTO(st, eval_summarize(&r->set, o->metric, ds->names, &r->sum));
+    r->seconds = time_now() - t0;
+    r->ms_per_image = r->images ? t_model * 1e3 / (double)r->images : 0;
+    if (o->verbose) eval_summary_print(&r->sum, stdout);
+fail: /* also the normal exit */
+    loader_close(L);
+    if (have_loss) v8_loss_free(&loss);
+    free(ws);
+    free(dets);
+    free(eds);
+    free(gts);
+    if (st < 0) {
+        eval_set_free(&r->set);
+        memset(&r->set, 0, sizeof r->set);
+    }
+    return st;
+}
