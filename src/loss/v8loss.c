@@ -265,6 +265,7 @@ status v8_loss_assign(v8_loss *L, const float *pred, int batch, int nlevels, con
         for (size_t a = 0; a < A; a++) s += ts[a];
         tss += s;
     }
+    L->tss_raw = tss;
     L->tss = tss > 1.0 ? tss : 1.0;
     L->hold_alpha = 0;
     L->alpha_ready = 0;

@@ -62,6 +62,7 @@ typedef struct {
     size_t ntargets;   /* ground truths (rows of targets) */
     size_t nfg;        /* foreground anchors over the batch */
     double tss;        /* max(sum of target scores, 1) */
+    double tss_raw;    /* the sum itself (the trainer normalises several batches as one) */
     double terms64[3]; /* the last terms in double (for finite-difference tests) */
     int *owner;        /* [B*A] ground truth index within its image, or -1 */
     float *tscore;     /* [B*A] soft target score (0 for background) */

@@ -90,11 +90,13 @@ void model_free(model *m) {
 void model_init_params(model *m, uint64_t seed) {
     memset(m->params, 0, m->nparam_floats * sizeof(float));
     memset(m->bufs, 0, m->nbuf_floats * sizeof(float));
+    uint64_t pindex = 0; /* parameters only: BN and GN models draw the same weights */
     for (size_t t = 0; t < m->ntensors; t++) {
         param_info *p = &m->tensors[t];
         float *d = p->buffer ? m->bufs + p->off : m->params + p->off;
         size_t len = strlen(p->name);
         int is_bn = strstr(p->name, ".bn.") != NULL;
+        if (!p->buffer) pindex++;
         if (p->buffer) { /* running_mean 0, running_var 1 */
             float v = (len >= 11 && strcmp(p->name + len - 11, "running_var") == 0) ? 1.0f : 0.0f;
             for (size_t i = 0; i < p->numel; i++) d[i] = v;
@@ -116,7 +118,7 @@ void model_init_params(model *m, uint64_t seed) {
         }
         double bound = 1.0 / sqrt((double)fan_in);
         rng r;
-        rng_seed_keys(&r, seed, 0x9a7a, t, 0);
+        rng_seed_keys(&r, seed, 0x9a7a, pindex - 1, 0);
         for (size_t i = 0; i < p->numel; i++) d[i] = (float)rng_range(&r, -bound, bound);
     }
     for (int i = 0; i < m->nlayers; i++)

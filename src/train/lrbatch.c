@@ -129,6 +129,11 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
     if (p->b_eff > 2L * in->nbs && in->rule == LR_SCALE_LINEAR && p->warmup_epochs < 3)
         warn(p, "B_eff %ld is over twice nbs with linear scaling and %.3g warmup epochs: keep warmup >= 3 epochs "
                 "(or lr_scale=conservative)", p->b_eff, p->warmup_epochs);
+    if (in->batchnorm && !in->syncbn && p->accumulate > 1)
+        warn(p,
+             "accumulate %d with BatchNorm: each forward normalises over its own %d images, so %d x %d is close "
+             "to, but not the same as, one batch of %ld (norm=gn or norm=syncbn make it exact)",
+             p->accumulate, in->batch, p->accumulate, in->batch, p->b_eff);
     if (p->total_steps < 50)
         warn(p, "only %ld optimizer steps in the whole run: the schedule has little room (more epochs or a "
                 "smaller batch)", p->total_steps);
@@ -151,8 +156,9 @@ void lrb_print(const lrb_input *in, const lrb_plan *p, double warmup_bias_lr, do
             p->batches_per_epoch, p->steps_per_epoch, p->total_steps, p->warmup_steps, p->warmup_epochs);
     fprintf(f, "weight decay: %.6g on conv weights (decay per step at the peak = lr0 x %.6g x B_eff/nbs)\n",
             p->weight_decay, in->weight_decay);
-    fprintf(f, "loss: per optimizer step, nbs x the mean over its images of the loss items, so lr0 keeps its "
-               "Ultralytics meaning at B_eff = nbs\n");
+    fprintf(f, "loss: per optimizer step, nbs x the loss of all its %ld images taken as one batch (a mean over "
+               "images), so lr0 keeps its Ultralytics meaning at B_eff = nbs\n",
+            p->b_eff);
     for (int i = 0; i < p->nwarnings; i++) fprintf(f, "warning: %s\n", p->warnings[i]);
     if (p->refused)
         fprintf(f, "%s: %s\n", in->force ? "warning (force=True)" : "refused", p->refusal);

@@ -5,12 +5,14 @@
  * decisions.
  *
  * The loss convention that makes the rules work: the objective of one
- * optimizer step is nbs x the image-weighted mean of the batches' loss
- * items over the images of the step (all processes, all accumulated
- * batches). At B_eff = nbs this is exactly Ultralytics' objective (loss
- * items x batch size, summed), so lr0 values carry over; for other batch
- * sizes the step size is set by the LR rule instead of by how many images
- * were summed:
+ * optimizer step is nbs x the loss of all its images (every accumulated
+ * batch, every process) taken as ONE batch - the loss sums divided by the
+ * step's total target score, as the v8 loss normalises a batch - so a mean
+ * over images in effect. Accumulating 2 x 8 images is then exactly one batch
+ * of 16 (for models whose normalisation is per image, e.g. GroupNorm). With
+ * one batch of B_eff = nbs it is exactly Ultralytics' objective (loss items
+ * x batch size), so lr0 values carry over; for other batch sizes the step
+ * size is set by the LR rule instead of by how many images were summed:
  *   linear:       lr = lr0 * B_eff / nbs  (what Ultralytics does implicitly)
  *   sqrt:         lr = lr0 * sqrt(B_eff / nbs)
  *   conservative: linear, reduced by lr_scale_margin once B_eff > 2*nbs,

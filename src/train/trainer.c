@@ -188,13 +188,6 @@ static void fill_aug(const config *c, aug_params *a) {
     a->cutmix = (float)c->cutmix;
 }
 
-/* Images in batch j of an epoch of this rank. */
-static int batch_size_at(const trainer *t, long j) {
-    long n = (long)loader_num_samples(t->L), b = t->lo.batch;
-    long left = n - j * b;
-    return (int)(left < b ? left : b);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Set-up. */
 
@@ -366,6 +359,7 @@ static status setup(trainer *t) {
     t->best_fitness = 0;
     t->best_epoch = -1;
     t->lr_factor = 1.0;
+    t->last_opt_iter = -1; /* Ultralytics' last_opt_step starts at -1: a step at ni = 0 */
     return YOLOC_OK;
 }
 
@@ -655,8 +649,11 @@ static void progress_line(const trainer *t, progress *pg, int epoch, long bi, lo
 /* ------------------------------------------------------------------------ */
 /* The loop. */
 
-static void step_hp(const trainer *t, int epoch, long nb, optim_group_hp hp[3], sched_point *sp) {
-    if (t->ultra) sched_ultralytics_at(&t->sc, t->iteration, epoch, nb, sp);
+/* The hyperparameters of the optimizer step taken now: yoloc kinds at the
+ * step index; Ultralytics' at the iteration ni it sets them in (the
+ * current batch, t->iteration - 1 once the batch is counted). */
+static void step_hp(const trainer *t, int epoch, long nb, long ni, optim_group_hp hp[3], sched_point *sp) {
+    if (t->ultra) sched_ultralytics_at(&t->sc, ni < 0 ? 0 : ni, epoch, nb, sp);
     else sched_at(&t->sc, t->step, sp);
     for (int g = 0; g < 3; g++) {
         hp[g].lr = sp->lr[g] * t->lr_factor;
@@ -670,28 +667,22 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
     long nb = (long)loader_num_batches(t->L);
     TRY(loader_start_epoch(t->L, epoch));
     int nl = model_nlevels(t->m), lh[SPEC_MAX_LEVELS], lw[SPEC_MAX_LEVELS], strides[SPEC_MAX_LEVELS];
-    double step_loss[3] = {0, 0, 0}, step_wait = 0, t_step = time_now();
+    /* per optimizer step: the loss sums S (gains applied, not normalised) and
+     * the target-score total, so the step is normalised as one batch */
+    double step_S[3] = {0, 0, 0}, step_tss = 0, step_wait = 0, t_step = time_now();
     long step_images = 0, group_end = -1;
-    double group_images = 0;
     int group_bad = 0;
     memset(pg, 0, sizeof *pg);
     pg->tty = isatty(fileno(stdout));
     pg->t_epoch = pg->t_last_print = time_now();
-    model_zero_grad(t->m);
-    if (t->ultra && epoch > t->start_epoch) { /* leftover gradients carry over, as in Ultralytics */
-    }
+    if (!t->ultra) model_zero_grad(t->m); /* Ultralytics carries leftover gradients into the next epoch */
     for (long bi = 0; bi < nb; bi++) {
         const loader_batch *b;
         TRY(loader_next(t->L, &b));
         if (!b) break;
-        /* The optimizer-step group this batch belongs to. */
-        if (!t->ultra && bi > group_end) {
-            long g0 = bi, g1 = bi + t->lp.accumulate;
-            if (g1 > nb) g1 = nb;
-            group_end = g1 - 1;
-            group_images = 0;
-            for (long j = g0; j < g1; j++) group_images += batch_size_at(t, j);
-            group_images *= t->d.world;
+        if (!t->ultra && bi > group_end) { /* this batch opens an optimizer-step group */
+            group_end = bi + t->lp.accumulate - 1;
+            if (group_end > nb - 1) group_end = nb - 1; /* a partial group at the end of the epoch */
         }
         TRY(model_plan(t->m, b->n, b->h, b->w, 1));
         const float *out;
@@ -709,18 +700,20 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         }
         float terms[3];
         status st = v8_loss_compute(&t->loss, out, b->n, nl, lh, lw, strides, b->targets, b->ntargets, terms, t->grad);
-        int finite = st == YOLOC_OK;
         if (st < 0 && st != YOLOC_ERR_NUMERIC) return st;
-        if (finite) {
-            /* yoloc: nbs x image-weighted mean over the step; Ultralytics: x batch */
-            float scale = t->ultra ? (float)(b->n * t->d.world) : (float)(c->nbs * b->n / group_images);
-            for (size_t i = 0; i < need; i++) t->grad[i] *= scale;
+        if (st == YOLOC_OK) {
+            /* yoloc: back to the batch's sums (x its target-score normaliser);
+             * the step's normalisation follows at the step. Ultralytics: loss
+             * items x batch size. */
+            double scale = t->ultra ? (double)b->n * t->d.world : t->loss.tss;
+            for (size_t i = 0; i < need; i++) t->grad[i] *= (float)scale;
             TRY(model_backward(t->m, t->grad));
             for (int k = 0; k < 3; k++) {
-                step_loss[k] += terms[k] * b->n;
+                step_S[k] += terms[k] * (t->ultra ? (double)b->n : t->loss.tss);
                 pg->loss_sum[k] += terms[k];
                 tl[k] += terms[k];
             }
+            step_tss += t->loss.tss_raw;
             pg->nbatches++;
         } else {
             group_bad = 1;
@@ -730,7 +723,6 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         pg->instances = (long)b->ntargets;
         t->iteration++;
 
-        /* Optimizer step? */
         int do_step;
         if (t->ultra) {
             int acc = sched_ultralytics_accumulate(&t->sc, t->iteration - 1, nb);
@@ -738,44 +730,49 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         } else {
             do_step = bi == group_end;
         }
-        if (do_step) {
-            optim_group_hp hp[3];
-            sched_point sp;
-            step_hp(t, epoch, nb, hp, &sp);
-            float *g = model_grads(t->m);
-            double gnorm = grad_global_norm(&t->opt, g);
-            if (group_bad || !isfinite(gnorm)) {
-                t->nonfinite_steps++;
-                t->consecutive_bad++;
-                log_warn("step %ld (epoch %d): non-finite %s, step skipped (%ld so far)", t->step, epoch + 1,
-                         group_bad ? "loss" : "gradient", t->nonfinite_steps);
-                if (t->consecutive_bad >= MAX_CONSECUTIVE_NONFINITE) {
-                    snapshot_restore(t);
-                    t->lr_factor *= ROLLBACK_LR_FACTOR;
-                    t->consecutive_bad = 0;
-                    log_warn("%d non-finite steps in a row: rolled back to the state at the start of the epoch "
-                             "and lowered the learning rate x%g (now x%g of the schedule)",
-                             MAX_CONSECUTIVE_NONFINITE, ROLLBACK_LR_FACTOR, t->lr_factor);
-                }
-            } else {
-                t->consecutive_bad = 0;
-                if (c->max_norm > 0) grad_clip(&t->opt, g, c->max_norm);
-                TRY(optim_step(&t->opt, model_params(t->m), g, hp));
-                ema_update(&t->e, model_params(t->m), model_bufs(t->m));
-            }
-            double dt = time_now() - t_step, n = step_images > 0 ? (double)step_images : 1;
-            fprintf(t->steps_csv, "%ld,%d,%.8g,%.8g,%.8g,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.4g\n", t->step, epoch + 1,
-                    hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_loss[0] / n, step_loss[1] / n,
-                    step_loss[2] / n, gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait);
-            model_zero_grad(t->m);
-            t->step++;
-            t->last_opt_iter = t->iteration - 1;
-            memset(step_loss, 0, sizeof step_loss);
-            step_images = 0;
-            step_wait = 0;
-            group_bad = 0;
-            t_step = time_now();
+        if (!do_step) {
+            progress_line(t, pg, epoch, bi + 1, nb, 0);
+            continue;
         }
+        optim_group_hp hp[3];
+        sched_point sp;
+        step_hp(t, epoch, nb, t->iteration - 1, hp, &sp);
+        float *g = model_grads(t->m);
+        double norm = t->ultra ? (step_images ? (double)step_images : 1.0) : (step_tss > 1.0 ? step_tss : 1.0);
+        if (!t->ultra) grad_scale(&t->opt, g, (float)(c->nbs / norm)); /* nbs x the step as one batch */
+        double gnorm = grad_global_norm(&t->opt, g);
+        if (group_bad || !isfinite(gnorm)) {
+            t->nonfinite_steps++;
+            t->consecutive_bad++;
+            log_warn("step %ld (epoch %d): non-finite %s, step skipped (%ld so far)", t->step, epoch + 1,
+                     group_bad ? "loss" : "gradient", t->nonfinite_steps);
+            if (t->consecutive_bad >= MAX_CONSECUTIVE_NONFINITE) {
+                snapshot_restore(t);
+                t->lr_factor *= ROLLBACK_LR_FACTOR;
+                t->consecutive_bad = 0;
+                log_warn("%d non-finite steps in a row: rolled back to the state at the start of the epoch and "
+                         "lowered the learning rate x%g (now x%g of the schedule)",
+                         MAX_CONSECUTIVE_NONFINITE, ROLLBACK_LR_FACTOR, t->lr_factor);
+            }
+        } else {
+            t->consecutive_bad = 0;
+            if (c->max_norm > 0) grad_clip(&t->opt, g, c->max_norm);
+            TRY(optim_step(&t->opt, model_params(t->m), g, hp));
+            ema_update(&t->e, model_params(t->m), model_bufs(t->m));
+        }
+        double dt = time_now() - t_step;
+        fprintf(t->steps_csv, "%ld,%d,%.17g,%.17g,%.17g,%.17g,%.6g,%.6g,%.6g,%.6g,%.4g,%.4g\n", t->step, epoch + 1,
+                hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_S[0] / norm, step_S[1] / norm, step_S[2] / norm,
+                gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait);
+        model_zero_grad(t->m);
+        t->step++;
+        t->last_opt_iter = t->iteration - 1;
+        memset(step_S, 0, sizeof step_S);
+        step_tss = 0;
+        step_images = 0;
+        step_wait = 0;
+        group_bad = 0;
+        t_step = time_now();
         progress_line(t, pg, epoch, bi + 1, nb, 0);
     }
     fflush(t->steps_csv);
@@ -840,7 +837,6 @@ status train_run(config *c, char *out_dir, size_t cap) {
         }
         free(args);
         if (st < 0) goto fail;
-        c->exist_ok = 1;
         if (meta.epoch + 1 >= c->epochs) {
             st = err_set(YOLOC_ERR_INVALID, "resume: %s already finished all %ld epochs", resume_run, c->epochs);
             goto fail;
@@ -890,7 +886,7 @@ status train_run(config *c, char *out_dir, size_t cap) {
         }
         optim_group_hp hp[3];
         sched_point sp;
-        step_hp(&t, epoch, (long)loader_num_batches(t.L), hp, &sp);
+        step_hp(&t, epoch, (long)loader_num_batches(t.L), t.iteration - 1, hp, &sp);
         fprintf(t.results_csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", epoch + 1,
                 tl[0], tl[1], tl[2], vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.loss[0], vr.loss[1],
                 vr.loss[2], hp[0].lr, hp[1].lr, hp[2].lr);
