@@ -157,6 +157,7 @@ void ul_metrics_free(ul_metrics *m) {
     free(m->ap);
     free(m->ap50);
     free(m->ap5095);
+    free(m->pr_curve);
     memset(m, 0, sizeof *m);
 }
 
@@ -276,6 +277,7 @@ status eval_ultralytics(const eval_set *s, ul_metrics *m) {
     m->ap = calloc(cap * EVAL_NIOU, sizeof(double));
     m->ap50 = calloc(cap, sizeof(double));
     m->ap5095 = calloc(cap, sizeof(double));
+    m->pr_curve = calloc(cap * 1000, sizeof(double));
     pc = calloc(cap * 1000, sizeof(double));
     rc = calloc(cap * 1000, sizeof(double));
     size_t nbuf = np + 2;
@@ -286,7 +288,7 @@ status eval_ultralytics(const eval_set *s, ul_metrics *m) {
     xs = malloc(sizeof(double) * nbuf);
     /* smoothing needs 1000 + 1100 values; the final mean nap * EVAL_NIOU */
     tmp = malloc(sizeof(double) * (cap * EVAL_NIOU > 2100 ? cap * EVAL_NIOU : 2100));
-    if (!m->ap_class || !m->p || !m->r || !m->f1 || !m->ap || !m->ap50 || !m->ap5095 || !pc ||
+    if (!m->ap_class || !m->p || !m->r || !m->f1 || !m->ap || !m->ap50 || !m->ap5095 || !m->pr_curve || !pc ||
         !rc || !rec || !prec || !mrec || !mpre || !xs || !tmp)
         goto nomem;
     size_t ci = 0;
@@ -313,9 +315,14 @@ status eval_ultralytics(const eval_set *s, ul_metrics *m) {
                 rc[ci * 1000 + k] = np_interp(x, xs, rec, n, 0.0, rec[n - 1]);
                 pc[ci * 1000 + k] = np_interp(x, xs, prec, n, 1.0, prec[n - 1]);
             }
-            for (int j = 0; j < EVAL_NIOU; j++)
+            for (int j = 0; j < EVAL_NIOU; j++) {
                 m->ap[ci * EVAL_NIOU + (size_t)j] =
                     compute_ap(rec + (size_t)j * nbuf, prec + (size_t)j * nbuf, n, mrec, mpre);
+                if (j == 0) /* the IoU 0.5 envelope for the PR curve */
+                    for (size_t k = 0; k < 1000; k++)
+                        m->pr_curve[ci * 1000 + k] =
+                            np_interp(np_linspace_at(0, 1, 1000, k), mrec, mpre, n + 2, mpre[0], mpre[n + 1]);
+            }
         }
         m->ap50[ci] = m->ap[ci * EVAL_NIOU];
         m->ap5095[ci] = np_sum(m->ap + ci * EVAL_NIOU, EVAL_NIOU) / EVAL_NIOU;

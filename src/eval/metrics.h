@@ -87,6 +87,8 @@ typedef struct {
     double *ap50, *ap5095;         /* [nap] AP at 0.5 and the mean over thresholds */
     double mp, mr, map50, map5095; /* means over AP classes (0 when nap = 0) */
     double conf_at;                /* the confidence (x of the F1 curve) chosen */
+    double *pr_curve;              /* [nap * 1000] precision at recall linspace(0, 1, 1000), IoU 0.5
+                                      (the envelope Ultralytics plots in PR_curve.png) */
 } ul_metrics;
 
 /* YOLOC_ERR_NOMEM; otherwise always succeeds (an empty set gives zeros). */

@@ -629,3 +629,56 @@ status plot_batch(const char *path, const float *images, int n, int h, int w, co
     plot_canvas_free(&cv);
     return st;
 }
+
+/* ---- confusion matrix ------------------------------------------------------ */
+
+status plot_confusion(const char *path, const uint64_t *m, int nc, const char *const *names) {
+    if (nc < 1) return err_set(YOLOC_ERR_INVALID, "plot_confusion: no classes");
+    const int n = nc + 1; /* + background */
+    const double font = n <= 12 ? 13 : (n <= 40 ? 9 : 6);
+    const int margin = 170, S = 900;
+    const double cell = (double)(S - margin - 40) / n;
+    plot_canvas cv;
+    TRY(plot_canvas_init(&cv, S, S));
+    cairo_t *cr = cv.cr;
+    /* columns are the true classes: normalise each column */
+    for (int t = 0; t < n; t++) {
+        double col = 0;
+        for (int p = 0; p < n; p++) col += (double)m[p * n + t];
+        for (int p = 0; p < n; p++) {
+            double v = col > 0 ? (double)m[p * n + t] / col : 0;
+            double x = margin + t * cell, y = 40 + p * cell;
+            cairo_set_source_rgb(cr, 1 - 0.85 * v, 1 - 0.6 * v, 1 - 0.1 * v); /* white -> blue */
+            cairo_rectangle(cr, x, y, cell, cell);
+            cairo_fill(cr);
+            if (n <= 30 && v >= 0.005) {
+                char txt[16];
+                snprintf(txt, sizeof txt, "%.2f", v);
+                cairo_set_source_rgb(cr, v > 0.5 ? 1 : 0, v > 0.5 ? 1 : 0, v > 0.5 ? 1 : 0);
+                plot_text(cr, x + cell / 2, y + cell / 2 + font / 3, txt, font * 0.9, 0, 0);
+            }
+        }
+    }
+    cairo_set_source_rgb(cr, 0.75, 0.75, 0.75); /* cell borders */
+    cairo_set_line_width(cr, 0.5);
+    for (int k = 0; k <= n; k++) {
+        cairo_move_to(cr, margin + k * cell, 40);
+        cairo_line_to(cr, margin + k * cell, 40 + n * cell);
+        cairo_move_to(cr, margin, 40 + k * cell);
+        cairo_line_to(cr, margin + n * cell, 40 + k * cell);
+    }
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    for (int k = 0; k < n; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", k);
+        const char *label = k == nc ? "background" : (names && names[k] ? names[k] : id);
+        plot_text(cr, margin - 6, 40 + (k + 0.5) * cell + font / 3, label, font, 1, 0);
+        plot_text(cr, margin + (k + 0.5) * cell + font / 3, 40 + n * cell + 6, label, font, 1, M_PI / 2);
+    }
+    plot_text(cr, margin + n * cell / 2, 24, "confusion matrix (columns: true class, normalised)", 15, 0, 0);
+    plot_text(cr, 16, 40 + n * cell / 2, "predicted", 14, 0, -M_PI / 2);
+    status st = plot_canvas_save(&cv, path);
+    plot_canvas_free(&cv);
+    return st;
+}

@@ -103,4 +103,8 @@ status plot_labels(const char *path, const float *labels, size_t n, const char *
 status plot_batch(const char *path, const float *images, int n, int h, int w, const float *targets,
                   size_t nt, const char *const *names, int nc, const char *const *paths);
 
+/* confusion_matrix.png: m is [(nc+1) x (nc+1)], m[pred * (nc+1) + true],
+ * the last row/column the background; each true-class column normalised. */
+status plot_confusion(const char *path, const uint64_t *m, int nc, const char *const *names);
+
 #endif

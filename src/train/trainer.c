@@ -617,6 +617,41 @@ static status write_plots(trainer *t) {
     return st;
 }
 
+/* PR_curve.png (precision at each recall, IoU 0.5, per class and their
+ * mean) and confusion_matrix.png after the final validation. */
+static status write_val_plots(trainer *t, const val_result *vr) {
+    char out[4300];
+    const ul_metrics *u = &vr->sum.ul;
+    if (u->nap > 0 && u->pr_curve) {
+        size_t nap = u->nap, ns = nap <= 20 ? nap + 1 : 1;
+        double *px = malloc(1000 * sizeof(double)), *mean = calloc(1000, sizeof(double));
+        plot_series *s = calloc(ns, sizeof *s);
+        char (*labels)[96] = calloc(ns, sizeof *labels);
+        if (!px || !mean || !s || !labels) {
+            free(px), free(mean), free(s), free(labels);
+            return err_set(YOLOC_ERR_NOMEM, "out of memory");
+        }
+        for (int k = 0; k < 1000; k++) px[k] = k / 999.0;
+        for (size_t i = 0; i < nap; i++)
+            for (int k = 0; k < 1000; k++) mean[k] += u->pr_curve[i * 1000 + k] / (double)nap;
+        size_t j = 0;
+        for (size_t i = 0; ns > 1 && i < nap; i++, j++) {
+            int c = u->ap_class[i];
+            snprintf(labels[j], sizeof labels[j], "%s %.3f", t->ds.names[c], u->ap50[i]);
+            s[j] = (plot_series){labels[j], px, u->pr_curve + i * 1000, 1000};
+        }
+        snprintf(labels[j], sizeof labels[j], "all classes %.3f mAP@0.5", u->map50);
+        s[j] = (plot_series){labels[j], px, mean, 1000};
+        plot_axes ax = {"precision-recall (IoU 0.5)", "recall", "precision", 0, 1, 0};
+        snprintf(out, sizeof out, "%s/PR_curve.png", t->dir);
+        status st = plot_lines_png(out, 900, 700, s, (int)ns, &ax);
+        free(px), free(mean), free(s), free(labels);
+        TRY(st);
+    }
+    snprintf(out, sizeof out, "%s/confusion_matrix.png", t->dir);
+    return plot_confusion(out, vr->cm.m, vr->cm.nc, t->ds.names);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Progress. */
 
@@ -923,6 +958,10 @@ status train_run(config *c, char *out_dir, size_t cap) {
         printf("validating %s:\n", best);
         val_result vr;
         TRY_GOTO(st, run_validation(&t, 1, &vr));
+        if (c->plots) {
+            status ps = write_val_plots(&t, &vr);
+            if (ps < 0) log_warn("plots: %s", yoloc_last_error());
+        }
         val_result_free(&vr);
     }
     if (c->plots) {

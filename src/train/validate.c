@@ -22,6 +22,7 @@ void val_options_default(val_options *o) {
 void val_result_free(val_result *r) {
     eval_summary_free(&r->sum);
     eval_set_free(&r->set);
+    eval_confusion_free(&r->cm);
     memset(r, 0, sizeof *r);
 }
 
@@ -32,6 +33,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
     if (nc != ds->nc)
         return err_set(YOLOC_ERR_SHAPE, "validation: the model has %d classes, the dataset %d", nc, ds->nc);
     TRY(eval_set_init(&r->set, nc));
+    TRY(eval_confusion_init(&r->cm, nc, EVAL_CONFUSION_CONF, EVAL_CONFUSION_IOU));
     aug_source src;
     aug_source_from_split(&src, ds, sp);
     loader_options lo;
@@ -127,6 +129,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
             }
             TRY_GOTO(st, eval_set_add_image(&r->set, (int64_t)it->index, it->orig_w, it->orig_h, gts, im->nboxes,
                                             eds, nd));
+            TRY_GOTO(st, eval_confusion_add(&r->cm, gts, im->nboxes, eds, nd));
         }
         t_model += time_now() - tm;
         r->images += (size_t)b->n;
@@ -147,7 +150,7 @@ fail: /* also the normal exit */
     free(gts);
     if (st < 0) {
         eval_set_free(&r->set);
-        memset(&r->set, 0, sizeof r->set);
+        eval_confusion_free(&r->cm);
     }
     return st;
 }

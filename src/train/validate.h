@@ -30,6 +30,7 @@ void val_options_default(val_options *o);
 typedef struct {
     eval_summary sum;   /* P, R, mAP50, mAP50-95 (all and per class) */
     eval_set set;       /* ground truth and detections (for curves and plots) */
+    eval_confusion cm;  /* conf 0.25, IoU 0.45 as Ultralytics' validator */
     double loss[3];     /* mean over images of box, cls, dfl (when compute_loss) */
     size_t images;
     double seconds;     /* wall time */
