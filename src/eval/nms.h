@@ -3,7 +3,7 @@
  * scale_boxes, clip_boxes).
  *
  * NMS, on pred [A, 4 + nc] (cx, cy, w, h in input pixels, sigmoid scores;
- * v8_decode's output for one image):
+ * the model's eval output for one image):
  *  1. candidates: every (anchor, class) with score > conf in multi-label
  *     mode (validation), else the best class of each anchor (first on ties)
  *     when its score > conf;

@@ -1,5 +1,5 @@
-/* YOLOv8 loss (assignment, BCE / CIoU / DFL terms, gradient) and the eval
- * decode. Contract and conventions: v8loss.h.
+/* YOLOv8 loss (assignment, BCE / CIoU / DFL terms, gradient). Contract and
+ * conventions: v8loss.h.
  *
  * Precision: the class term runs in float per element (the bulk of the
  * work, B x A x nc: vectorised exp/log1p from fastmath.h, ~2 ulp) with
@@ -138,7 +138,7 @@ static int is_index(float v, long hi) {
 }
 
 /* Softmax expectation of n <= 64 logits, in float (the assigner's decode
- * and v8_decode). The sums run in 8 lanes over a zero-padded copy, then the
+ * of the predicted boxes). The sums run in 8 lanes over a zero-padded copy, then the
  * lanes are added in order: a fixed order whatever the SIMD width. */
 static float dfl_expect_f(const float *z, int n) {
     if (n == 1) return z[0];
@@ -434,34 +434,4 @@ status v8_loss_compute(v8_loss *L, const float *pred, int batch, int nlevels, co
                        size_t ntargets, float terms[3], float *grad) {
     TRY(v8_loss_assign(L, pred, batch, nlevels, level_h, level_w, strides, targets, ntargets));
     return v8_loss_compute_assigned(L, pred, terms, grad);
-}
-
-status v8_decode(const float *pred, int batch, int nlevels, const int *level_h, const int *level_w,
-                 const int *strides, int nc, int reg_max, float *out) {
-    anchor_grid grid;
-    TRY(anchor_grid_init(&grid, nlevels, level_h, level_w, strides));
-    if (batch < 1 || nc < 1 || reg_max < 1 || reg_max > 64)
-        return err_set(YOLOC_ERR_INVALID, "v8 decode: batch=%d nc=%d reg_max=%d (1..64)", batch, nc,
-                       reg_max);
-    const size_t A = anchor_grid_count(&grid), R = (size_t)reg_max;
-    const size_t no = 4 * R + (size_t)nc, on = 4 + (size_t)nc;
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long)((size_t)batch * A); i++) {
-        size_t a = (size_t)i % A;
-        int l, x, y;
-        anchor_grid_locate(&grid, a, &l, &x, &y);
-        const float *z = pred + (size_t)i * no;
-        float *o = out + (size_t)i * on;
-        float s = (float)grid.stride[l], ax = (float)x + 0.5f, ay = (float)y + 0.5f;
-        float x1 = ax - dfl_expect_f(z, reg_max), y1 = ay - dfl_expect_f(z + R, reg_max);
-        float x2 = ax + dfl_expect_f(z + 2 * R, reg_max),
-              y2 = ay + dfl_expect_f(z + 3 * R, reg_max);
-        /* Detect: dist2bbox(xywh=True) then * stride */
-        o[0] = (x1 + x2) / 2 * s;
-        o[1] = (y1 + y2) / 2 * s;
-        o[2] = (x2 - x1) * s;
-        o[3] = (y2 - y1) * s;
-        for (size_t c = 0; c < (size_t)nc; c++) o[4 + c] = 1.0f / (1.0f + expf(-z[4 * R + c]));
-    }
-    return YOLOC_OK;
 }

@@ -1,5 +1,5 @@
 /* The YOLOv8 detection loss (Ultralytics 8.3.x v8DetectionLoss, BboxLoss,
- * DFLoss) with its gradient, and the Detect head's eval-mode decode.
+ * DFLoss) with its gradient. (The eval-mode decode is the model's: nn/detect.c.)
  *
  * Head-output contract: pred is float32 [B, A, no], anchor-major,
  * no = 4 * reg_max + nc. Anchors go level by level (the order of the level
@@ -117,14 +117,5 @@ status v8_loss_assign(v8_loss *L, const float *pred, int batch, int nlevels, con
                       const int *level_w, const int *strides, const float *targets,
                       size_t ntargets);
 status v8_loss_compute_assigned(v8_loss *L, const float *pred, float terms[3], float *grad);
-
-/* Eval-mode decode of the Detect head: pred [B, A, 4*reg_max + nc] ->
- * out [B, A, 4 + nc] with (cx, cy, w, h) in input pixels (softmax
- * expectation per side; x1y1 = anchor - lt, x2y2 = anchor + rb; times the
- * stride) and sigmoid class scores; reg_max 1 means the 4 values are the
- * distances themselves. YOLOC_ERR_INVALID for a bad grid, batch < 1,
- * nc < 1 or reg_max outside [1, 64]. */
-status v8_decode(const float *pred, int batch, int nlevels, const int *level_h, const int *level_w,
-                 const int *strides, int nc, int reg_max, float *out);
 
 #endif
