@@ -23,62 +23,12 @@
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include "core/pool.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #define JSON_MAX_DEPTH 64
-#define JPOOL_CHUNK    (64 * 1024)
-
-/* ---- pool: chunks of at least JPOOL_CHUNK bytes, freed all at once ---- */
-
-typedef struct jchunk {
-    struct jchunk *next;
-    size_t used, cap;
-    max_align_t mem[]; /* cap bytes */
-} jchunk;
-
-typedef struct {
-    jchunk *head;
-} jpool;
-
-/* n bytes aligned to max_align_t, or NULL when out of memory. */
-static void *jpool_alloc(jpool *p, size_t n) {
-    const size_t a = alignof(max_align_t);
-    if (n > SIZE_MAX / 2) return NULL;
-    n = (n + a - 1) & ~(a - 1);
-    if (n == 0) n = a;
-    jchunk *c = p->head;
-    if (c && c->cap - c->used >= n) {
-        void *r = (unsigned char *)c->mem + c->used;
-        c->used += n;
-        return r;
-    }
-    size_t cap = n > JPOOL_CHUNK ? n : JPOOL_CHUNK;
-    jchunk *nc = malloc(sizeof(jchunk) + cap);
-    if (!nc) return NULL;
-    nc->used = n;
-    nc->cap = cap;
-    /* a big one-off piece goes behind the head so the head's room stays usable */
-    if (c && n > JPOOL_CHUNK / 4) {
-        nc->next = c->next;
-        c->next = nc;
-    } else {
-        nc->next = c;
-        p->head = nc;
-    }
-    return nc->mem;
-}
-
-static void jpool_free(jpool *p) {
-    if (!p) return;
-    jchunk *c = p->head;
-    while (c) {
-        jchunk *next = c->next;
-        free(c);
-        c = next;
-    }
-    free(p);
-}
 
 /* ---- UTF-8 ---- */
 
@@ -155,7 +105,7 @@ typedef struct {
     const unsigned char *s;
     size_t len, pos;
     const char *name;
-    jpool *pool;
+    pool *pool;
     jnode **stack; /* children of the open containers */
     size_t top, cap;
     jkey *keys; /* keys of the open objects */
@@ -236,7 +186,7 @@ static status jp_push_key(jparser *p, jkey k) {
 }
 
 static jnode *jp_node(jparser *p, jkind kind, size_t offset) {
-    jnode *n = jpool_alloc(p->pool, sizeof *n);
+    jnode *n = pool_alloc(p->pool, sizeof *n);
     if (!n) return NULL;
     memset(n, 0, sizeof *n);
     n->kind = kind;
@@ -271,7 +221,7 @@ static status jp_string(jparser *p, const char **out, size_t *out_len) {
     while (i < p->len && p->s[i] != '"') i += p->s[i] == '\\' ? 2 : 1;
     if (i >= p->len) return jp_fail(p, start, "unterminated string");
     size_t end = i; /* the closing quote */
-    unsigned char *dst = jpool_alloc(p->pool, end - start);
+    unsigned char *dst = pool_alloc(p->pool, end - start);
     if (!dst) return jp_nomem(p);
     size_t k = 0;
     i = start + 1;
@@ -359,7 +309,7 @@ static status jp_number(jparser *p, jnode **out) {
         while (i < p->len && is_digit(p->s[i])) i++;
     }
     jnode *n = jp_node(p, JSON_NUMBER, start);
-    char *text = jpool_alloc(p->pool, i - start + 1);
+    char *text = pool_alloc(p->pool, i - start + 1);
     if (!n || !text) return jp_nomem(p);
     memcpy(text, p->s + start, i - start);
     text[i - start] = 0;
@@ -434,7 +384,7 @@ static status jp_array(jparser *p, int depth, jnode **out) {
     if (!n) return jp_nomem(p);
     n->n = p->top - base;
     if (n->n) {
-        n->items = jpool_alloc(p->pool, n->n * sizeof *n->items);
+        n->items = pool_alloc(p->pool, n->n * sizeof *n->items);
         if (!n->items) return jp_nomem(p);
         memcpy(n->items, p->stack + base, n->n * sizeof *n->items);
     }
@@ -487,8 +437,8 @@ static status jp_object(jparser *p, int depth, jnode **out) {
     if (!n) return jp_nomem(p);
     n->n = p->top - base;
     if (n->n) {
-        n->items = jpool_alloc(p->pool, n->n * sizeof *n->items);
-        n->keys = jpool_alloc(p->pool, n->n * sizeof *n->keys);
+        n->items = pool_alloc(p->pool, n->n * sizeof *n->items);
+        n->keys = pool_alloc(p->pool, n->n * sizeof *n->keys);
         if (!n->items || !n->keys) return jp_nomem(p);
         memcpy(n->items, p->stack + base, n->n * sizeof *n->items);
         for (size_t i = 0; i < n->n; i++) n->keys[i] = p->keys[kbase + i].str;
@@ -544,7 +494,7 @@ status jdoc_parse(jdoc *doc, const char *text, size_t len, const char *name) {
     p.s = (const unsigned char *)text;
     p.len = text ? len : 0;
     p.name = name ? name : "<json>";
-    p.pool = calloc(1, sizeof(jpool));
+    p.pool = calloc(1, sizeof(pool));
     if (!p.pool) return jp_nomem(&p);
     jnode *root = NULL;
     status st = jp_value(&p, 0, &root);
@@ -555,7 +505,7 @@ status jdoc_parse(jdoc *doc, const char *text, size_t len, const char *name) {
     free(p.stack);
     free(p.keys);
     if (st < 0) {
-        jpool_free(p.pool);
+        pool_destroy(p.pool);
         return st;
     }
     doc->root = root;
@@ -565,7 +515,7 @@ status jdoc_parse(jdoc *doc, const char *text, size_t len, const char *name) {
 
 void jdoc_free(jdoc *doc) {
     if (!doc) return;
-    jpool_free(doc->pool);
+    pool_destroy(doc->pool);
     doc->pool = NULL;
     doc->root = NULL;
 }

@@ -27,70 +27,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/pool.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
 #define YAML_MAX_DEPTH 256
-#define YPOOL_CHUNK    (64 * 1024)
-
-/* ---- pool: chunks of at least YPOOL_CHUNK bytes, freed by ydoc_free ---- */
-
-typedef struct ychunk {
-    struct ychunk *next;
-    size_t used, cap;
-    max_align_t mem[]; /* cap bytes */
-} ychunk;
-
-typedef struct {
-    ychunk *head;
-} ypool;
-
-/* n bytes aligned to max_align_t, or NULL when out of memory. */
-static void *ypool_alloc(ypool *p, size_t n) {
-    const size_t a = alignof(max_align_t);
-    if (n > SIZE_MAX / 2) return NULL;
-    n = (n + a - 1) & ~(a - 1);
-    if (n == 0) n = a;
-    ychunk *c = p->head;
-    if (c && c->cap - c->used >= n) {
-        void *r = (unsigned char *)c->mem + c->used;
-        c->used += n;
-        return r;
-    }
-    size_t cap = n > YPOOL_CHUNK ? n : YPOOL_CHUNK;
-    ychunk *nc = malloc(sizeof(ychunk) + cap);
-    if (!nc) return NULL;
-    nc->used = n;
-    nc->cap = cap;
-    if (c && n > YPOOL_CHUNK / 4) { /* keep the head's free room usable */
-        nc->next = c->next;
-        c->next = nc;
-    } else {
-        nc->next = c;
-        p->head = nc;
-    }
-    return nc->mem;
-}
-
-static void ypool_free(ypool *p) {
-    if (!p) return;
-    ychunk *c = p->head;
-    while (c) {
-        ychunk *next = c->next;
-        free(c);
-        c = next;
-    }
-    free(p);
-}
-
-static char *ypool_strdup(ypool *p, const char *s, size_t n) {
-    char *d = ypool_alloc(p, n + 1);
-    if (!d) return NULL;
-    if (n) memcpy(d, s, n);
-    d[n] = 0;
-    return d;
-}
 
 /* ---- tree builder ---- */
 
@@ -101,7 +44,7 @@ typedef struct {
 
 typedef struct {
     const char *name;
-    ypool *pool;
+    pool *pool;
     ynode **kids; /* children of open collections (MAP: key, value, key, ...) */
     size_t nkids, capkids;
     yframe *frames;
@@ -146,7 +89,7 @@ static const char *kind_name(ynode_kind k) {
 }
 
 static ynode *yb_node(ybuilder *b, ynode_kind kind, yaml_mark_t m) {
-    ynode *n = ypool_alloc(b->pool, sizeof *n);
+    ynode *n = pool_alloc(b->pool, sizeof *n);
     if (!n) return NULL;
     memset(n, 0, sizeof *n);
     n->kind = kind;
@@ -241,7 +184,7 @@ static status yb_close(ybuilder *b) {
     if (n->kind == YNODE_SEQ) {
         n->n = count;
         if (count) {
-            n->items = ypool_alloc(b->pool, count * sizeof *n->items);
+            n->items = pool_alloc(b->pool, count * sizeof *n->items);
             if (!n->items) return yb_nomem(b);
             memcpy(n->items, kids, count * sizeof *n->items);
         }
@@ -249,9 +192,9 @@ static status yb_close(ybuilder *b) {
         YOLOC_ASSERT(count % 2 == 0); /* libyaml pairs every key with a value */
         n->n = count / 2;
         if (n->n) {
-            n->items = ypool_alloc(b->pool, n->n * sizeof *n->items);
-            n->keys = ypool_alloc(b->pool, n->n * sizeof *n->keys);
-            n->key_lines = ypool_alloc(b->pool, n->n * sizeof *n->key_lines);
+            n->items = pool_alloc(b->pool, n->n * sizeof *n->items);
+            n->keys = pool_alloc(b->pool, n->n * sizeof *n->keys);
+            n->key_lines = pool_alloc(b->pool, n->n * sizeof *n->key_lines);
             if (!n->items || !n->keys || !n->key_lines) return yb_nomem(b);
             for (size_t i = 0; i < n->n; i++) {
                 n->keys[i] = kids[2 * i]->str;
@@ -287,7 +230,7 @@ static status yb_event(ybuilder *b, const yaml_event_t *ev, int *done) {
         TRY(yb_anchor(b, ev, ev->data.scalar.anchor));
         n = yb_node(b, YNODE_SCALAR, ev->start_mark);
         if (!n) return yb_nomem(b);
-        n->str = ypool_strdup(b->pool, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+        n->str = pool_strndup(b->pool, (const char *)ev->data.scalar.value, ev->data.scalar.length);
         if (!n->str) return yb_nomem(b);
         n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
                     ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
@@ -347,18 +290,18 @@ status ydoc_load_string(ydoc *doc, const char *text, size_t len, const char *nam
     ybuilder b;
     memset(&b, 0, sizeof b);
     b.name = name ? name : "<yaml>";
-    b.pool = calloc(1, sizeof(ypool));
+    b.pool = calloc(1, sizeof(pool));
     if (!b.pool) return yb_nomem(&b);
-    char *owned_name = ypool_strdup(b.pool, b.name, strlen(b.name));
+    char *owned_name = pool_strndup(b.pool, b.name, strlen(b.name));
     if (!owned_name) {
-        ypool_free(b.pool);
+        pool_destroy(b.pool);
         return yb_nomem(&b);
     }
     b.name = owned_name;
 
     yaml_parser_t ps;
     if (!yaml_parser_initialize(&ps)) {
-        ypool_free(b.pool);
+        pool_destroy(b.pool);
         return err_set(YOLOC_ERR_NOMEM, "%s: cannot initialise the YAML parser", owned_name);
     }
     yaml_parser_set_input_string(&ps, (const unsigned char *)(text ? text : ""), text ? len : 0);
@@ -377,7 +320,7 @@ status ydoc_load_string(ydoc *doc, const char *text, size_t len, const char *nam
     free(b.kids);
     free(b.frames);
     if (st < 0) {
-        ypool_free(b.pool);
+        pool_destroy(b.pool);
         return st;
     }
     /* `---` with nothing after it is an empty document, like no text at all */
@@ -423,7 +366,7 @@ status ydoc_load_file(ydoc *doc, const char *path) {
 
 void ydoc_free(ydoc *doc) {
     if (!doc) return;
-    ypool_free(doc->pool);
+    pool_destroy(doc->pool);
     memset(doc, 0, sizeof *doc);
 }
 
