@@ -148,6 +148,10 @@ typedef struct {
     int64_t snap_bn;
     char args_yaml_path[4200];
     char *args_text;
+    /* fault injection for tests: $YOLOC_FAULT_NONFINITE lists optimizer
+     * steps whose gradient is made non-finite ("3,4,5") */
+    long fault_steps[16];
+    int nfault;
 } trainer;
 
 static void trainer_free(trainer *t) {
@@ -360,6 +364,15 @@ static status setup(trainer *t) {
     t->best_epoch = -1;
     t->lr_factor = 1.0;
     t->last_opt_iter = -1; /* Ultralytics' last_opt_step starts at -1: a step at ni = 0 */
+    const char *fault = getenv("YOLOC_FAULT_NONFINITE");
+    for (char *q = (char *)fault; q && *q && t->nfault < 16;) {
+        char *end;
+        long v = strtol(q, &end, 10);
+        if (end == q) break;
+        t->fault_steps[t->nfault++] = v;
+        q = *end == ',' ? end + 1 : end;
+    }
+    if (t->nfault) log_warn("YOLOC_FAULT_NONFINITE: %d optimizer steps will get a non-finite gradient (a test hook)", t->nfault);
     return YOLOC_OK;
 }
 
@@ -773,6 +786,8 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         sched_point sp;
         step_hp(t, epoch, nb, t->iteration - 1, hp, &sp);
         float *g = model_grads(t->m);
+        for (int f = 0; f < t->nfault; f++)
+            if (t->fault_steps[f] == t->step) g[0] = NAN; /* injected fault (tests) */
         double norm = t->ultra ? (step_images ? (double)step_images : 1.0) : (step_tss > 1.0 ? step_tss : 1.0);
         if (!t->ultra) grad_scale(&t->opt, g, (float)(c->nbs / norm)); /* nbs x the step as one batch */
         double gnorm = grad_global_norm(&t->opt, g);

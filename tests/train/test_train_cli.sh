@@ -57,4 +57,33 @@ else
 fi
 [ ! -e "$T/runs/fulldisk/weights/last.safetensors" ] && [ ! -e "$T/runs/fulldisk/weights/last.safetensors.tmp" ] \
     && echo "ok   no half-written last.safetensors" || { echo "FAIL a partial checkpoint was left"; fail=1; }
+# --- non-finite gradients: one skipped, then three in a row -> rollback
+YOLOC_FAULT_NONFINITE=1,3,4,5 "$Y" train $(echo $ARGS | sed 's/epochs=4/epochs=2 nbs=8/') name=nonfinite >"$T/nf.log" 2>&1 \
+    || { echo "FAIL non-finite run"; tail -3 "$T/nf.log"; fail=1; }
+n=$(grep -c "non-finite gradient, step skipped" "$T/nf.log")
+[ "$n" -eq 4 ] && echo "ok   4 injected non-finite steps were skipped" || { echo "FAIL $n skips logged"; fail=1; }
+grep -q "3 non-finite steps in a row: rolled back .* x0.5" "$T/nf.log" && echo "ok   3 in a row: rolled back, lr x0.5" \
+    || { echo "FAIL no rollback line"; fail=1; }
+grep -q "4 skipped as non-finite" "$T/nf.log" && echo "ok   the summary counts them" || { echo "FAIL summary"; fail=1; }
+# lr after the rollback is half the schedule's: compare step 6 with the clean run's step 6
+lr_nf=$(awk -F, '$1 == 6 {print $4}' "$T/runs/nonfinite/steps.csv")
+"$Y" train $(echo $ARGS | sed 's/epochs=4/epochs=2 nbs=8/') name=clean >/dev/null 2>&1
+lr_ok=$(awk -F, '$1 == 6 {print $4}' "$T/runs/clean/steps.csv")
+awk -v a="$lr_nf" -v b="$lr_ok" 'BEGIN { exit !(a > 0 && (a / b - 0.5) < 1e-9 && (a / b - 0.5) > -1e-9) }' \
+    && echo "ok   lr at step 6: $lr_nf = 0.5 x $lr_ok" || { echo "FAIL lr after rollback $lr_nf vs $lr_ok"; fail=1; }
+
+# --- val and predict with the trained weights
+W="$T/runs/full/weights/best.safetensors"
+"$Y" val model="$W" data=synth:classes=2,images=96,val=8,imgsz=96 imgsz=96 out="$T/m.json" >"$T/val.log" 2>&1 \
+    && grep -q "mAP50-95" "$T/val.log" && grep -q '"mAP50-95"' "$T/m.json" \
+    && echo "ok   yoloc val prints the table and writes metrics.json" || { echo "FAIL val"; tail -3 "$T/val.log"; fail=1; }
+"$Y" data export data=synth:classes=2,images=8,val=2,imgsz=96,seed=5 dir="$T/imgs" >/dev/null 2>&1
+"$Y" predict model="$W" source="$T/imgs/images/val" imgsz=96 conf=0.01 save_txt=True project="$T/pred" name=p \
+    >"$T/pred.log" 2>&1 || { echo "FAIL predict"; tail -3 "$T/pred.log"; fail=1; }
+np=$(ls "$T/pred/p"/*.jpg 2>/dev/null | wc -l); nt=$(ls "$T/pred/p/labels"/*.txt 2>/dev/null | wc -l)
+[ "$np" -eq 2 ] && [ "$nt" -eq 2 ] && echo "ok   yoloc predict wrote 2 drawn images and 2 label files" \
+    || { echo "FAIL predict outputs: $np images, $nt txt"; fail=1; }
+"$Y" val model="$W" data=/no/such.yaml >"$T/bad.log" 2>&1 && { echo "FAIL val accepted a missing data.yaml"; fail=1; }
+grep -q "^error: .*no/such.yaml" "$T/bad.log" && echo "ok   val: missing data.yaml is a clear error" || { echo "FAIL val error"; fail=1; }
+
 exit $fail
