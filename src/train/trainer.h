@@ -12,8 +12,11 @@
  * The run directory (project/name, name2, ...) gets args.yaml, steps.csv
  * (one row per optimizer step), results.csv (one row per epoch, the
  * Ultralytics columns), weights/last.safetensors and best.safetensors
- * (checkpoints: resume=True continues bit for bit), lr.png and
- * results.png. */
+ * (checkpoints: resume=True continues bit for bit), lr.png, results.png,
+ * and after the final validation PR_curve.png and confusion_matrix.png.
+ *
+ * Test hook: $YOLOC_FAULT_NONFINITE="3,4,5" makes the gradients of those
+ * optimizer steps non-finite, to exercise the skip / rollback path. */
 #ifndef YOLOC_TRAIN_TRAINER_H
 #define YOLOC_TRAIN_TRAINER_H
 
