@@ -467,69 +467,50 @@ static status run_validation(trainer *t, int verbose, val_result *vr) {
 /* ------------------------------------------------------------------------ */
 /* Logs. */
 
+/* Keeps the header and the rows whose first column is < limit (a resumed
+ * run drops what it is about to redo). */
+static status csv_keep_before(const char *path, long limit) {
+    char *text;
+    size_t len;
+    TRY(file_read_all(path, (size_t)1 << 31, &text, &len));
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(text);
+        return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    int first = 1;
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL, first = 0) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if (first || strtol(line, NULL, 10) < limit) fprintf(f, "%s\n", line);
+    }
+    free(text);
+    return fclose(f) == 0 ? YOLOC_OK : err_set(YOLOC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+}
+
+/* Opens a CSV log for appending, writing the header when it is new; on
+ * resume keeps the rows before `keep_before`. */
+static status open_csv(const char *path, int resuming, long keep_before, const char *header, FILE **out) {
+    int fresh = !resuming || !path_exists(path);
+    if (!fresh) TRY(csv_keep_before(path, keep_before));
+    *out = fopen(path, fresh ? "w" : "a");
+    if (!*out) return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    if (fresh) fputs(header, *out);
+    return YOLOC_OK;
+}
+
 static status open_logs(trainer *t, int resuming) {
     char p[4300];
     snprintf(p, sizeof p, "%s/steps.csv", t->dir);
-    int fresh = !resuming || !path_exists(p);
-    if (resuming && !fresh) { /* keep the rows before the resumed step */
-        char *text;
-        size_t len;
-        TRY(file_read_all(p, (size_t)1 << 31, &text, &len));
-        FILE *f = fopen(p, "w");
-        if (!f) {
-            free(text);
-            return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
-        }
-        char *line = text, *nl;
-        int first = 1;
-        while (line && *line) {
-            nl = strchr(line, '\n');
-            if (nl) *nl = 0;
-            long s = strtol(line, NULL, 10);
-            if (first || s < t->step) fprintf(f, "%s\n", line);
-            first = 0;
-            line = nl ? nl + 1 : NULL;
-        }
-        fclose(f);
-        free(text);
-    }
-    t->steps_csv = fopen(p, fresh ? "w" : "a");
-    if (!t->steps_csv) return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
-    if (fresh)
-        fprintf(t->steps_csv, "step,epoch,lr/pg0,lr/pg1,lr/pg2,momentum,box_loss,cls_loss,dfl_loss,grad_norm,img_s,"
-                              "wait_ms\n");
+    TRY(open_csv(p, resuming, t->step,
+                 "step,epoch,lr/pg0,lr/pg1,lr/pg2,momentum,box_loss,cls_loss,dfl_loss,grad_norm,img_s,wait_ms\n",
+                 &t->steps_csv));
     snprintf(p, sizeof p, "%s/results.csv", t->dir);
-    fresh = !resuming || !path_exists(p);
-    if (resuming && !fresh) {
-        char *text;
-        size_t len;
-        TRY(file_read_all(p, (size_t)1 << 28, &text, &len));
-        FILE *f = fopen(p, "w");
-        if (!f) {
-            free(text);
-            return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
-        }
-        char *line = text, *nl;
-        int first = 1;
-        while (line && *line) {
-            nl = strchr(line, '\n');
-            if (nl) *nl = 0;
-            long e = strtol(line, NULL, 10);
-            if (first || e <= t->start_epoch) fprintf(f, "%s\n", line);
-            first = 0;
-            line = nl ? nl + 1 : NULL;
-        }
-        fclose(f);
-        free(text);
-    }
-    t->results_csv = fopen(p, fresh ? "w" : "a");
-    if (!t->results_csv) return err_set(YOLOC_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
-    if (fresh)
-        fprintf(t->results_csv,
-                "epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
-                "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,"
-                "lr/pg2\n");
-    return YOLOC_OK;
+    return open_csv(p, resuming, t->start_epoch + 1,
+                    "epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
+                    "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,"
+                    "lr/pg2\n",
+                    &t->results_csv);
 }
 
 /* results.png: the columns of results.csv over epochs; lr.png: the
