@@ -8,9 +8,9 @@
 #include "dist/dist.h"
 #include "io/file.h"
 #include "io/plot.h"
-#include "loss/v8loss.h"
 #include "nn/model.h"
 #include "train/checkpoint.h"
+#include "train/detloss.h"
 #include "train/ema.h"
 #include "train/lrbatch.h"
 #include "train/optim.h"
@@ -118,7 +118,7 @@ typedef struct {
     aug_source src;
     loader *L;
     loader_options lo;
-    v8_loss loss;
+    detloss loss;
     int have_loss;
     optim opt;
     int have_opt;
@@ -156,7 +156,7 @@ typedef struct {
 
 static void trainer_free(trainer *t) {
     loader_close(t->L);
-    if (t->have_loss) v8_loss_free(&t->loss);
+    if (t->have_loss) detloss_free(&t->loss);
     if (t->have_opt) optim_free(&t->opt);
     if (t->have_ema) ema_free(&t->e);
     model_free(t->m);
@@ -353,12 +353,8 @@ static status setup(trainer *t) {
            t->ultra ? t->lp.total_steps : sc->total_steps);
     TRY(ema_init(&t->e, t->m, 0, 0));
     t->have_ema = 1;
-    v8_loss_cfg lc = v8_loss_cfg_default(model_nc(t->m));
-    lc.box = (float)c->box;
-    lc.cls = (float)c->cls;
-    lc.dfl = (float)c->dfl;
-    lc.label_smoothing = (float)c->label_smoothing;
-    TRY(v8_loss_init(&t->loss, &lc));
+    detloss_cfg lc = {{(float)c->box, (float)c->cls, (float)c->dfl}, (float)c->label_smoothing};
+    TRY(detloss_init(&t->loss, t->m, &lc));
     t->have_loss = 1;
     t->best_fitness = 0;
     t->best_epoch = -1;
@@ -458,7 +454,7 @@ static status run_validation(trainer *t, int verbose, val_result *vr) {
     vo.nms.max_det = (int)t->c->max_det;
     vo.metric = strcmp(t->c->metric, "coco") == 0 ? EVAL_METRIC_COCO : EVAL_METRIC_ULTRALYTICS;
     vo.compute_loss = 1;
-    vo.loss_cfg = t->loss.cfg;
+    vo.loss_cfg = (detloss_cfg){{(float)t->c->box, (float)t->c->cls, (float)t->c->dfl}, (float)t->c->label_smoothing};
     vo.verbose = verbose;
     const ds_split *sp = t->ds.val.nimages ? &t->ds.val : &t->ds.train;
     return validate_run(t->vm, &t->ds, sp, &vo, vr);
@@ -502,15 +498,17 @@ static status open_csv(const char *path, int resuming, long keep_before, const c
 static status open_logs(trainer *t, int resuming) {
     char p[4300];
     snprintf(p, sizeof p, "%s/steps.csv", t->dir);
-    TRY(open_csv(p, resuming, t->step,
-                 "step,epoch,lr/pg0,lr/pg1,lr/pg2,momentum,box_loss,cls_loss,dfl_loss,grad_norm,img_s,wait_ms\n",
-                 &t->steps_csv));
+    const char *const *n = t->loss.names; /* box/cls/dfl (v8) */
+    char h[512];
+    snprintf(h, sizeof h, "step,epoch,lr/pg0,lr/pg1,lr/pg2,momentum,%s_loss,%s_loss,%s_loss,grad_norm,img_s,wait_ms\n",
+             n[0], n[1], n[2]);
+    TRY(open_csv(p, resuming, t->step, h, &t->steps_csv));
     snprintf(p, sizeof p, "%s/results.csv", t->dir);
-    return open_csv(p, resuming, t->start_epoch + 1,
-                    "epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
-                    "metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,"
-                    "lr/pg2\n",
-                    &t->results_csv);
+    snprintf(h, sizeof h,
+             "epoch,train/%s_loss,train/%s_loss,train/%s_loss,metrics/precision(B),metrics/recall(B),"
+             "metrics/mAP50(B),metrics/mAP50-95(B),val/%s_loss,val/%s_loss,val/%s_loss,lr/pg0,lr/pg1,lr/pg2\n",
+             n[0], n[1], n[2], n[0], n[1], n[2]);
+    return open_csv(p, resuming, t->start_epoch + 1, h, &t->results_csv);
 }
 
 /* results.png: the columns of results.csv over epochs; lr.png: the
@@ -555,9 +553,13 @@ static status write_plots(trainer *t) {
     TRY(read_csv(p, &v, &rows, &cols));
     status st = YOLOC_OK;
     if (rows >= 1 && cols >= 14) {
-        static const char *titles[10] = {"train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/precision(B)",
-                                         "metrics/recall(B)", "val/box_loss", "val/cls_loss", "val/dfl_loss",
-                                         "metrics/mAP50(B)", "metrics/mAP50-95(B)"};
+        char tl[6][48];
+        for (int k = 0; k < 3; k++) {
+            snprintf(tl[k], sizeof tl[k], "train/%s_loss", t->loss.names[k]);
+            snprintf(tl[3 + k], sizeof tl[3 + k], "val/%s_loss", t->loss.names[k]);
+        }
+        const char *titles[10] = {tl[0], tl[1], tl[2], "metrics/precision(B)", "metrics/recall(B)", tl[3], tl[4], tl[5],
+                                  "metrics/mAP50(B)", "metrics/mAP50-95(B)"};
         static const int colof[10] = {1, 2, 3, 4, 5, 8, 9, 10, 6, 7};
         plot_canvas cv;
         if ((st = plot_canvas_init(&cv, 1500, 600)) == YOLOC_OK) {
@@ -695,7 +697,6 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
     config *c = t->c;
     long nb = (long)loader_num_batches(t->L);
     TRY(loader_start_epoch(t->L, epoch));
-    int nl = model_nlevels(t->m), lh[SPEC_MAX_LEVELS], lw[SPEC_MAX_LEVELS], strides[SPEC_MAX_LEVELS];
     /* per optimizer step: the loss sums S (gains applied, not normalised) and
      * the target-score total, so the step is normalised as one batch */
     double step_S[3] = {0, 0, 0}, step_tss = 0, step_wait = 0, t_step = time_now();
@@ -716,10 +717,6 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         TRY(model_plan(t->m, b->n, b->h, b->w, 1));
         const float *out;
         TRY(model_forward(t->m, b->images, &out));
-        for (int l = 0; l < nl; l++) {
-            model_level_shape(t->m, l, &lh[l], &lw[l]);
-            strides[l] = model_stride(t->m, l);
-        }
         size_t need = (size_t)b->n * model_anchors(t->m) * model_out_channels(t->m);
         if (need > t->grad_cap) {
             free(t->grad);
@@ -728,21 +725,22 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             if (!t->grad) return err_set(YOLOC_ERR_NOMEM, "out of memory (loss gradient)");
         }
         float terms[3];
-        status st = v8_loss_compute(&t->loss, out, b->n, nl, lh, lw, strides, b->targets, b->ntargets, terms, t->grad);
+        (void)out;
+        status st = detloss_compute(&t->loss, t->m, b->targets, b->ntargets, terms, t->grad);
         if (st < 0 && st != YOLOC_ERR_NUMERIC) return st;
         if (st == YOLOC_OK) {
             /* yoloc: back to the batch's sums (x its target-score normaliser);
              * the step's normalisation follows at the step. Ultralytics: loss
              * items x batch size. */
-            double scale = t->ultra ? (double)b->n * t->d.world : t->loss.tss;
+            double scale = t->ultra ? (double)b->n * t->d.world : t->loss.norm;
             for (size_t i = 0; i < need; i++) t->grad[i] *= (float)scale;
             TRY(model_backward(t->m, t->grad));
             for (int k = 0; k < 3; k++) {
-                step_S[k] += terms[k] * (t->ultra ? (double)b->n : t->loss.tss);
+                step_S[k] += terms[k] * (t->ultra ? (double)b->n : t->loss.norm);
                 pg->loss_sum[k] += terms[k];
                 tl[k] += terms[k];
             }
-            step_tss += t->loss.tss_raw;
+            step_tss += t->loss.norm_raw;
             pg->nbatches++;
         } else {
             group_bad = 1;
@@ -889,7 +887,9 @@ status train_run(config *c, char *out_dir, size_t cap) {
     TRY_GOTO(st, open_logs(&t, resume_flag != 0));
     if (out_dir) snprintf(out_dir, cap, "%s", t.dir);
     printf("run directory: %s\n", t.dir);
-    printf("%11s %7s %9s %9s %9s %9s %6s\n", "Epoch", "Mem", "box_loss", "cls_loss", "dfl_loss", "Instances", "Size");
+    char ln[3][32];
+    for (int k = 0; k < 3; k++) snprintf(ln[k], sizeof ln[k], "%s_loss", t.loss.names[k]);
+    printf("%11s %7s %9s %9s %9s %9s %6s\n", "Epoch", "Mem", ln[0], ln[1], ln[2], "Instances", "Size");
 
     double t_start = time_now();
     int last_epoch = t.start_epoch - 1;

@@ -46,7 +46,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
     lo.stride = model_stride(m, model_nlevels(m) - 1);
     lo.aug.imgsz = o->imgsz;
     loader *L = NULL;
-    v8_loss loss;
+    detloss loss;
     int have_loss = 0;
     void *ws = NULL;
     size_t ws_bytes = 0;
@@ -61,7 +61,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
         goto fail;
     }
     if (o->compute_loss) {
-        TRY_GOTO(st, v8_loss_init(&loss, &o->loss_cfg));
+        TRY_GOTO(st, detloss_init(&loss, m, &o->loss_cfg));
         have_loss = 1;
     }
     TRY_GOTO(st, loader_open(&L, &src, &lo));
@@ -86,14 +86,8 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
             }
         }
         if (have_loss) {
-            int nl = model_nlevels(m), lh[SPEC_MAX_LEVELS], lw[SPEC_MAX_LEVELS], strides[SPEC_MAX_LEVELS];
-            for (int l = 0; l < nl; l++) {
-                model_level_shape(m, l, &lh[l], &lw[l]);
-                strides[l] = model_stride(m, l);
-            }
             float terms[3];
-            st = v8_loss_compute(&loss, model_raw_output(m), b->n, nl, lh, lw, strides, b->targets, b->ntargets,
-                                 terms, NULL);
+            st = detloss_compute(&loss, m, b->targets, b->ntargets, terms, NULL);
             if (st < 0 && st != YOLOC_ERR_NUMERIC) goto fail;
             st = YOLOC_OK;
             for (int k = 0; k < 3; k++) r->loss[k] += terms[k];
@@ -143,7 +137,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
     if (o->verbose) eval_summary_print(&r->sum, stdout);
 fail: /* also the normal exit */
     loader_close(L);
-    if (have_loss) v8_loss_free(&loss);
+    if (have_loss) detloss_free(&loss);
     free(ws);
     free(dets);
     free(eds);

@@ -10,7 +10,7 @@
 #include "eval/metrics.h"
 #include "eval/nms.h"
 #include "eval/yolo_eval.h"
-#include "loss/v8loss.h"
+#include "train/detloss.h"
 #include "nn/model.h"
 
 typedef struct {
@@ -21,7 +21,7 @@ typedef struct {
     nms_cfg nms;        /* NMS_CFG_VAL */
     eval_metric metric; /* EVAL_METRIC_ULTRALYTICS */
     int compute_loss;   /* also the losses (needs loss_cfg) */
-    v8_loss_cfg loss_cfg;
+    detloss_cfg loss_cfg;
     int verbose;        /* print the metrics table */
 } val_options;
 

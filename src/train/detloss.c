@@ -1,0 +1,40 @@
+/* Detection-loss dispatch (see detloss.h). */
+#include "train/detloss.h"
+
+#include <string.h>
+
+status detloss_init(detloss *L, const model *m, const detloss_cfg *cfg) {
+    memset(L, 0, sizeof *L);
+    L->kind = DETLOSS_V8;
+    L->names[0] = "box";
+    L->names[1] = "cls";
+    L->names[2] = "dfl";
+    v8_loss_cfg lc = v8_loss_cfg_default(model_nc(m));
+    lc.reg_max = model_reg_max(m);
+    if (cfg) {
+        lc.box = cfg->gains[0];
+        lc.cls = cfg->gains[1];
+        lc.dfl = cfg->gains[2];
+        lc.label_smoothing = cfg->label_smoothing;
+    }
+    return v8_loss_init(&L->v8, &lc);
+}
+
+void detloss_free(detloss *L) {
+    if (L->kind == DETLOSS_V8) v8_loss_free(&L->v8);
+    memset(L, 0, sizeof *L);
+}
+
+status detloss_compute(detloss *L, const model *m, const float *targets, size_t ntargets, float terms[3],
+                       float *grad) {
+    int nl = model_nlevels(m), lh[SPEC_MAX_LEVELS], lw[SPEC_MAX_LEVELS], strides[SPEC_MAX_LEVELS];
+    for (int l = 0; l < nl; l++) {
+        model_level_shape(m, l, &lh[l], &lw[l]);
+        strides[l] = model_stride(m, l);
+    }
+    status st = v8_loss_compute(&L->v8, model_raw_output(m), model_planned_batch(m), nl, lh, lw, strides, targets,
+                                ntargets, terms, grad);
+    L->norm = L->v8.tss;
+    L->norm_raw = L->v8.tss_raw;
+    return st;
+}
