@@ -53,7 +53,9 @@ int cmd_demo(int argc, char **argv) {
     st = config_init(&c);
     if (st == YOLOC_OK) st = kv_parse(&ta, 9, targv);
     if (st == YOLOC_OK) st = config_apply_args(&c, &ta);
-    if (st == YOLOC_OK) st = train_run(&c, dir, sizeof dir);
+    dist one;
+    dist_single(&one);
+    if (st == YOLOC_OK) st = train_run(&c, &one, dir, sizeof dir);
     config_free(&c);
     if (st < 0) return cli_fail(st);
 

@@ -9,7 +9,12 @@ int cmd_train(int argc, char **argv) {
     status st = config_init(&c);
     if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
     if (st == YOLOC_OK) st = config_apply_args(&c, &a);
-    if (st == YOLOC_OK) st = train_run(&c, NULL, 0);
+    dist d;
+    int opened = 0;
+    if (st == YOLOC_OK && (st = dist_open(&d, c.dist_timeout)) == YOLOC_OK) opened = 1;
+    if (st == YOLOC_OK) st = train_run(&c, &d, NULL, 0);
     config_free(&c);
-    return st < 0 ? cli_fail(st) : 0;
+    int rc = st < 0 ? cli_fail(st) : 0;
+    if (opened) dist_close(&d, st < 0 && d.world > 1); /* a failed rank stops the whole job */
+    return rc;
 }

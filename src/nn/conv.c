@@ -42,7 +42,7 @@ status convblock_build(convblock *cb, model *m, int layer, const char *prefix, i
         TRY(model_add_param(m, layer, name, 1, cshape, PG_NORM, &cb->gamma_off));
         snprintf(name, sizeof name, "%s.bn.bias", prefix);
         TRY(model_add_param(m, layer, name, 1, cshape, PG_BIAS, &cb->beta_off));
-        if (cb->nk == NORM_BN) {
+        if (cb->nk != NORM_GN) { /* BN and SyncBN keep running statistics */
             snprintf(name, sizeof name, "%s.bn.running_mean", prefix);
             TRY(model_add_buffer(m, layer, name, 1, cshape, &cb->rm_off));
             snprintf(name, sizeof name, "%s.bn.running_var", prefix);
@@ -60,7 +60,7 @@ status convblock_build(convblock *cb, model *m, int layer, const char *prefix, i
 void convblock_release(convblock *cb) {
     if (!cb->have_ops) return;
     conv2d_op_free(&cb->conv);
-    if (cb->norm && cb->nk == NORM_BN) bn_op_free(&cb->bn);
+    if (cb->norm && cb->nk != NORM_GN) bn_op_free(&cb->bn);
     if (cb->act) silu_op_free(&cb->silu);
     cb->have_ops = 0;
 }
@@ -85,17 +85,22 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     if (pc->training && cb->norm && cb->act) cb->norm_out = plan_floats(pc, out);
     cb->y = plan_floats(pc, out);
     cb->mean = cb->var = NULL;
+    cb->sync_work = NULL;
     if (cb->norm) {
-        size_t stats = cb->nk == NORM_BN ? (size_t)cb->c2 : (size_t)n * cb->gn_groups;
+        size_t stats = cb->nk != NORM_GN ? (size_t)cb->c2 : (size_t)n * cb->gn_groups;
         cb->mean = plan_floats(pc, stats);
         cb->var = plan_floats(pc, stats);
+        if (cb->nk == NORM_SYNCBN && pc->training) {
+            bn_desc sd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2};
+            cb->sync_work = arena_alloc(pc->a, syncbn_workspace(&sd) * sizeof(double));
+        }
     }
     if (pc->measure) return YOLOC_OK;
 
     backend be = m->opt.be;
     TRY(conv2d_op_init(&cb->conv, m->cpu, be, &d, pc->training));
     status st = YOLOC_OK;
-    if (cb->norm && cb->nk == NORM_BN) {
+    if (cb->norm && cb->nk != NORM_GN) { /* SyncBN: the BN op serves eval plans */
         bn_desc bd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2, .eps = 1e-3f, .momentum = 0.03f};
         st = bn_op_init(&cb->bn, m->cpu, be, &bd, pc->training);
         if (st < 0) {
@@ -114,7 +119,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
         st = silu_op_init(&cb->silu, m->cpu, be, out, pc->training);
         if (st < 0) {
             conv2d_op_free(&cb->conv);
-            if (cb->norm && cb->nk == NORM_BN) bn_op_free(&cb->bn);
+            if (cb->norm && cb->nk != NORM_GN) bn_op_free(&cb->bn);
             return st;
         }
     }
@@ -125,6 +130,9 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
 static status norm_forward(convblock *cb, model *m, const float *x, float *y, int training) {
     const float *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
     if (cb->nk == NORM_GN) return gn_op_forward(&cb->gn, x, gamma, beta, y, cb->mean, cb->var);
+    if (cb->nk == NORM_SYNCBN && training)
+        return syncbn_forward_train(&cb->bn.d, &m->reducer, x, gamma, beta, y, cb->mean, cb->var, B(m, cb->rm_off),
+                                    B(m, cb->rv_off), cb->sync_work);
     if (training)
         return bn_op_forward_train(&cb->bn, x, gamma, beta, y, cb->mean, cb->var, B(m, cb->rm_off),
                                    B(m, cb->rv_off));
@@ -162,6 +170,9 @@ status convblock_backward(convblock *cb, model *m, const float *x, const float *
         if (cb->nk == NORM_BN)
             TRY(bn_op_backward(&cb->bn, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1], 0.0f,
                                dgamma, dbeta));
+        else if (cb->nk == NORM_SYNCBN)
+            TRY(syncbn_backward(&cb->bn.d, &m->reducer, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1],
+                                0.0f, dgamma, dbeta, cb->sync_work));
         else
             TRY(gn_op_backward(&cb->gn, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1], 0.0f,
                                dgamma, dbeta));

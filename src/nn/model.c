@@ -316,12 +316,33 @@ status model_backward(model *m, const float *dout) {
         }
         status st = L->vt->backward(L, m, xs, dy, dxs, betas);
         if (st < 0) return err_prefix(st, "backward of layer %d (%s)", i, mod_kind_name(L->spec->kind));
+        if (m->bwd_hook) m->bwd_hook(m->bwd_hook_ctx, i);
     }
     return YOLOC_OK;
 }
 
 const float *model_raw_output(const model *m) {
     return m->planned ? detect_raw_output(&m->layers[m->nlayers - 1]) : NULL;
+}
+
+void model_set_reducer(model *m, ops_reducer r) { m->reducer = r; }
+
+void model_set_backward_hook(model *m, void (*fn)(void *ctx, int layer), void *ctx) {
+    m->bwd_hook = fn;
+    m->bwd_hook_ctx = ctx;
+}
+
+void model_layer_param_range(const model *m, int layer, size_t *lo, size_t *hi) {
+    *lo = (size_t)-1;
+    *hi = 0;
+    for (size_t t = 0; t < m->ntensors; t++) {
+        const param_info *p = &m->tensors[t];
+        if (p->buffer || p->layer != layer) continue;
+        if (p->off < *lo) *lo = p->off;
+        size_t end = p->off + ((p->numel + 15) & ~(size_t)15);
+        if (end > *hi) *hi = end;
+    }
+    if (*hi == 0) *lo = 0;
 }
 
 void model_zero_grad(model *m) { memset(m->grads, 0, m->nparam_floats * sizeof(float)); }

@@ -46,7 +46,10 @@ typedef struct {
 
 typedef struct model model;
 
-typedef enum { NORM_BN = 0, NORM_GN = 1 } norm_kind;
+/* NORM_SYNCBN: BatchNorm whose training statistics are reduced across
+ * processes through the model's reducer (model_set_reducer); eval plans use
+ * the running statistics like BatchNorm. Same tensors and names as BN. */
+typedef enum { NORM_BN = 0, NORM_GN = 1, NORM_SYNCBN = 2 } norm_kind;
 
 typedef struct {
     backend be;      /* BACKEND_CPU (oneDNN) by default */
@@ -83,6 +86,14 @@ status model_backward(model *m, const float *dout);
  * eval plans (eval: for validation losses). NULL when not planned. */
 const float *model_raw_output(const model *m);
 void model_zero_grad(model *m);
+/* The reduction SyncBatchNorm layers use (sum in place across processes). */
+void model_set_reducer(model *m, ops_reducer r);
+/* Called after each layer's backward (layer index, in decreasing order),
+ * e.g. to start all-reducing the gradients that are final; NULL: none. */
+void model_set_backward_hook(model *m, void (*fn)(void *ctx, int layer), void *ctx);
+/* The range [*lo, *hi) of the flat parameter buffer holding layer i's
+ * parameters (empty when it has none). */
+void model_layer_param_range(const model *m, int layer, size_t *lo, size_t *hi);
 
 /* Accessors. */
 const model_spec *model_get_spec(const model *m);

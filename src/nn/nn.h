@@ -42,6 +42,7 @@ typedef struct {
     int have_ops;
     float *conv_out, *norm_out, *y;
     float *mean, *var; /* BN: batch mean/var; GN: mean/rstd per (n, group) */
+    double *sync_work; /* SyncBN: syncbn_workspace doubles (training plans) */
 } convblock;
 
 /* Registers the block's parameters under `prefix` ("model.0", "model.2.cv1",
@@ -125,6 +126,10 @@ struct model {
     int out_channels;
     int training_forward_done;
     char *grad_seen;         /* per layer: output gradient written this backward */
+
+    ops_reducer reducer;          /* SyncBN */
+    void (*bwd_hook)(void *ctx, int layer);
+    void *bwd_hook_ctx;
 
     /* Detect geometry of the plan. */
     int nc, reg_max, nlevels, anchors;

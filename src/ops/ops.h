@@ -122,6 +122,31 @@ status bn_cpu_backward(bn_cpu *p, const float *x, const float *gamma, const floa
 void bn_cpu_free(bn_cpu *p);
 
 /* ------------------------------------------------------------------------ */
+/* SyncBatchNorm: batch normalisation whose batch statistics are those of
+ * every process together (PyTorch SyncBatchNorm). The per-channel sums are
+ * reduced through `reduce` (sum in place across processes; identity for
+ * one), so N processes x batch b compute what one process with batch N*b
+ * would. Sums are taken around the running mean (a shift every process
+ * holds identically) in double, over fixed pixel chunks combined in order:
+ * results do not depend on the thread count. Forward: one reduction of
+ * 2c+1 doubles; backward: one of 2c. dgamma/dbeta are this process's own
+ * sums (the gradient all-reduce adds the processes). save_mean/save_var and
+ * the running statistics follow bn_desc's conventions. */
+typedef struct {
+    status (*fn)(void *ctx, double *x, size_t n);
+    void *ctx;
+} ops_reducer;
+
+/* Doubles of workspace the two functions need: 2c + 1 plus per-chunk sums. */
+size_t syncbn_workspace(const bn_desc *d);
+status syncbn_forward_train(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                            const float *beta, float *y, float *save_mean, float *save_var,
+                            float *running_mean, float *running_var, double *work);
+status syncbn_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                       const float *save_mean, const float *save_var, const float *dy, float *dx,
+                       float beta_dx, float *dgamma, float *dbeta, double *work);
+
+/* ------------------------------------------------------------------------ */
 /* Group normalisation (PyTorch GroupNorm): c split into `groups` groups of
  * c/groups channels; statistics per (image, group) over h, w and the
  * group's channels; biased variance; per-channel affine gamma, beta. */

@@ -111,7 +111,7 @@ static status find_last_run(const char *project, char *out, size_t cap) {
 
 typedef struct {
     config *c;
-    dist d;
+    dist *d;
     dataset ds;
     int have_ds;
     model *m, *vm; /* training model; validation model (EMA weights) */
@@ -171,7 +171,6 @@ static void trainer_free(trainer *t) {
     free(t->snap_eb);
     for (int i = 0; i < OPTIM_MAX_STATE; i++) free(t->snap_opt[i]);
     free(t->args_text);
-    dist_close(&t->d);
 }
 
 static void fill_aug(const config *c, aug_params *a) {
@@ -203,7 +202,7 @@ static status write_args_yaml(trainer *t) {
     config_write_yaml(t->c, f);
     fprintf(f, "derived: # resolved by yoloc at start-up (not options)\n");
     fprintf(f, "  optimizer: %s\n", optim_kind_name(t->opt.kind));
-    fprintf(f, "  processes: %d\n", t->d.world);
+    fprintf(f, "  processes: %d\n", t->d->world);
     fprintf(f, "  accumulate: %d\n", t->lp.accumulate);
     fprintf(f, "  b_eff: %ld\n", t->lp.b_eff);
     fprintf(f, "  lr_peak: %.10g\n", t->sc.lr_peak[1]);
@@ -234,7 +233,6 @@ static status setup_model(trainer *t) {
 
 static status setup(trainer *t) {
     config *c = t->c;
-    dist_single(&t->d);
     int threads = c->threads > 0 ? (int)c->threads : ncores();
     ops_set_threads(threads);
     if (c->batch < 1 || c->batch != floor(c->batch))
@@ -242,7 +240,7 @@ static status setup(trainer *t) {
                        "key 'batch': %g asks for an automatic batch size, which `yoloc plan` will provide; give a "
                        "whole number of images per process",
                        c->batch);
-    if (strcmp(c->norm, "syncbn") == 0 && t->d.world == 1)
+    if (strcmp(c->norm, "syncbn") == 0 && t->d->world == 1)
         log_info("norm=syncbn with one process is BatchNorm");
     dataset_options dopt = {.use_cache = 1, .quiet = 0};
     TRY(dataset_open(&t->ds, c->data, &dopt));
@@ -256,8 +254,8 @@ static status setup(trainer *t) {
     t->lo.batch = (int)c->batch;
     t->lo.workers = (int)(c->workers < ncores() ? c->workers : ncores());
     t->lo.seed = (uint64_t)c->seed;
-    t->lo.rank = t->d.rank;
-    t->lo.world = t->d.world;
+    t->lo.rank = t->d->rank;
+    t->lo.world = t->d->world;
     t->lo.shuffle = 1;
     t->lo.augment = 1;
     t->lo.stride = model_stride(t->m, model_nlevels(t->m) - 1);
@@ -289,7 +287,7 @@ static status setup(trainer *t) {
     lrb_input *li = &t->li;
     memset(li, 0, sizeof *li);
     li->batch = (int)c->batch;
-    li->processes = t->d.world;
+    li->processes = t->d->world;
     li->accumulate = (int)c->accumulate;
     li->nbs = (int)c->nbs;
     li->optimizer = kind;
@@ -299,7 +297,7 @@ static status setup(trainer *t) {
     TRY(lr_scale_parse(c->lr_scale, &li->rule));
     li->margin = c->lr_scale_margin;
     li->batchnorm = strcmp(c->norm, "gn") != 0;
-    li->syncbn = strcmp(c->norm, "syncbn") == 0 && t->d.world > 1;
+    li->syncbn = strcmp(c->norm, "syncbn") == 0 && t->d->world > 1;
     li->images_per_epoch = (long)loader_num_samples(t->L);
     li->epochs = (int)c->epochs;
     li->force = c->force;
@@ -330,7 +328,7 @@ static status setup(trainer *t) {
     sc->warmup_sets_momentum = kind == OPTIM_SGD;
     sc->optim_momentum = momentum;
     sc->nbs = (int)c->nbs;
-    sc->batch = (int)c->batch * t->d.world;
+    sc->batch = (int)c->batch * t->d->world;
     if (t->ultra) {
         sc->total_steps = t->lp.batches_per_epoch * c->epochs;
         sc->steps_per_epoch = t->lp.batches_per_epoch;
@@ -732,7 +730,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             /* yoloc: back to the batch's sums (x its target-score normaliser);
              * the step's normalisation follows at the step. Ultralytics: loss
              * items x batch size. */
-            double scale = t->ultra ? (double)b->n * t->d.world : t->loss.norm;
+            double scale = t->ultra ? (double)b->n * t->d->world : t->loss.norm;
             for (size_t i = 0; i < need; i++) t->grad[i] *= (float)scale;
             TRY(model_backward(t->m, t->grad));
             for (int k = 0; k < 3; k++) {
@@ -828,10 +826,11 @@ static status resume_prepare(trainer *t, const char *run) {
     return YOLOC_OK;
 }
 
-status train_run(config *c, char *out_dir, size_t cap) {
+status train_run(config *c, dist *d, char *out_dir, size_t cap) {
     trainer t;
     memset(&t, 0, sizeof t);
     t.c = c;
+    t.d = d;
     char resume_run[4096] = "";
     status st = YOLOC_OK;
 

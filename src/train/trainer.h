@@ -21,10 +21,12 @@
 #define YOLOC_TRAIN_TRAINER_H
 
 #include "core/status.h"
+#include "dist/dist.h"
 #include "train/config.h"
 
-/* Runs a training as configured. The run directory is returned in out_dir
- * (may be NULL). */
-status train_run(config *c, char *out_dir, size_t cap);
+/* Runs a training as configured, as rank d->rank of d->world processes
+ * (rank 0 alone writes the run directory). The run directory is returned
+ * in out_dir (may be NULL). */
+status train_run(config *c, dist *d, char *out_dir, size_t cap);
 
 #endif

@@ -44,7 +44,9 @@ static status train(char *dir, size_t cap, ...) {
     fflush(stdout);
     int saved = dup(1);
     if (!freopen("/dev/null", "w", stdout)) return YOLOC_ERR_IO;
-    if (st == YOLOC_OK) st = train_run(&c, dir, cap);
+    dist one;
+    dist_single(&one);
+    if (st == YOLOC_OK) st = train_run(&c, &one, dir, cap);
     fflush(stdout);
     dup2(saved, 1);
     close(saved);
