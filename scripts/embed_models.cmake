@@ -1,5 +1,6 @@
 # Writes OUT, a C file holding each of FILES (model YAMLs) as a string:
 #   const struct builtin_model builtin_models[] = {{"yolov8.yaml", "..."}, ...};
+string(REPLACE "^" ";" FILES "${FILES}") # passed with ^ as the separator
 set(body "/* Generated from the models/ folder by scripts/embed_models.cmake. */\n#include \"nn/builtin.h\"\n\nconst builtin_model builtin_models[] = {\n")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME)

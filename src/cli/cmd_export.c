@@ -1,0 +1,112 @@
+/* yoloc export model=... [weights=W.safetensors] format=onnx [imgsz=640]
+ *   [batch=1] [opset=13..17] [dynamic=False] [half=False] [file=OUT.onnx] [nc=N]
+ * Writes the model's inference graph as ONNX (io/onnx_export.h), by default
+ * next to the weights with the suffix .onnx (model=runs/x/best.safetensors
+ * -> runs/x/best.onnx), or as <yaml name>.onnx in the current folder for a
+ * model YAML without weights. */
+#include "cli/commands.h"
+#include "core/kv.h"
+#include "core/log.h"
+#include "io/onnx_export.h"
+#include "train/weights.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* PATH with its extension (after the last '.' of the last component)
+ * replaced by .onnx; `here`: the file name only, in the current folder. */
+static char *onnx_path_for(const char *path, int here) {
+    const char *base = strrchr(path, '/');
+    const char *start = here && base ? base + 1 : path;
+    const char *dot = strrchr(base ? base + 1 : path, '.');
+    size_t n = dot && dot > start ? (size_t)(dot - start) : strlen(start);
+    char *out = malloc(n + 6);
+    if (out) snprintf(out, n + 6, "%.*s.onnx", (int)n, start);
+    return out;
+}
+
+int cmd_export(int argc, char **argv) {
+    static const char *const keys[] = {"model",   "weights", "format", "imgsz", "batch", "opset",
+                                       "dynamic", "half",    "file",   "nc",    NULL};
+    static const char *const formats[] = {"onnx", NULL};
+    kv_args a;
+    const char *mname = "yolov8n.yaml", *wpath = NULL, *format = NULL, *file = NULL;
+    long imgsz = 640, batch = 1, opset = ONNX_OPSET_DEFAULT, nc = 0;
+    int dynamic = 0, half = 0;
+    status st = kv_parse(&a, argc, argv);
+    if (st == YOLOC_OK) st = kv_str(&a, "model", NULL, &mname);
+    if (st == YOLOC_OK) st = kv_str(&a, "weights", NULL, &wpath);
+    if (st == YOLOC_OK) st = kv_str(&a, "format", formats, &format);
+    if (st == YOLOC_OK) st = kv_int(&a, "imgsz", 32, 8192, &imgsz);
+    if (st == YOLOC_OK) st = kv_int(&a, "batch", 1, 1024, &batch);
+    if (st == YOLOC_OK) st = kv_int(&a, "opset", ONNX_OPSET_MIN, ONNX_OPSET_MAX, &opset);
+    if (st == YOLOC_OK) st = kv_bool(&a, "dynamic", &dynamic);
+    if (st == YOLOC_OK) st = kv_bool(&a, "half", &half);
+    if (st == YOLOC_OK) st = kv_str(&a, "file", NULL, &file);
+    if (st == YOLOC_OK) st = kv_int(&a, "nc", 1, 100000, &nc);
+    if (st == YOLOC_OK) st = kv_unused(&a, "export", keys);
+    if (st == YOLOC_OK && !format)
+        st =
+            err_set(YOLOC_ERR_INVALID, "yoloc export needs format=onnx (the one format it writes)");
+    if (st < 0) return cli_fail(st);
+
+    model *m = NULL;
+    char **names = NULL, *out = NULL;
+    int nnames = 0;
+    model_options mo = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
+    TRY_GOTO(st, weights_open_model(mname, wpath, (int)nc, &mo, 0, &m, &names, &nnames));
+    int from_weights = ends_with(mname, ".safetensors");
+    if (!from_weights && !(wpath && *wpath))
+        log_warn(
+            "no weights given: exporting an untrained model (weights=... or model=W.safetensors)");
+    if (file && *file)
+        out = strdup(file);
+    else if (wpath && *wpath)
+        out = onnx_path_for(wpath, 0);
+    else
+        out = onnx_path_for(mname, !from_weights);
+    if (!out) {
+        st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    onnx_export_options eo = {.imgsz_h = (int)imgsz,
+                              .imgsz_w = (int)imgsz,
+                              .batch = (int)batch,
+                              .opset = (int)opset,
+                              .dynamic = dynamic,
+                              .half = half,
+                              .names = (const char *const *)names,
+                              .nnames = nnames};
+    TRY_GOTO(st, onnx_export(m, &eo, out));
+    char b[16], h[16], w[16], an[16];
+    int A = 0;
+    for (int l = 0; l < model_nlevels(m); l++) {
+        int s = model_stride(m, l);
+        A += ((int)imgsz / s) * ((int)imgsz / s);
+    }
+    snprintf(b, sizeof b, "%ld", batch);
+    snprintf(h, sizeof h, "%ld", imgsz);
+    snprintf(w, sizeof w, "%ld", imgsz);
+    snprintf(an, sizeof an, "%d", A);
+    if (dynamic) { /* symbolic dimensions, named as in the file */
+        snprintf(b, sizeof b, "batch");
+        snprintf(h, sizeof h, "height");
+        snprintf(w, sizeof w, "width");
+        snprintf(an, sizeof an, "anchors");
+    }
+    printf(
+        "exported %s -> %s: ONNX opset %ld, %s, images [%s, 3, %s, %s] -> output0 [%s, %d, %s]\n",
+        wpath && *wpath ? wpath : mname, out, opset, half ? "float16" : "float32", b, h, w, b,
+        4 + model_nc(m), an);
+fail:
+    free(out);
+    free(names);
+    model_free(m);
+    return st < 0 ? cli_fail(st) : 0;
+}
