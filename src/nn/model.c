@@ -10,17 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-void detect_init_params(nn_layer *L, model *m);
-const float *detect_raw_output(const nn_layer *L);
-
 static const nn_module_vt *module_vt(mod_kind k) {
     switch (k) {
     case MOD_CONV: return &NN_VT_CONV;
     case MOD_C2F: return &NN_VT_C2F;
+    case MOD_C3: return &NN_VT_C3;
     case MOD_SPPF: return &NN_VT_SPPF;
     case MOD_UPSAMPLE: return &NN_VT_UPSAMPLE;
     case MOD_CONCAT: return &NN_VT_CONCAT;
     case MOD_DETECT: return &NN_VT_DETECT;
+    case MOD_DETECT_V5: return &NN_VT_DETECT_V5;
     default: return NULL;
     }
 }
@@ -43,7 +42,7 @@ static status add_tensor(model *m, int layer, const char *name, int ndim, const 
         p->shape[i] = shape[i];
         p->numel *= (size_t)shape[i];
     }
-    p->group = group;
+    p->group = p->group0 = group;
     p->buffer = buffer;
     p->layer = layer;
     size_t *count = buffer ? &m->nbuf_floats : &m->nparam_floats;
@@ -103,16 +102,16 @@ void model_init_params(model *m, uint64_t seed) {
             continue;
         }
         if (is_bn) { /* BatchNorm/GroupNorm: weight 1, bias 0 */
-            float v = p->group == PG_NORM ? 1.0f : 0.0f;
+            float v = p->group0 == PG_NORM ? 1.0f : 0.0f;
             for (size_t i = 0; i < p->numel; i++) d[i] = v;
             continue;
         }
         /* Conv weight and bias: PyTorch's default, U(+-1/sqrt(fan_in)) with
          * fan_in = (c_in/groups) * k * k of the layer's weight. */
         size_t fan_in = 1;
-        if (p->group == PG_WEIGHT && p->ndim == 4) {
+        if (p->group0 == PG_WEIGHT && p->ndim == 4) {
             fan_in = (size_t)(p->shape[1] * p->shape[2] * p->shape[3]);
-        } else if (p->group == PG_BIAS && t > 0 && m->tensors[t - 1].ndim == 4) {
+        } else if (p->group0 == PG_BIAS && t > 0 && m->tensors[t - 1].ndim == 4) {
             const param_info *w = &m->tensors[t - 1];
             fan_in = (size_t)(w->shape[1] * w->shape[2] * w->shape[3]);
         }
@@ -121,8 +120,10 @@ void model_init_params(model *m, uint64_t seed) {
         rng_seed_keys(&r, seed, 0x9a7a, pindex - 1, 0);
         for (size_t i = 0; i < p->numel; i++) d[i] = (float)rng_range(&r, -bound, bound);
     }
-    for (int i = 0; i < m->nlayers; i++)
+    for (int i = 0; i < m->nlayers; i++) {
         if (m->spec.layers[i].kind == MOD_DETECT) detect_init_params(&m->layers[i], m);
+        if (m->spec.layers[i].kind == MOD_DETECT_V5) detect_v5_init_params(&m->layers[i], m);
+    }
     m->bn_batches = 0;
 }
 
@@ -166,6 +167,7 @@ status model_create(model **out, const model_spec *spec, const model_options *op
     const layer_spec *det = &m->spec.layers[m->nlayers - 1];
     m->nc = det->nc;
     m->reg_max = det->reg_max;
+    m->na = det->na;
     m->nlevels = det->nlevels;
     for (int l = 0; l < det->nlevels; l++) m->strides[l] = m->spec.layers[det->from[l]].stride;
     model_init_params(m, seed);
@@ -321,8 +323,30 @@ status model_backward(model *m, const float *dout) {
     return YOLOC_OK;
 }
 
+static const nn_layer *head(const model *m) { return &m->layers[m->nlayers - 1]; }
+
 const float *model_raw_output(const model *m) {
-    return m->planned ? detect_raw_output(&m->layers[m->nlayers - 1]) : NULL;
+    if (!m->planned) return NULL;
+    return m->na ? detect_v5_raw_output(head(m)) : detect_raw_output(head(m));
+}
+
+const float *model_v5_decoded(const model *m) {
+    return m->planned && m->na ? detect_v5_decoded(head(m)) : NULL;
+}
+
+const float *model_anchor_sizes(const model *m) { return m->na ? detect_v5_anchors(head(m), m) : NULL; }
+
+int model_na(const model *m) { return m->na; }
+
+size_t model_freeze_layers(model *m, int k) {
+    size_t n = 0;
+    for (size_t t = 0; t < m->ntensors; t++) {
+        param_info *p = &m->tensors[t];
+        if (p->buffer || p->layer >= k || p->group == PG_FROZEN) continue;
+        p->group = PG_FROZEN;
+        n++;
+    }
+    return n;
 }
 
 void model_set_reducer(model *m, ops_reducer r) { m->reducer = r; }
@@ -409,7 +433,7 @@ status model_print_info(model *m, FILE *f, int imgsz) {
                 o += snprintf(from + o, sizeof from - (size_t)o, k ? ", %d" : "%d", ls->from_raw[k]);
             snprintf(from + o, sizeof from - (size_t)o, "]");
         }
-        if (ls->kind == MOD_DETECT) snprintf(shape, sizeof shape, "[1, %d, %d]", L->c, L->w);
+        if (mod_is_detect(ls->kind)) snprintf(shape, sizeof shape, "[1, %d, %d]", L->c, L->w);
         else snprintf(shape, sizeof shape, "[1, %d, %d, %d]", L->c, L->h, L->w);
         fmt_thousands(np, sizeof np, L->nparams);
         fprintf(f, "%4d %18s %3d %10s  %-14s %-28s %s\n", i, from, ls->repeats, np, mod_kind_name(ls->kind),

@@ -17,7 +17,20 @@
  *             class scores after sigmoid.
  * Anchors are ordered level by level (strides 8, 16, 32), row-major within
  * a level. Ultralytics returns the transpose [B, C, A]; `yoloc forward`
- * writes that layout. */
+ * writes that layout.
+ *
+ * YOLOv5 (anchor-based Detect, model_na() > 0 anchors per cell): rows go
+ * level by level, within a level anchor by anchor, within an anchor
+ * row-major (row = a0[level] + (a*H + y)*W + x), as YOLOv5's Detect
+ * concatenates them; A = sum of na*H*W. Outputs:
+ *   training: the raw head [B, A, 5 + nc] (x, y, w, h, objectness, class
+ *             logits, before the sigmoid);
+ *   eval:     decoded [B, A, 4 + nc]: (cx, cy, w, h) in input pixels and
+ *             class scores = objectness x class probability (the
+ *             confidence YOLOv5's NMS ranks), so validation and NMS are
+ *             shared with YOLOv8; model_v5_decoded() has YOLOv5's own
+ *             [B, A, 5 + nc] (box, objectness, class probabilities), the
+ *             output of its ONNX export. */
 #ifndef YOLOC_NN_MODEL_H
 #define YOLOC_NN_MODEL_H
 
@@ -39,7 +52,8 @@ typedef struct {
     int64_t shape[4];
     size_t off;   /* floats into params/grads (or bufs for buffers) */
     size_t numel;
-    int group;    /* param_group (parameters only) */
+    int group;    /* param_group (parameters only); PG_FROZEN once frozen */
+    int group0;   /* the group at registration (initialisation reads this) */
     int buffer;   /* 1: a BatchNorm running statistic in `bufs` */
     int layer;    /* model layer index */
 } param_info;
@@ -82,9 +96,27 @@ status model_forward(model *m, const float *input, const float **out);
  * [B, A, no]. Parameter gradients ACCUMULATE into m->grads (zero them with
  * model_zero_grad before a new accumulation). */
 status model_backward(model *m, const float *dout);
-/* The raw head [B, A, 4*reg_max + nc] of the last forward, in training and
- * eval plans (eval: for validation losses). NULL when not planned. */
+/* The raw head [B, A, 4*reg_max + nc] (v5: [B, A, 5 + nc]) of the last
+ * forward, in training and eval plans (eval: for validation losses). NULL
+ * when not planned. */
 const float *model_raw_output(const model *m);
+/* YOLOv5 only (NULL otherwise): the decoded [B, A, 5 + nc] of the last eval
+ * forward (NULL in training plans), as YOLOv5's ONNX export outputs it:
+ * xy = (2 sigmoid - 0.5 + cell) * stride, wh = (2 sigmoid)^2 * anchor
+ * pixels, objectness and class probabilities after the sigmoid. */
+const float *model_v5_decoded(const model *m);
+/* YOLOv5 only (NULL otherwise): the anchor sizes [nlevels, na, 2] (w, h)
+ * in grid units of their level (pixels / stride), the `model.N.anchors`
+ * buffer as YOLOv5 stores it (loaded weights bring their own). */
+const float *model_anchor_sizes(const model *m);
+/* Anchors per cell of an anchor-based (v5) head; 0 for the v8 head. */
+int model_na(const model *m);
+/* Freezes the parameters of layers 0..k-1 (Ultralytics' freeze=k): their
+ * group becomes PG_FROZEN, which the optimizer skips (no update, no decay;
+ * call before optim_init). Backward still computes their gradients and
+ * BatchNorm still updates its running statistics, as in PyTorch. Returns
+ * the number of tensors newly frozen. */
+size_t model_freeze_layers(model *m, int k);
 void model_zero_grad(model *m);
 /* The reduction SyncBatchNorm layers use (sum in place across processes). */
 void model_set_reducer(model *m, ops_reducer r);

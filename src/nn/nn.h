@@ -1,6 +1,7 @@
 /* Internals shared by the model (model.c) and the module files (conv.c,
- * c2f.c, sppf.c, detect.c, resize.c): the layer table, the planning context
- * and the Conv block every module is made of. Not part of the public API. */
+ * c2f.c, c3.c, sppf.c, detect.c, detect_v5.c, resize.c): the layer table,
+ * the planning context and the Conv block every module is made of. Not part
+ * of the public API. */
 #ifndef YOLOC_NN_NN_H
 #define YOLOC_NN_NN_H
 
@@ -90,8 +91,21 @@ struct nn_layer {
     size_t nparams;                /* parameter count (for `yoloc info`) */
 };
 
-extern const nn_module_vt NN_VT_CONV, NN_VT_C2F, NN_VT_SPPF, NN_VT_UPSAMPLE, NN_VT_CONCAT,
-    NN_VT_DETECT;
+extern const nn_module_vt NN_VT_CONV, NN_VT_C2F, NN_VT_C3, NN_VT_SPPF, NN_VT_UPSAMPLE, NN_VT_CONCAT,
+    NN_VT_DETECT, NN_VT_DETECT_V5;
+
+/* The heads' hooks the model calls besides the table (model.c). init_params:
+ * after the parameters are allocated and on re-initialisation (bias
+ * initialisation, DFL weights, anchors); raw_output: the raw head of the
+ * last forward; v5: the anchor sizes [nl, na, 2] in grid units (in bufs)
+ * and the ONNX-style decoded output [B, A, 5+nc] of the last eval forward
+ * (NULL in training plans). */
+void detect_init_params(nn_layer *L, model *m);
+const float *detect_raw_output(const nn_layer *L);
+void detect_v5_init_params(nn_layer *L, model *m);
+const float *detect_v5_raw_output(const nn_layer *L);
+const float *detect_v5_anchors(const nn_layer *L, const model *m);
+const float *detect_v5_decoded(const nn_layer *L);
 
 /* ------------------------------------------------------------------------ */
 /* Parameter registration (model.c). Returns the offset (floats) in params
@@ -131,8 +145,9 @@ struct model {
     void (*bwd_hook)(void *ctx, int layer);
     void *bwd_hook_ctx;
 
-    /* Detect geometry of the plan. */
-    int nc, reg_max, nlevels, anchors;
+    /* Detect geometry of the plan (na: anchors per cell, 0 for the
+     * anchor-free head; `anchors` counts output rows, na*H*W per level). */
+    int nc, reg_max, nlevels, anchors, na;
     int strides[SPEC_MAX_LEVELS], level_h[SPEC_MAX_LEVELS], level_w[SPEC_MAX_LEVELS];
 };
 

@@ -1,9 +1,13 @@
 /* Model YAML -> model_spec (see spec.h). Implements the scaling rules of
- * Ultralytics' parse_model for the modules in NN_MODULES: repeats
+ * Ultralytics' parse_model (and YOLOv5's, which are the same without
+ * max_channels) for the modules in NN_MODULES: repeats
  * n' = max(round(n*depth), 1) for n > 1, channels
  * c2' = make_divisible(min(c2, max_ch) * width, 8) (not for c2 == nc),
- * C2f gets n' as its own argument and repeats 1. A module repeated with
- * n' > 1 other than C2f (an nn.Sequential in Ultralytics) is not supported. */
+ * C2f and C3 get n' as their own argument and repeats 1. A module repeated
+ * with n' > 1 other than C2f/C3 (an nn.Sequential in Ultralytics) is not
+ * supported. YOLOv5's Detect takes its anchors from the top-level
+ * `anchors:` key (or inline); an anchor count (AutoAnchor) is not
+ * supported. */
 #include "nn/spec.h"
 
 #include "core/kv.h"
@@ -141,7 +145,61 @@ static int scale_channels(const model_spec *sp, int c2) {
     return spec_make_divisible(c * sp->width, 8);
 }
 
-static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int *ch) {
+/* The anchors of a YOLOv5 Detect: `arg` is the Detect argument (the name
+ * of the top-level key, normally "anchors", or an inline list); top is the
+ * top-level `anchors:` node (may be NULL). One list of 2*na pixel sizes per
+ * level, na the same on every level. */
+static status parse_anchors(model_spec *sp, const ydoc *doc, const ynode *arg, const ynode *top, int nlevels,
+                            int i) {
+    const ynode *list = arg;
+    if (arg->kind == YNODE_SCALAR) {
+        double v;
+        if (parse_double(arg->str, &v) == 0)
+            return ynode_error(doc, arg, YOLOC_ERR_UNSUPPORTED,
+                               "layer %d: Detect anchors given as a count (%s, YOLOv5's AutoAnchor) are not "
+                               "supported; list the anchor sizes per level",
+                               i, arg->str);
+        if (strcmp(arg->str, "anchors") != 0)
+            return ynode_error(doc, arg, YOLOC_ERR_PARSE,
+                               "layer %d: Detect argument 2 must be 'anchors' (the top-level key) or a list, "
+                               "got '%s'",
+                               i, arg->str);
+        if (!top)
+            return ynode_error(doc, arg, YOLOC_ERR_PARSE,
+                               "layer %d: Detect refers to 'anchors' but the YAML has no top-level anchors: list", i);
+        list = top;
+    }
+    if (list->kind != YNODE_SEQ || (int)list->n != nlevels)
+        return ynode_error(doc, list, YOLOC_ERR_PARSE,
+                           "layer %d: anchors must be a list of %d per-level lists [w0, h0, w1, h1, ...] (one per "
+                           "Detect input)",
+                           i, nlevels);
+    int na = 0;
+    for (int l = 0; l < nlevels; l++) {
+        const ynode *lv = list->items[l];
+        if (lv->kind != YNODE_SEQ || lv->n < 2 || lv->n % 2 || lv->n > 2 * SPEC_MAX_ANCHORS)
+            return ynode_error(doc, lv, YOLOC_ERR_PARSE,
+                               "layer %d: anchors of level %d must be a list of 2 to %d numbers (w, h pairs)", i,
+                               l, 2 * SPEC_MAX_ANCHORS);
+        if (l == 0) na = (int)lv->n / 2;
+        if ((int)lv->n != 2 * na)
+            return ynode_error(doc, lv, YOLOC_ERR_PARSE,
+                               "layer %d: level %d has %zu anchors, level 0 has %d (must be the same)", i, l,
+                               lv->n / 2, na);
+        for (int k = 0; k < 2 * na; k++) {
+            double v;
+            TRY(ynode_double(doc, lv->items[k], "anchor size", &v));
+            if (!(v > 0 && v < 1e6))
+                return ynode_error(doc, lv->items[k], YOLOC_ERR_PARSE,
+                                   "layer %d: anchor sizes must be positive pixels, got %g", i, v);
+            sp->anchors[l][k / 2][k % 2] = (float)v;
+        }
+    }
+    sp->na = na;
+    return YOLOC_OK;
+}
+
+static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int *ch, const ynode *anchors) {
     int i = sp->nlayers;
     layer_spec *L = &sp->layers[i];
     memset(L, 0, sizeof *L);
@@ -196,11 +254,14 @@ static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int
     const char *mname = mod->str;
     if (strncmp(mname, "torch.", 6) == 0) mname += 6;
     int kind = -1;
-    for (int k = 0; k < MOD_COUNT; k++)
+    for (int k = 0; k < MOD_COUNT && kind < 0; k++) /* the first entry of a shared name */
         if (strcmp(mname, MOD_NAMES[k]) == 0 || strcmp(mname, MOD_ALIASES[k]) == 0) kind = k;
     if (kind < 0) {
         char known[256] = "";
         for (int k = 0; k < MOD_COUNT; k++) {
+            int dup = 0;
+            for (int j = 0; j < k; j++) dup |= strcmp(MOD_NAMES[j], MOD_NAMES[k]) == 0;
+            if (dup) continue;
             strncat(known, k ? ", " : "", sizeof known - strlen(known) - 1);
             strncat(known, MOD_NAMES[k], sizeof known - strlen(known) - 1);
         }
@@ -211,15 +272,15 @@ static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int
     if (args->kind != YNODE_SEQ)
         return ynode_error(doc, args, YOLOC_ERR_PARSE, "layer %d: args must be a list", i);
     for (size_t k = 0; k < args->n; k++)
-        if (args->items[k]->kind != YNODE_SCALAR && L->kind != MOD_DETECT)
+        if (args->items[k]->kind != YNODE_SCALAR && !mod_is_detect(L->kind))
             return ynode_error(doc, args->items[k], YOLOC_ERR_PARSE, "layer %d: argument %zu must be a scalar", i, k + 1);
-    if (n > 1 && L->kind != MOD_C2F)
+    if (n > 1 && L->kind != MOD_C2F && L->kind != MOD_C3)
         return ynode_error(doc, num, YOLOC_ERR_PARSE,
-                           "layer %d: %s repeated %ld times is not supported (only C2f takes repeats)", i,
+                           "layer %d: %s repeated %ld times is not supported (only C2f and C3 take repeats)", i,
                            MOD_NAMES[kind], n);
 
     int c1 = L->from[0] < 0 ? sp->in_ch : ch[L->from[0]];
-    if (L->kind != MOD_CONCAT && L->kind != MOD_DETECT && nf != 1)
+    if (L->kind != MOD_CONCAT && !mod_is_detect(L->kind) && nf != 1)
         return ynode_error(doc, from, YOLOC_ERR_PARSE, "layer %d: %s takes one input, got %zu", i,
                            MOD_NAMES[kind], nf);
     L->c1 = c1;
@@ -264,6 +325,32 @@ static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int
                  L->shortcut ? ", True" : "");
         break;
     }
+    case MOD_C3: { /* YOLOv5: C3(c1, c2, n, shortcut=True, g=1, e=0.5) */
+        TRY(check_argc(doc, args, row, "C3", 1, 4, "[c2, shortcut=True, g=1, e=0.5]"));
+        int c2;
+        TRY(arg_int(doc, args, 0, sp->nc, 0, 1, 65536, "c2", &c2));
+        TRY(arg_bool(doc, args, 1, 1, "shortcut", &L->shortcut));
+        TRY(arg_int(doc, args, 2, sp->nc, 1, 1, 65536, "g", &L->g));
+        L->e = 0.5f;
+        if (args->n > 3) {
+            arg_val v;
+            TRY(arg_resolve(doc, args->items[3], sp->nc, &v));
+            if (v.kind != ARG_NUM || v.num <= 0 || v.num > 4)
+                return ynode_error(doc, args->items[3], YOLOC_ERR_PARSE, "layer %d: C3 e must be a number in (0, 4]", i);
+            L->e = (float)v.num;
+        }
+        L->c2 = scale_channels(sp, c2);
+        L->repeats = (int)n;
+        int c_ = (int)(L->c2 * L->e);
+        if (c_ < 1)
+            return ynode_error(doc, row, YOLOC_ERR_PARSE, "layer %d: C3 hidden channels are 0", i);
+        if (c_ % L->g)
+            return ynode_error(doc, row, YOLOC_ERR_PARSE, "layer %d: C3 groups %d do not divide its hidden channels %d",
+                               i, L->g, c_);
+        snprintf(L->args, sizeof L->args, "[%d, %d, %d%s]", c1, L->c2, L->repeats,
+                 L->shortcut ? "" : ", False");
+        break;
+    }
     case MOD_SPPF: {
         TRY(check_argc(doc, args, row, "SPPF", 1, 2, "[c2, k=5]"));
         int c2;
@@ -306,15 +393,26 @@ static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int
         break;
     }
     case MOD_DETECT: {
-        TRY(check_argc(doc, args, row, "Detect", 1, 1, "[nc]"));
+        TRY(check_argc(doc, args, row, "Detect", 1, 2, "[nc] (YOLOv8) or [nc, anchors] (YOLOv5)"));
+        if (args->items[0]->kind != YNODE_SCALAR)
+            return ynode_error(doc, args->items[0], YOLOC_ERR_PARSE, "layer %d: Detect nc must be a number", i);
         TRY(arg_int(doc, args, 0, sp->nc, sp->nc, 1, 100000, "nc", &L->nc));
         if (nf > SPEC_MAX_LEVELS)
             return ynode_error(doc, from, YOLOC_ERR_PARSE, "layer %d: Detect takes at most %d inputs", i, SPEC_MAX_LEVELS);
         L->nlevels = (int)nf;
-        L->reg_max = 16;
         for (size_t k = 0; k < nf; k++) L->ch[k] = L->from[k] < 0 ? sp->in_ch : ch[L->from[k]];
-        L->c2 = 4 * L->reg_max + L->nc;
-        int len = snprintf(L->args, sizeof L->args, "[%d, [", L->nc);
+        int len;
+        if (args->n == 2) { /* YOLOv5: per level na*(5+nc) outputs */
+            L->kind = MOD_DETECT_V5;
+            TRY(parse_anchors(sp, doc, args->items[1], anchors, (int)nf, i));
+            L->na = sp->na;
+            L->c2 = 5 + L->nc;
+            len = snprintf(L->args, sizeof L->args, "[%d, %d anchors, [", L->nc, L->na);
+        } else {
+            L->reg_max = 16;
+            L->c2 = 4 * L->reg_max + L->nc;
+            len = snprintf(L->args, sizeof L->args, "[%d, [", L->nc);
+        }
         for (size_t k = 0; k < nf && len < (int)sizeof L->args; k++)
             len += snprintf(L->args + len, sizeof L->args - (size_t)len, k ? ", %d" : "%d", L->ch[k]);
         if (len < (int)sizeof L->args) snprintf(L->args + len, sizeof L->args - (size_t)len, "]]");
@@ -338,9 +436,26 @@ static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int
             return ynode_error(doc, row, YOLOC_ERR_PARSE,
                                "layer %d: Concat inputs have different strides (%d and %d)", i, s0, sk);
         int sprev = L->from[k - 1] < 0 ? 1 : sp->layers[L->from[k - 1]].stride;
-        if (L->kind == MOD_DETECT && sk <= sprev)
+        if (mod_is_detect(L->kind) && sk <= sprev)
             return ynode_error(doc, row, YOLOC_ERR_PARSE, "layer %d: Detect inputs must have increasing strides", i);
-        if (L->kind == MOD_DETECT) L->stride = sk;
+        if (mod_is_detect(L->kind)) L->stride = sk;
+    }
+    if (L->kind == MOD_DETECT_V5 && L->nlevels > 1) {
+        /* YOLOv5's check_anchor_order: the mean anchor area must grow with
+         * the stride, else the levels' anchors are reversed. */
+        double a0 = 0, a1 = 0;
+        for (int k = 0; k < sp->na; k++) {
+            a0 += (double)sp->anchors[0][k][0] * sp->anchors[0][k][1];
+            a1 += (double)sp->anchors[L->nlevels - 1][k][0] * sp->anchors[L->nlevels - 1][k][1];
+        }
+        if ((a1 - a0 > 0) != (L->stride - s0 > 0))
+            for (int l = 0; l < L->nlevels / 2; l++)
+                for (int k = 0; k < sp->na; k++)
+                    for (int d = 0; d < 2; d++) {
+                        float t = sp->anchors[l][k][d];
+                        sp->anchors[l][k][d] = sp->anchors[L->nlevels - 1 - l][k][d];
+                        sp->anchors[L->nlevels - 1 - l][k][d] = t;
+                    }
     }
     ch[i] = L->c2;
     sp->nlayers++;
@@ -425,6 +540,7 @@ status model_spec_parse(model_spec *sp, const char *text, size_t len, const char
         sp->width = (float)ww;
     }
 
+    const ynode *anchors = ynode_get(root, "anchors");
     int ch[SPEC_MAX_LAYERS];
     const char *parts[2] = {"backbone", "head"};
     for (int p = 0; p < 2; p++) {
@@ -442,15 +558,15 @@ status model_spec_parse(model_spec *sp, const char *text, size_t len, const char
                 st = ynode_error(&doc, list->items[k], YOLOC_ERR_PARSE, "too many layers (max %d)", SPEC_MAX_LAYERS);
                 goto fail;
             }
-            TRY_GOTO(st, parse_layer(sp, &doc, list->items[k], ch));
+            TRY_GOTO(st, parse_layer(sp, &doc, list->items[k], ch, anchors));
         }
     }
-    if (sp->nlayers == 0 || sp->layers[sp->nlayers - 1].kind != MOD_DETECT) {
+    if (sp->nlayers == 0 || !mod_is_detect(sp->layers[sp->nlayers - 1].kind)) {
         st = err_set(YOLOC_ERR_PARSE, "%s: the last layer must be Detect", name);
         goto fail;
     }
     for (int k = 0; k < sp->nlayers - 1; k++)
-        if (sp->layers[k].kind == MOD_DETECT) {
+        if (mod_is_detect(sp->layers[k].kind)) {
             st = err_set(YOLOC_ERR_PARSE, "%s:%d: only the last layer may be Detect", name, sp->layers[k].line);
             goto fail;
         }

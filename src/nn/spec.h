@@ -14,14 +14,20 @@
 #include <stddef.h>
 
 /* The module registry: X(ENUM, yaml name, alias). One list generates the
- * enum, the YAML lookup and the names printed by `yoloc info`. */
+ * enum, the YAML lookup and the names printed by `yoloc info`. A name
+ * resolves to its first entry; YOLOv5's anchor-based head shares the name
+ * "Detect" with YOLOv8's and is chosen by its arguments: `Detect, [nc]` is
+ * the anchor-free v8 head, `Detect, [nc, anchors]` (a top-level `anchors:`
+ * list of pixel sizes per level, or the list inline) the v5 head. */
 #define NN_MODULES(X)                                                            \
     X(CONV, "Conv", "Conv")                                                      \
     X(C2F, "C2f", "C2f")                                                         \
+    X(C3, "C3", "C3")                                                            \
     X(SPPF, "SPPF", "SPPF")                                                      \
     X(UPSAMPLE, "nn.Upsample", "Upsample")                                       \
     X(CONCAT, "Concat", "Concat")                                                \
-    X(DETECT, "Detect", "Detect")
+    X(DETECT, "Detect", "Detect")                                                \
+    X(DETECT_V5, "Detect", "Detect")
 
 typedef enum {
 #define NN_MOD_ENUM(e, name, alias) MOD_##e,
@@ -35,6 +41,10 @@ const char *mod_kind_name(mod_kind k);
 #define SPEC_MAX_LAYERS 128
 #define SPEC_MAX_FROM 8
 #define SPEC_MAX_LEVELS 4
+#define SPEC_MAX_ANCHORS 9 /* anchors per cell of an anchor-based head */
+
+/* Either Detect head (v8 anchor-free or v5 anchor-based). */
+static inline int mod_is_detect(mod_kind k) { return k == MOD_DETECT || k == MOD_DETECT_V5; }
 
 typedef struct {
     int index;                /* position in the model (model.<index>.*) */
@@ -49,13 +59,13 @@ typedef struct {
     int stride;               /* output stride relative to the input image */
     /* Conv */
     int k, s, p, g, d, act;
-    /* C2f */
+    /* C2f, C3 */
     int shortcut;
-    float e; /* C2f hidden ratio (0.5) */
+    float e; /* hidden ratio (0.5) */
     /* Upsample */
     int scale;
-    /* Detect */
-    int nc, reg_max, nlevels;
+    /* Detect (v8: reg_max 16, na 0; v5: reg_max 0, na anchors per cell) */
+    int nc, reg_max, nlevels, na;
     int ch[SPEC_MAX_LEVELS];
     char args[96]; /* resolved arguments as printed by `yoloc info` */
 } layer_spec;
@@ -67,6 +77,12 @@ typedef struct {
     int max_channels;
     int nc;
     int in_ch;         /* input channels (3) */
+    /* Anchor-based (v5) Detect: anchor sizes in input pixels per level as the
+     * YAML gives them ([10, 13, 16, 30, 33, 23] -> (10, 13), (16, 30), ...),
+     * after YOLOv5's check_anchor_order (levels reversed when the anchor
+     * areas decrease while the strides increase). */
+    int na;
+    float anchors[SPEC_MAX_LEVELS][SPEC_MAX_ANCHORS][2];
     int nlayers;
     layer_spec layers[SPEC_MAX_LAYERS];
     char *yaml_text;   /* the YAML text (malloc'd), stored in weight files */

@@ -189,6 +189,140 @@ done:
     return st;
 }
 
+static void report_skip(weights_report *r, const char *fmt, const char *name, const char *detail) {
+    if (r->nlisted >= WEIGHTS_REPORT_LIST) return;
+    char *dst = r->skipped[r->nlisted++];
+    if (snprintf(dst, sizeof r->skipped[0], fmt, name, detail) >= (int)sizeof r->skipped[0])
+        memcpy(dst + sizeof r->skipped[0] - 4, "...", 4); /* truncated: say so */
+}
+
+status weights_load_partial(model *m, const char *path, weights_report *out) {
+    weights_report r;
+    memset(&r, 0, sizeof r);
+    safetensors f;
+    TRY(st_open(&f, path));
+    size_t nt = model_num_tensors(m);
+    unsigned char *take = calloc(nt ? nt : 1, 1);
+    status st = YOLOC_OK;
+    if (!take) {
+        st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    int64_t nbt = -1;
+    /* Pass 1: decide, tensor by tensor. */
+    for (size_t i = 0; i < nt; i++) {
+        const param_info *p = model_tensor(m, i);
+        r.items++;
+        if (!p->buffer) r.params += p->numel;
+        const st_entry *e = st_find(&f, p->name);
+        char a[64], b[64], detail[160];
+        if (!e) {
+            r.missing++;
+            report_skip(&r, "%s (%s)", p->name, "not in the file");
+        } else {
+            int same = e->ndim == p->ndim;
+            for (int d = 0; same && d < p->ndim; d++) same = e->shape[d] == p->shape[d];
+            if (!same) {
+                r.shape_mismatch++;
+                shape_str(e->ndim, e->shape, a, sizeof a);
+                shape_str(p->ndim, p->shape, b, sizeof b);
+                snprintf(detail, sizeof detail, "%s in the file, %s in the model", a, b);
+                report_skip(&r, "%s (%s)", p->name, detail);
+            } else if (e->dt != DT_F32 && e->dt != DT_F16 && e->dt != DT_BF16) {
+                r.dtype_mismatch++;
+                snprintf(detail, sizeof detail, "%s in the file, a float expected", dtype_name(e->dt));
+                report_skip(&r, "%s (%s)", p->name, detail);
+            } else {
+                take[i] = 1;
+                r.items_loaded++;
+                if (!p->buffer) r.params_loaded += p->numel;
+            }
+        }
+        if (p->buffer && ends_with(p->name, ".running_var")) { /* this BatchNorm's num_batches_tracked */
+            char nm[WEIGHTS_NAME_CAP];
+            if (snprintf(nm, sizeof nm, "%.*snum_batches_tracked", (int)(strlen(p->name) - strlen("running_var")),
+                         p->name) >= (int)sizeof nm)
+                continue; /* cannot be in a file written with these names */
+            r.items++;
+            const st_entry *c = st_find(&f, nm);
+            if (!c) {
+                r.missing++;
+                report_skip(&r, "%s (%s)", nm, "not in the file");
+            } else if (c->ndim > 1 || (c->ndim == 1 && c->shape[0] != 1) || (c->dt != DT_I64 && c->dt != DT_I32)) {
+                r.dtype_mismatch++;
+                report_skip(&r, "%s (%s)", nm, "not an integer scalar");
+            } else {
+                r.items_loaded++;
+                if (nbt < 0) {
+                    int64_t v64 = 0;
+                    int32_t v32 = 0;
+                    if (c->dt == DT_I64) memcpy(&v64, st_data(&f, c), 8);
+                    else {
+                        memcpy(&v32, st_data(&f, c), 4);
+                        v64 = v32;
+                    }
+                    nbt = v64;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < f.n; i++) {
+        const char *nm = f.entries[i].name;
+        if (strncmp(nm, WEIGHTS_TRAIN_PREFIX, strlen(WEIGHTS_TRAIN_PREFIX)) == 0) continue;
+        if (ends_with(nm, ".num_batches_tracked")) {
+            char rv[WEIGHTS_NAME_CAP];
+            if (snprintf(rv, sizeof rv, "%.*srunning_var", (int)(strlen(nm) - strlen("num_batches_tracked")), nm) >=
+                    (int)sizeof rv ||
+                !model_find(m, rv))
+                r.unused++;
+        } else if (!model_find(m, nm)) {
+            r.unused++;
+        }
+    }
+    if (r.items_loaded == 0) {
+        st = err_set(YOLOC_ERR_SHAPE, "%s: no tensor matches model %s by name and shape (weights for another model?)",
+                     path, model_get_spec(m)->name);
+        goto done;
+    }
+    /* Pass 2: copy. */
+    for (size_t i = 0; i < nt; i++) {
+        if (!take[i]) continue;
+        const param_info *p = model_tensor(m, i);
+        const st_entry *e = st_find(&f, p->name);
+        float *dst = model_tensor_data(m, p);
+        const unsigned char *src = st_data(&f, e);
+        if (e->dt == DT_F32) {
+            memcpy(dst, src, p->numel * sizeof(float));
+        } else {
+            for (size_t j = 0; j < p->numel; j++) {
+                uint16_t h;
+                memcpy(&h, src + 2 * j, 2);
+                dst[j] = e->dt == DT_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+            }
+        }
+    }
+    if (nbt >= 0) model_set_bn_batches(m, nbt);
+done:
+    if (out) *out = r;
+    free(take);
+    st_close(&f);
+    return st;
+}
+
+void weights_report_format(const weights_report *r, const char *path, char *buf, size_t cap) {
+    size_t o = (size_t)snprintf(buf, cap, "Transferred %zu/%zu items (%zu/%zu parameters) from %s", r->items_loaded,
+                                r->items, r->params_loaded, r->params, path);
+    size_t skipped = r->missing + r->shape_mismatch + r->dtype_mismatch;
+    if (skipped && o < cap)
+        o += (size_t)snprintf(buf + o, cap - o,
+                              "; re-initialised %zu (%zu missing, %zu of another shape, %zu of another dtype): ",
+                              skipped, r->missing, r->shape_mismatch, r->dtype_mismatch);
+    for (size_t k = 0; k < r->nlisted && o < cap; k++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", k ? ", " : "", r->skipped[k]);
+    if (skipped > r->nlisted && o < cap) o += (size_t)snprintf(buf + o, cap - o, ", ...");
+    if (r->unused && o < cap) snprintf(buf + o, cap - o, "; %zu file tensors unused", r->unused);
+}
+
 status weights_read_spec(const char *path, model_spec *spec, char ***names, int *nnames) {
     *names = NULL;
     *nnames = 0;

@@ -45,6 +45,35 @@ size_t weights_tensor_list(model *m, const float *params, const float *bufs, con
  * file and tensor; the model is unchanged on error. */
 status weights_load(model *m, const char *path);
 
+/* What weights_load_partial transferred. Items count like a PyTorch
+ * state_dict (as Ultralytics' "Transferred 342/349 items"): every model
+ * tensor plus one num_batches_tracked per BatchNorm. */
+#define WEIGHTS_REPORT_LIST 4
+typedef struct {
+    size_t items, items_loaded;   /* state_dict entries of the model, and taken from the file */
+    size_t params, params_loaded; /* parameter floats of the model, and taken from the file */
+    size_t missing;               /* model tensors the file lacks */
+    size_t shape_mismatch;        /* ... the file has with another shape */
+    size_t dtype_mismatch;        /* ... the file has with a dtype that is not a float (or, for
+                                     num_batches_tracked, not an integer scalar) */
+    size_t unused;                /* file tensors the model has no use for */
+    /* the first WEIGHTS_REPORT_LIST re-initialised tensors, with the reason */
+    char skipped[WEIGHTS_REPORT_LIST][192];
+    size_t nlisted;
+} weights_report;
+
+/* Loads every model tensor whose name and shape match a float tensor of the
+ * file (F32; F16/BF16 converted) and every num_batches_tracked stored as an
+ * integer scalar; the other tensors keep their values (the fresh
+ * initialisation of a new model: fine-tuning with another nc). File tensors
+ * the model lacks (and train.* entries) are ignored and counted. Errors:
+ * what st_open reports (missing or corrupt file), and YOLOC_ERR_SHAPE when
+ * no tensor at all matches (weights for another model; the model is then
+ * unchanged). r (may be NULL) receives the counts. */
+status weights_load_partial(model *m, const char *path, weights_report *r);
+/* One line for the log: "Transferred 343/349 items (...) from PATH; ...". */
+void weights_report_format(const weights_report *r, const char *path, char *buf, size_t cap);
+
 /* The model a weights file describes: its spec from the metadata (model
  * YAML text, name, scale, nc) and its class names (*names: nc malloc'd
  * strings in one block, free with free(); NULL when absent). */
