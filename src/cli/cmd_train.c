@@ -1,5 +1,7 @@
 /* yoloc train key=value ... (see `yoloc help` for the keys) */
 #include "cli/commands.h"
+#include "core/log.h"
+#include "dist/dist.h"
 #include "train/config.h"
 #include "train/trainer.h"
 
@@ -12,6 +14,10 @@ int cmd_train(int argc, char **argv) {
     dist d;
     int opened = 0;
     if (st == YOLOC_OK && (st = dist_open(&d, c.dist_timeout)) == YOLOC_OK) opened = 1;
+    if (opened && d.rank != 0) { /* rank 0 speaks for the job; the others only report problems */
+        if (!freopen("/dev/null", "w", stdout)) st = err_set(YOLOC_ERR_IO, "cannot silence rank %d", d.rank);
+        log_set_level(LOG_WARN);
+    }
     if (st == YOLOC_OK) st = train_run(&c, &d, NULL, 0);
     config_free(&c);
     int rc = st < 0 ? cli_fail(st) : 0;

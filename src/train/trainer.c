@@ -33,6 +33,10 @@
 /* ------------------------------------------------------------------------ */
 /* Small helpers. */
 
+typedef struct trainer trainer;
+static status build_buckets(trainer *t);
+static void bwd_hook(void *ctx, int layer);
+
 static int ncores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -109,7 +113,7 @@ static status find_last_run(const char *project, char *out, size_t cap) {
 /* ------------------------------------------------------------------------ */
 /* The trainer's state. */
 
-typedef struct {
+struct trainer {
     config *c;
     dist *d;
     dataset ds;
@@ -148,11 +152,22 @@ typedef struct {
     int64_t snap_bn;
     char args_yaml_path[4200];
     char *args_text;
+    /* several processes */
+    int lead;              /* rank 0: writes the run directory, logs, checkpoints */
+    struct gbucket {
+        size_t lo, hi;     /* range of the flat gradient buffer */
+        int first_layer;   /* complete once this layer's backward is done */
+        dist_req req;
+    } *buckets;
+    int nbuckets, next_bucket, hook_armed;
+    status hook_st;
+    double comm_step_s;     /* waiting for gradient all-reduces after backward, this epoch */
+    double allreduce_ref_s; /* one blocking all-reduce of the gradients (measured at start) */
     /* fault injection for tests: $YOLOC_FAULT_NONFINITE lists optimizer
      * steps whose gradient is made non-finite ("3,4,5") */
     long fault_steps[16];
     int nfault;
-} trainer;
+};
 
 static void trainer_free(trainer *t) {
     loader_close(t->L);
@@ -171,6 +186,7 @@ static void trainer_free(trainer *t) {
     free(t->snap_eb);
     for (int i = 0; i < OPTIM_MAX_STATE; i++) free(t->snap_opt[i]);
     free(t->args_text);
+    free(t->buckets);
 }
 
 static void fill_aug(const config *c, aug_params *a) {
@@ -219,13 +235,43 @@ static status write_args_yaml(trainer *t) {
     return file_write_atomic(t->args_yaml_path, buf, len);
 }
 
+/* GroupNorm when asked; SyncBatchNorm across several processes (the
+ * default there, unless norm=bn is given); BatchNorm otherwise. */
+static norm_kind norm_of(const trainer *t) {
+    if (strcmp(t->c->norm, "gn") == 0) return NORM_GN;
+    int sync = strcmp(t->c->norm, "syncbn") == 0 || !t->c->given.norm;
+    return sync && t->d->world > 1 ? NORM_SYNCBN : NORM_BN;
+}
+
+static status reduce_f64(void *ctx, double *x, size_t n) { return dist_allreduce_sum_f64(ctx, x, n); }
+
 static status setup_model(trainer *t) {
     config *c = t->c;
-    model_options opt = {.be = (backend)backend_from_name(c->backend),
-                         .norm = strcmp(c->norm, "gn") == 0 ? NORM_GN : NORM_BN,
+    model_options opt = {.be = (backend)backend_from_name(c->backend), .norm = norm_of(t),
                          .gn_groups = (int)c->gn_groups};
-    TRY(weights_open_model(c->model, c->weights, t->ds.nc, &opt, (uint64_t)c->seed, &t->m, NULL, NULL));
-    if (c->weights && *c->weights) log_info("weights: loaded %s", c->weights);
+    TRY(weights_open_model(c->model, NULL, t->ds.nc, &opt, (uint64_t)c->seed, &t->m, NULL, NULL));
+    if (c->weights && *c->weights) { /* fine-tuning: what matches by name and shape, the rest fresh */
+        weights_report wr;
+        TRY(weights_load_partial(t->m, c->weights, &wr));
+        char line[1200];
+        weights_report_format(&wr, c->weights, line, sizeof line);
+        log_info("%s", line);
+    }
+    if (model_na(t->m)) { /* YOLOv5 head: YOLOv5's gains unless given (the options' defaults are v8's) */
+        float g[3];
+        detloss_default_gains(t->m, g);
+        if (!c->given.box) c->box = g[0];
+        if (!c->given.cls) c->cls = g[1];
+        if (c->given.dfl) log_warn("dfl=%g has no effect: the YOLOv5 head has no DFL term", c->dfl);
+        log_info("loss: YOLOv5 (box, obj, cls) with box=%g cls=%g obj=1 before YOLOv5's scaling by levels, classes "
+                 "and image size",
+                 c->box, c->cls);
+    }
+    if (c->freeze > 0) {
+        size_t nf = model_freeze_layers(t->m, (int)c->freeze);
+        log_info("freeze=%ld: %zu tensors of layers 0-%ld get no updates", c->freeze, nf, c->freeze - 1);
+    }
+    if (opt.norm == NORM_SYNCBN) model_set_reducer(t->m, (ops_reducer){reduce_f64, t->d});
     /* the validation model: same architecture, EMA weights copied in */
     model_spec spec = *model_get_spec(t->m);
     return model_create(&t->vm, &spec, &opt, (uint64_t)c->seed);
@@ -240,7 +286,11 @@ static status setup(trainer *t) {
                        "key 'batch': %g asks for an automatic batch size, which `yoloc plan` will provide; give a "
                        "whole number of images per process",
                        c->batch);
-    if (strcmp(c->norm, "syncbn") == 0 && t->d->world == 1)
+    t->lead = t->d->rank == 0;
+    if (t->d->world > 1)
+        printf("processes: %d (this is rank %d); normalisation: %s\n", t->d->world, t->d->rank,
+               strcmp(c->norm, "gn") == 0 ? "GroupNorm" : (norm_of(t) == NORM_SYNCBN ? "SyncBatchNorm" : "BatchNorm per process"));
+    else if (strcmp(c->norm, "syncbn") == 0)
         log_info("norm=syncbn with one process is BatchNorm");
     dataset_options dopt = {.use_cache = 1, .quiet = 0};
     TRY(dataset_open(&t->ds, c->data, &dopt));
@@ -296,8 +346,8 @@ static status setup(trainer *t) {
     li->warmup_epochs = c->warmup_epochs;
     TRY(lr_scale_parse(c->lr_scale, &li->rule));
     li->margin = c->lr_scale_margin;
-    li->batchnorm = strcmp(c->norm, "gn") != 0;
-    li->syncbn = strcmp(c->norm, "syncbn") == 0 && t->d->world > 1;
+    li->batchnorm = norm_of(t) != NORM_GN;
+    li->syncbn = norm_of(t) == NORM_SYNCBN;
     li->images_per_epoch = (long)loader_num_samples(t->L);
     li->epochs = (int)c->epochs;
     li->force = c->force;
@@ -351,7 +401,7 @@ static status setup(trainer *t) {
            t->ultra ? t->lp.total_steps : sc->total_steps);
     TRY(ema_init(&t->e, t->m, 0, 0));
     t->have_ema = 1;
-    detloss_cfg lc = {{(float)c->box, (float)c->cls, (float)c->dfl}, (float)c->label_smoothing};
+    detloss_cfg lc = {.gains = {(float)c->box, (float)c->cls, (float)c->dfl}, .label_smoothing = (float)c->label_smoothing};
     TRY(detloss_init(&t->loss, t->m, &lc));
     t->have_loss = 1;
     t->best_fitness = 0;
@@ -452,10 +502,118 @@ static status run_validation(trainer *t, int verbose, val_result *vr) {
     vo.nms.max_det = (int)t->c->max_det;
     vo.metric = strcmp(t->c->metric, "coco") == 0 ? EVAL_METRIC_COCO : EVAL_METRIC_ULTRALYTICS;
     vo.compute_loss = 1;
-    vo.loss_cfg = (detloss_cfg){{(float)t->c->box, (float)t->c->cls, (float)t->c->dfl}, (float)t->c->label_smoothing};
-    vo.verbose = verbose;
+    vo.loss_cfg = (detloss_cfg){.gains = {(float)t->c->box, (float)t->c->cls, (float)t->c->dfl},
+                                .label_smoothing = (float)t->c->label_smoothing};
+    vo.verbose = verbose && t->d->world == 1;
     const ds_split *sp = t->ds.val.nimages ? &t->ds.val : &t->ds.train;
-    return validate_run(t->vm, &t->ds, sp, &vo, vr);
+    if (t->d->world == 1) return validate_run(t->vm, &t->ds, sp, &vo, vr);
+    /* several processes: this rank's shard (images rank, rank+world, ...),
+     * then the detections are gathered and rank 0 scores the whole split */
+    vo.shard_rank = t->d->rank;
+    vo.shard_world = t->d->world;
+    status st = validate_run(t->vm, &t->ds, sp, &vo, vr);
+    if (st == YOLOC_OK) st = validate_gather(vr, t->d, t->ds.names, vo.metric);
+    if (st == YOLOC_OK && verbose && t->lead) eval_summary_print(&vr->sum, stdout);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Several processes: every rank starts from rank 0's state, after checking
+ * that all run the same settings and model. */
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static status sync_start(trainer *t) {
+    dist *d = t->d;
+    if (d->world == 1) return YOLOC_OK;
+    /* agreement: the resolved settings (minus what may differ per process)
+     * and the model's tensors */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    long workers = t->c->workers, threads = t->c->threads;
+    t->c->workers = t->c->threads = 0;
+    config_write_yaml(t->c, f);
+    t->c->workers = workers;
+    t->c->threads = threads;
+    fclose(f);
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, text, len);
+    free(text);
+    for (size_t i = 0; i < model_num_tensors(t->m); i++) {
+        const param_info *p = model_tensor(t->m, i);
+        h = fnv1a(h, p->name, strlen(p->name));
+        h = fnv1a(h, p->shape, sizeof(int64_t) * (size_t)p->ndim);
+    }
+    uint64_t h0 = h;
+    TRY(dist_broadcast(d, &h0, sizeof h0, 0));
+    double differ = h != h0;
+    TRY(dist_allreduce_sum_f64(d, &differ, 1));
+    if (differ > 0) {
+        if (h != h0)
+            return err_set(YOLOC_ERR_INVALID,
+                           "rank %d: its settings or model differ from rank 0's (hash %016llx vs %016llx); every "
+                           "process must run the same command",
+                           d->rank, (unsigned long long)h, (unsigned long long)h0);
+        return err_set(YOLOC_ERR_INVALID, "rank %d: %.0f other rank(s) run different settings or models", d->rank, differ);
+    }
+    /* rank 0's weights, statistics, EMA, optimizer state and counters */
+    TRY(dist_broadcast(d, model_params(t->m), model_num_params(t->m) * sizeof(float), 0));
+    TRY(dist_broadcast(d, model_bufs(t->m), model_num_bufs(t->m) * sizeof(float), 0));
+    TRY(dist_broadcast(d, t->e.params, t->e.nparams * sizeof(float), 0));
+    if (t->e.nbufs) TRY(dist_broadcast(d, t->e.bufs, t->e.nbufs * sizeof(float), 0));
+    optim_state_view v[OPTIM_MAX_STATE];
+    int nv = optim_state(&t->opt, v);
+    for (int i = 0; i < nv; i++) TRY(dist_broadcast(d, v[i].data, v[i].n * sizeof(float), 0));
+    int64_t nbt = model_bn_batches(t->m);
+    long counters[8] = {t->step, t->iteration, t->last_opt_iter, t->best_epoch, t->nonfinite_steps, t->e.updates,
+                        t->opt.step, (long)nbt};
+    double reals[2] = {t->best_fitness, t->lr_factor};
+    TRY(dist_broadcast(d, counters, sizeof counters, 0));
+    TRY(dist_broadcast(d, reals, sizeof reals, 0));
+    TRY(dist_broadcast(d, &t->start_epoch, sizeof t->start_epoch, 0));
+    t->step = counters[0];
+    t->iteration = counters[1];
+    t->last_opt_iter = counters[2];
+    t->best_epoch = (int)counters[3];
+    t->nonfinite_steps = counters[4];
+    t->e.updates = counters[5];
+    t->opt.step = counters[6];
+    model_set_bn_batches(t->m, counters[7]);
+    t->best_fitness = reals[0];
+    t->lr_factor = reals[1];
+    TRY(build_buckets(t));
+    model_set_backward_hook(t->m, bwd_hook, t);
+    /* what one all-reduce of the gradients costs when nothing hides it (the
+     * reference for the overlap reported each epoch) */
+    model_zero_grad(t->m);
+    double times[3];
+    for (int k = 0; k < 3; k++) {
+        TRY(dist_barrier(d));
+        double t0 = time_now();
+        TRY(dist_allreduce_sum_f32(d, model_grads(t->m), model_num_params(t->m)));
+        times[k] = time_now() - t0;
+    }
+    t->allreduce_ref_s = time_median(times, 3);
+    printf("processes: rank 0's state broadcast; gradients all-reduced in %d buckets during backward (one blocking "
+           "all-reduce of %.1f MB takes %.1f ms)\n",
+           t->nbuckets, model_num_params(t->m) * 4.0 / 1e6, t->allreduce_ref_s * 1e3);
+    return YOLOC_OK;
+}
+
+/* Rank 0's status of a step only it does (writing files), shared so every
+ * rank stops together. */
+static status agree(trainer *t, status st) {
+    if (t->d->world == 1) return st;
+    int v = st < 0 ? st : 0;
+    status bs = dist_broadcast(t->d, &v, sizeof v, 0);
+    if (bs < 0) return bs;
+    if (v < 0 && !t->lead) return err_set(v, "rank %d: rank 0 failed (see its message)", t->d->rank);
+    return st < 0 ? st : (status)v;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -691,6 +849,65 @@ static void step_hp(const trainer *t, int epoch, long nb, long ni, optim_group_h
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Gradient all-reduce in buckets, overlapped with backward. The flat
+ * gradient buffer holds layers in forward order, so backward finishes them
+ * from the end: a bucket (a contiguous range of ~1M floats covering whole
+ * layers) can be reduced as soon as its first layer's backward is done,
+ * while the earlier layers are still computing. */
+
+#define BUCKET_FLOATS ((size_t)1 << 20)
+
+static status build_buckets(trainer *t) {
+    int nl = model_get_spec(t->m)->nlayers;
+    t->buckets = calloc((size_t)nl + 1, sizeof *t->buckets);
+    if (!t->buckets) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    size_t hi = model_num_params(t->m), lo = hi;
+    int first = nl;
+    for (int l = nl - 1; l >= 0; l--) {
+        size_t a, b;
+        model_layer_param_range(t->m, l, &a, &b);
+        if (b > a) {
+            lo = a;
+            first = l;
+        }
+        if (hi - lo >= BUCKET_FLOATS || (l == 0 && hi > lo)) {
+            t->buckets[t->nbuckets++] = (struct gbucket){lo, hi, first, {{0}, 0}};
+            hi = lo;
+        }
+    }
+    return YOLOC_OK;
+}
+
+static void start_bucket(trainer *t, struct gbucket *bk) {
+    if (t->hook_st == YOLOC_OK)
+        t->hook_st = dist_iallreduce_sum_f32(t->d, model_grads(t->m) + bk->lo, bk->hi - bk->lo, &bk->req);
+}
+
+/* After layer `layer`'s backward: start every bucket it completes, and let
+ * the ones in flight progress. */
+static void bwd_hook(void *ctx, int layer) {
+    trainer *t = ctx;
+    if (!t->hook_armed) return;
+    while (t->next_bucket < t->nbuckets && t->buckets[t->next_bucket].first_layer >= layer)
+        start_bucket(t, &t->buckets[t->next_bucket++]);
+    for (int k = 0; k < t->next_bucket; k++) dist_test(t->d, &t->buckets[k].req);
+}
+
+/* Starts what is left, waits for everything (the waiting time is what the
+ * overlap did not hide). */
+static status allreduce_finish(trainer *t) {
+    while (t->next_bucket < t->nbuckets) start_bucket(t, &t->buckets[t->next_bucket++]);
+    double t0 = time_now();
+    for (int k = 0; k < t->nbuckets && t->hook_st == YOLOC_OK; k++) t->hook_st = dist_wait(t->d, &t->buckets[k].req);
+    t->comm_step_s += time_now() - t0;
+    t->hook_armed = 0;
+    t->next_bucket = 0;
+    status st = t->hook_st;
+    t->hook_st = YOLOC_OK;
+    return st;
+}
+
 static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
     config *c = t->c;
     long nb = (long)loader_num_batches(t->L);
@@ -701,7 +918,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
     long step_images = 0, group_end = -1;
     int group_bad = 0;
     memset(pg, 0, sizeof *pg);
-    pg->tty = isatty(fileno(stdout));
+    pg->tty = isatty(fileno(stdout)) && t->d->world == 1; /* mpirun gives ranks a pseudo-terminal */
     pg->t_epoch = pg->t_last_print = time_now();
     if (!t->ultra) model_zero_grad(t->m); /* Ultralytics carries leftover gradients into the next epoch */
     for (long bi = 0; bi < nb; bi++) {
@@ -722,6 +939,15 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             t->grad_cap = t->grad ? need : 0;
             if (!t->grad) return err_set(YOLOC_ERR_NOMEM, "out of memory (loss gradient)");
         }
+        /* does this batch end an optimizer step? (its backward then starts the all-reduce) */
+        int do_step;
+        if (t->ultra) {
+            int acc = sched_ultralytics_accumulate(&t->sc, t->iteration, nb);
+            do_step = t->iteration - t->last_opt_iter >= acc;
+        } else {
+            do_step = bi == group_end;
+        }
+        t->hook_armed = do_step && t->d->world > 1;
         float terms[3];
         (void)out;
         status st = detloss_compute(&t->loss, t->m, b->targets, b->ntargets, terms, t->grad);
@@ -730,7 +956,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             /* yoloc: back to the batch's sums (x its target-score normaliser);
              * the step's normalisation follows at the step. Ultralytics: loss
              * items x batch size. */
-            double scale = t->ultra ? (double)b->n * t->d->world : t->loss.norm;
+            double scale = t->ultra ? (double)b->n : t->loss.norm; /* ranks are summed by the all-reduce */
             for (size_t i = 0; i < need; i++) t->grad[i] *= (float)scale;
             TRY(model_backward(t->m, t->grad));
             for (int k = 0; k < 3; k++) {
@@ -747,17 +973,20 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         step_wait += b->wait_ms;
         pg->instances = (long)b->ntargets;
         t->iteration++;
-
-        int do_step;
-        if (t->ultra) {
-            int acc = sched_ultralytics_accumulate(&t->sc, t->iteration - 1, nb);
-            do_step = (t->iteration - 1) - t->last_opt_iter >= acc;
-        } else {
-            do_step = bi == group_end;
-        }
         if (!do_step) {
             progress_line(t, pg, epoch, bi + 1, nb, 0);
             continue;
+        }
+        if (t->d->world > 1) {
+            /* gradients summed over the ranks; the step's statistics too, so
+             * the normalisation and the logs are those of the whole step */
+            TRY(allreduce_finish(t));
+            double v[6] = {step_tss, step_S[0], step_S[1], step_S[2], (double)step_images, (double)group_bad};
+            TRY(dist_allreduce_sum_f64(t->d, v, 6));
+            step_tss = v[0];
+            for (int k = 0; k < 3; k++) step_S[k] = v[1 + k];
+            step_images = (long)v[4];
+            group_bad = v[5] > 0;
         }
         optim_group_hp hp[3];
         sched_point sp;
@@ -788,9 +1017,10 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             ema_update(&t->e, model_params(t->m), model_bufs(t->m));
         }
         double dt = time_now() - t_step;
-        fprintf(t->steps_csv, "%ld,%d,%.17g,%.17g,%.17g,%.17g,%.6g,%.6g,%.6g,%.6g,%.4g,%.4g\n", t->step, epoch + 1,
-                hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_S[0] / norm, step_S[1] / norm, step_S[2] / norm,
-                gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait);
+        if (t->steps_csv)
+            fprintf(t->steps_csv, "%ld,%d,%.17g,%.17g,%.17g,%.17g,%.9g,%.9g,%.9g,%.6g,%.4g,%.4g\n", t->step, epoch + 1,
+                    hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_S[0] / norm, step_S[1] / norm, step_S[2] / norm,
+                    gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait);
         model_zero_grad(t->m);
         t->step++;
         t->last_opt_iter = t->iteration - 1;
@@ -802,7 +1032,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         t_step = time_now();
         progress_line(t, pg, epoch, bi + 1, nb, 0);
     }
-    fflush(t->steps_csv);
+    if (t->steps_csv) fflush(t->steps_csv);
     progress_line(t, pg, epoch, nb, nb, 1);
     double d = pg->nbatches ? (double)pg->nbatches : 1;
     for (int k = 0; k < 3; k++) tl[k] /= d;
@@ -863,6 +1093,25 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
             if (gt) c->threads = threads;
             if (gp) c->patience = patience;
         }
+        /* another number of processes: keep the effective batch by
+         * changing accumulate (the run's B_eff is in args.yaml's derived block) */
+        const char *pp = args ? strstr(args, "\n  processes: ") : NULL, *bp = args ? strstr(args, "\n  b_eff: ") : NULL;
+        long old_world = pp ? strtol(pp + 14, NULL, 10) : d->world, b_eff = bp ? strtol(bp + 9, NULL, 10) : 0;
+        if (st == YOLOC_OK && old_world != d->world && b_eff > 0) {
+            long per = (long)c->batch * d->world, old_acc = c->accumulate;
+            if (b_eff % per != 0) {
+                st = err_set(YOLOC_ERR_INVALID,
+                             "resume with %d processes: the effective batch %ld of the run is not a multiple of batch "
+                             "%ld x %d processes; resume with as many processes as before (%ld)",
+                             d->world, b_eff, (long)c->batch, d->world, old_world);
+            } else {
+                c->accumulate = b_eff / per;
+                c->given.accumulate = 1;
+                printf("resume: %d processes instead of %ld: accumulate %ld -> %ld keeps the effective batch %ld (the "
+                       "data order changes, so the run continues equivalently, not bit for bit)\n",
+                       d->world, old_world, old_acc, c->accumulate, b_eff);
+            }
+        }
         free(args);
         if (st < 0) goto fail;
         if (meta.epoch + 1 >= c->epochs) {
@@ -878,12 +1127,18 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
     }
     if (resume_flag != 0) {
         snprintf(t.dir, sizeof t.dir, "%s", resume_run);
-        TRY_GOTO(st, resume_prepare(&t, resume_run));
+        if (t.lead) st = resume_prepare(&t, resume_run);
+        TRY_GOTO(st, agree(&t, st));
     } else {
-        TRY_GOTO(st, make_run_dir(c, t.dir, sizeof t.dir));
+        if (t.lead) st = make_run_dir(c, t.dir, sizeof t.dir);
+        TRY_GOTO(st, agree(&t, st));
     }
-    TRY_GOTO(st, write_args_yaml(&t));
-    TRY_GOTO(st, open_logs(&t, resume_flag != 0));
+    TRY_GOTO(st, sync_start(&t));
+    if (t.lead) {
+        st = write_args_yaml(&t);
+        if (st == YOLOC_OK) st = open_logs(&t, resume_flag != 0);
+    }
+    TRY_GOTO(st, agree(&t, st));
     if (out_dir) snprintf(out_dir, cap, "%s", t.dir);
     printf("run directory: %s\n", t.dir);
     char ln[3][32];
@@ -900,6 +1155,8 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
             if (epoch == c->epochs - c->close_mosaic) printf("closing mosaic, mixup and cutmix for the last %ld epochs\n", c->close_mosaic);
         }
         TRY_GOTO(st, snapshot_take(&t));
+        double epoch_comm_s = t.d->comm_s;
+        size_t epoch_comm_bytes = t.d->comm_bytes;
         progress pg;
         double tl[3] = {0, 0, 0};
         TRY_GOTO(st, train_epoch(&t, epoch, &pg, tl));
@@ -914,26 +1171,42 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
             printf("%22s %11zu %11zu %11.3g %11.3g %11.3g %11.3g  (val %.1fs)\n", "all", vr.sum.nimages,
                    vr.sum.ninstances, vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.seconds);
         }
+        if (t.d->world > 1) { /* rank 0 scored the validation: everyone uses its fitness */
+            TRY_GOTO(st, dist_broadcast(t.d, &fitness, sizeof fitness, 0));
+            double spe = t.lp.steps_per_epoch ? (double)t.lp.steps_per_epoch : 1;
+            if (t.lead)
+                printf("processes: per optimizer step %.1f ms waiting for the gradient all-reduce (%.1f MB; %.0f%% of "
+                       "its %.1f ms hidden behind backward), %.1f ms in all collectives (%.2f MB incl. SyncBatchNorm and "
+                       "validation)\n",
+                       1e3 * t.comm_step_s / spe, model_num_params(t.m) * 4.0 / 1e6,
+                       t.allreduce_ref_s > 0 ? fmax(0, 100 * (1 - t.comm_step_s / spe / t.allreduce_ref_s)) : 0,
+                       1e3 * t.allreduce_ref_s, 1e3 * (t.d->comm_s - epoch_comm_s) / spe,
+                       (double)(t.d->comm_bytes - epoch_comm_bytes) / 1e6 / spe);
+            t.comm_step_s = 0;
+        }
         optim_group_hp hp[3];
         sched_point sp;
         step_hp(&t, epoch, (long)loader_num_batches(t.L), t.iteration - 1, hp, &sp);
-        fprintf(t.results_csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", epoch + 1,
+        if (t.results_csv) fprintf(t.results_csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", epoch + 1,
                 tl[0], tl[1], tl[2], vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.loss[0], vr.loss[1],
                 vr.loss[2], hp[0].lr, hp[1].lr, hp[2].lr);
-        fflush(t.results_csv);
+        if (t.results_csv) fflush(t.results_csv);
         val_result_free(&vr);
         int improved = t.best_epoch < 0 || fitness > t.best_fitness;
         if (improved) {
             t.best_fitness = fitness;
             t.best_epoch = epoch;
         }
-        TRY_GOTO(st, save_checkpoint(&t, epoch, "last"));
-        if (improved) TRY_GOTO(st, save_checkpoint(&t, epoch, "best"));
-        if (c->save_period > 0 && (epoch + 1) % c->save_period == 0) {
-            char name[32];
-            snprintf(name, sizeof name, "epoch%d", epoch + 1);
-            TRY_GOTO(st, save_checkpoint(&t, epoch, name));
+        if (t.lead) {
+            st = save_checkpoint(&t, epoch, "last");
+            if (st == YOLOC_OK && improved) st = save_checkpoint(&t, epoch, "best");
+            if (st == YOLOC_OK && c->save_period > 0 && (epoch + 1) % c->save_period == 0) {
+                char name[32];
+                snprintf(name, sizeof name, "epoch%d", epoch + 1);
+                st = save_checkpoint(&t, epoch, name);
+            }
         }
+        TRY_GOTO(st, agree(&t, st));
         last_epoch = epoch;
         if (c->patience > 0 && epoch - t.best_epoch >= c->patience) {
             printf("stopping early: no improvement in the last %ld epochs (best: epoch %d, fitness %.4g)\n",
@@ -948,18 +1221,23 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
     /* Final validation of best weights, plots. */
     char best[4300];
     snprintf(best, sizeof best, "%s/weights/best.safetensors", t.dir);
-    if (path_exists(best)) {
-        TRY_GOTO(st, weights_load(t.vm, best));
+    int have_best = t.lead && path_exists(best);
+    TRY_GOTO(st, dist_broadcast(t.d, &have_best, sizeof have_best, 0));
+    if (have_best) {
+        if (t.lead) st = weights_load(t.vm, best);
+        TRY_GOTO(st, agree(&t, st));
+        TRY_GOTO(st, dist_broadcast(t.d, model_params(t.vm), model_num_params(t.vm) * sizeof(float), 0));
+        TRY_GOTO(st, dist_broadcast(t.d, model_bufs(t.vm), model_num_bufs(t.vm) * sizeof(float), 0));
         printf("validating %s:\n", best);
         val_result vr;
         TRY_GOTO(st, run_validation(&t, 1, &vr));
-        if (c->plots) {
+        if (c->plots && t.lead) {
             status ps = write_val_plots(&t, &vr);
             if (ps < 0) log_warn("plots: %s", yoloc_last_error());
         }
         val_result_free(&vr);
     }
-    if (c->plots) {
+    if (c->plots && t.lead) {
         status ps = write_plots(&t);
         if (ps < 0) log_warn("plots: %s", yoloc_last_error());
     }

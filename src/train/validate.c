@@ -9,6 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A shard of a split as a loader source: item i is the split's image
+ * rank + i * world. */
+typedef struct {
+    const dataset *ds;
+    const ds_split *sp;
+    int rank, world;
+} shard_ctx;
+
+static status shard_load(const aug_source *src, size_t i, image *img) {
+    const shard_ctx *s = src->ctx;
+    return dataset_load_image(s->ds, s->sp, (size_t)s->rank + i * (size_t)s->world, img);
+}
+
 void val_options_default(val_options *o) {
     memset(o, 0, sizeof *o);
     o->batch = 32;
@@ -17,6 +30,7 @@ void val_options_default(val_options *o) {
     o->workers = 2;
     o->nms = NMS_CFG_VAL;
     o->metric = EVAL_METRIC_ULTRALYTICS;
+    o->shard_world = 1;
 }
 
 void val_result_free(val_result *r) {
@@ -36,6 +50,18 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
     TRY(eval_confusion_init(&r->cm, nc, EVAL_CONFUSION_CONF, EVAL_CONFUSION_IOU));
     aug_source src;
     aug_source_from_split(&src, ds, sp);
+    shard_ctx sh = {ds, sp, o->shard_rank, o->shard_world > 0 ? o->shard_world : 1};
+    ds_image *shard_items = NULL;
+    if (sh.world > 1) {
+        size_t n = sp->nimages > (size_t)sh.rank ? (sp->nimages - (size_t)sh.rank + (size_t)sh.world - 1) / (size_t)sh.world : 0;
+        if (n == 0) return eval_summarize(&r->set, o->metric, ds->names, &r->sum); /* nothing to validate here */
+        if (!(shard_items = malloc(n * sizeof *shard_items))) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) shard_items[i] = sp->images[(size_t)sh.rank + i * (size_t)sh.world];
+        src.n = n;
+        src.items = shard_items;
+        src.load = shard_load;
+        src.ctx = &sh;
+    }
     loader_options lo;
     loader_options_default(&lo);
     lo.batch = o->batch;
@@ -106,7 +132,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
                 y2 = fmin(fmax(y2, 0), it->orig_h);
                 eds[k] = (eval_det){x1, y1, x2 - x1, y2 - y1, d[4], (int)d[5]};
             }
-            const ds_image *im = &sp->images[it->index];
+            const ds_image *im = &src.items[it->index];
             if (im->nboxes > gt_cap) {
                 free(gts);
                 gt_cap = im->nboxes * 2;
@@ -131,6 +157,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
     }
     if (have_loss && nbatches)
         for (int k = 0; k < 3; k++) r->loss[k] /= (double)nbatches; /* Ultralytics: mean over batches */
+    r->nbatches = nbatches;
     TRY_GOTO(st, eval_summarize(&r->set, o->metric, ds->names, &r->sum));
     r->seconds = time_now() - t0;
     r->ms_per_image = r->images ? t_model * 1e3 / (double)r->images : 0;
@@ -142,9 +169,82 @@ fail: /* also the normal exit */
     free(dets);
     free(eds);
     free(gts);
+    free(shard_items);
     if (st < 0) {
         eval_set_free(&r->set);
         eval_confusion_free(&r->cm);
     }
+    return st;
+}
+
+/* ---- several processes ---- */
+
+typedef struct {
+    uint64_t nimages, ngts, ndets;
+} set_header;
+
+status validate_gather(val_result *r, dist *d, const char *const *names, eval_metric metric) {
+    if (d->world == 1) return YOLOC_OK;
+    /* losses: means over batches -> sums, reduced, means again */
+    double lsum[4] = {r->loss[0] * (double)r->nbatches, r->loss[1] * (double)r->nbatches,
+                      r->loss[2] * (double)r->nbatches, (double)r->nbatches};
+    TRY(dist_allreduce_sum_f64(d, lsum, 4));
+    for (int k = 0; k < 3; k++) r->loss[k] = lsum[3] > 0 ? lsum[k] / lsum[3] : 0;
+    r->nbatches = (size_t)lsum[3];
+    /* the confusion matrix, summed */
+    int nc = r->set.nc;
+    size_t ncm = (size_t)(nc + 1) * (nc + 1);
+    double *cm = malloc(ncm * sizeof(double));
+    if (!cm) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ncm; i++) cm[i] = r->cm.m ? (double)r->cm.m[i] : 0;
+    status st = dist_allreduce_sum_f64(d, cm, ncm);
+    for (size_t i = 0; st == YOLOC_OK && r->cm.m && i < ncm; i++) r->cm.m[i] = (uint64_t)cm[i];
+    free(cm);
+    TRY(st);
+    /* ground truth and detections to rank 0 */
+    const eval_set *s = &r->set;
+    set_header h = {s->nimages, s->ngts, s->ndets};
+    size_t bytes = sizeof h + s->nimages * sizeof(eval_image) + s->ngts * sizeof(eval_gt) + s->ndets * sizeof(eval_det);
+    unsigned char *blob = malloc(bytes), *all = NULL;
+    size_t *sizes = calloc((size_t)d->world, sizeof(size_t));
+    if (!blob || !sizes) {
+        free(blob), free(sizes);
+        return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    }
+    unsigned char *q = blob;
+    memcpy(q, &h, sizeof h), q += sizeof h;
+    if (s->nimages) memcpy(q, s->images, s->nimages * sizeof(eval_image)), q += s->nimages * sizeof(eval_image);
+    if (s->ngts) memcpy(q, s->gts, s->ngts * sizeof(eval_gt)), q += s->ngts * sizeof(eval_gt);
+    if (s->ndets) memcpy(q, s->dets, s->ndets * sizeof(eval_det));
+    st = dist_gather(d, blob, bytes, 0, (void **)&all, sizes);
+    free(blob);
+    if (st == YOLOC_OK && d->rank == 0) {
+        eval_set merged;
+        st = eval_set_init(&merged, nc);
+        size_t off = 0;
+        for (int rk = 0; st == YOLOC_OK && rk < d->world; rk++) {
+            const unsigned char *b = all + off;
+            set_header rh;
+            memcpy(&rh, b, sizeof rh);
+            const eval_image *im = (const eval_image *)(b + sizeof rh);
+            const eval_gt *g = (const eval_gt *)(im + rh.nimages);
+            const eval_det *dt = (const eval_det *)(g + rh.ngts);
+            for (uint64_t i = 0; st == YOLOC_OK && i < rh.nimages; i++) /* shard index -> split index */
+                st = eval_set_add_image(&merged, im[i].id * d->world + rk, im[i].width, im[i].height, g + im[i].gt0,
+                                        im[i].ngt, dt + im[i].det0, im[i].ndet);
+            off += sizes[rk];
+        }
+        if (st == YOLOC_OK) {
+            eval_summary_free(&r->sum);
+            eval_set_free(&r->set);
+            r->set = merged;
+            r->images = merged.nimages;
+            st = eval_summarize(&r->set, metric, names, &r->sum);
+        } else {
+            eval_set_free(&merged);
+        }
+    }
+    free(all);
+    free(sizes);
     return st;
 }

@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "data/dataset.h"
+#include "dist/dist.h"
 #include "eval/metrics.h"
 #include "eval/nms.h"
 #include "eval/yolo_eval.h"
@@ -23,6 +24,7 @@ typedef struct {
     int compute_loss;   /* also the losses (needs loss_cfg) */
     detloss_cfg loss_cfg;
     int verbose;        /* print the metrics table */
+    int shard_rank, shard_world; /* validate images shard_rank, +shard_world, ... of the split (0, 1) */
 } val_options;
 
 void val_options_default(val_options *o);
@@ -31,16 +33,26 @@ typedef struct {
     eval_summary sum;   /* P, R, mAP50, mAP50-95 (all and per class) */
     eval_set set;       /* ground truth and detections (for curves and plots) */
     eval_confusion cm;  /* conf 0.25, IoU 0.45 as Ultralytics' validator */
-    double loss[3];     /* mean over images of box, cls, dfl (when compute_loss) */
+    double loss[3];     /* mean over batches of the three loss terms (when compute_loss) */
+    size_t nbatches;
     size_t images;
     double seconds;     /* wall time */
     double ms_per_image;/* forward + NMS */
 } val_result;
 
 /* Runs the model (its weights as they are; this function re-plans it in
- * eval mode for each batch shape) over the split. */
+ * eval mode for each batch shape) over the split, or over its shard (image
+ * ids are then the shard's indices; an empty shard gives an empty result). */
 status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_options *o,
                     val_result *r);
 void val_result_free(val_result *r);
+
+/* Several processes: each validated its shard of the split (shard k of w
+ * holds the split's images k, k+w, k+2w, ...); this gathers the ground
+ * truth and detections to rank 0, which computes the metrics of the whole
+ * split (r->sum, r->set there); the confusion matrix and the losses are
+ * reduced on every rank. A rank whose shard is empty passes an r that was
+ * zeroed (and its eval_set/confusion initialised). Identity for one process. */
+status validate_gather(val_result *r, dist *d, const char *const *names, eval_metric metric);
 
 #endif
