@@ -4,7 +4,9 @@
  * (class cx cy w h conf) with save_txt=True. */
 #include "cli/commands.h"
 #include "core/log.h"
+#include "data/dataset.h"
 #include "io/file.h"
+#include "io/json.h"
 #include "train/config.h"
 #include "train/predict.h"
 #include "train/weights.h"
@@ -72,6 +74,70 @@ static status list_sources(const char *src, char ***out, size_t *n) {
     return YOLOC_OK;
 }
 
+/* Class names as one allocation (pointers, then the strings), as
+ * weights_open_model returns them. */
+static char **pack_names(const char *const *src, int n) {
+    size_t bytes = (size_t)n * sizeof(char *);
+    for (int i = 0; i < n; i++) bytes += strlen(src[i]) + 1;
+    char **v = malloc(bytes ? bytes : 1);
+    if (!v) return NULL;
+    char *q = (char *)(v + n);
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(src[i]) + 1;
+        memcpy(q, src[i], l);
+        v[i] = q;
+        q += l;
+    }
+    return v;
+}
+
+/* Names for weights that do not carry them (e.g. converted official
+ * checkpoints): the data.yaml given as data=, else a JSON file next to the
+ * weights (W.json for W.safetensors) with a "names" list. */
+static void fallback_names(const config *c, int nc, char ***names, int *nnames) {
+    if (c->given.data && c->data && *c->data) {
+        dataset ds;
+        dataset_options dopt = {.use_cache = 1, .quiet = 1};
+        if (dataset_open(&ds, c->data, &dopt) == YOLOC_OK) {
+            if (ds.nc == nc && (*names = pack_names(ds.names, ds.nc))) *nnames = ds.nc;
+            else log_warn("data=%s has %d classes, the model %d: class names not used", c->data, ds.nc, nc);
+            dataset_close(&ds);
+            if (*names) return;
+        } else {
+            log_warn("%s", yoloc_last_error());
+        }
+    }
+    if (!c->weights || !*c->weights) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", c->weights);
+    char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/')) return;
+    snprintf(dot, sizeof path - (size_t)(dot - path), ".json");
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(path, 1 << 24, &text, &len) != YOLOC_OK) {
+        err_clear();
+        return;
+    }
+    jdoc doc;
+    if (jdoc_parse(&doc, text, len, path) == YOLOC_OK) {
+        const jnode *nm = jnode_get(doc.root, "names");
+        if (nm && nm->kind == JSON_ARRAY && (int)nm->n == nc) {
+            const char **v = calloc(nm->n ? nm->n : 1, sizeof *v);
+            int ok = v != NULL;
+            for (size_t i = 0; ok && i < nm->n; i++) {
+                if (nm->items[i]->kind != JSON_STRING) ok = 0;
+                else v[i] = nm->items[i]->text;
+            }
+            if (ok && (*names = pack_names(v, nc))) *nnames = nc;
+            free(v);
+        }
+        jdoc_free(&doc);
+    }
+    err_clear();
+    free(text);
+}
+
 int cmd_predict(int argc, char **argv) {
     config c;
     kv_args a;
@@ -93,6 +159,7 @@ int cmd_predict(int argc, char **argv) {
     model_options mo = {.be = (backend)backend_from_name(c.backend), .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
                         .gn_groups = (int)c.gn_groups};
     TRY_GOTO(st, weights_open_model(c.model, c.weights, 0, &mo, (uint64_t)c.seed, &m, &names, &nnames));
+    if (!names) fallback_names(&c, model_nc(m), &names, &nnames);
     TRY_GOTO(st, list_sources(c.source, &srcs, &nsrc));
     char dir[4096];
     const char *project = c.given.project ? c.project : "runs/predict";

@@ -167,9 +167,24 @@ struct trainer {
      * steps whose gradient is made non-finite ("3,4,5") */
     long fault_steps[16];
     int nfault;
+    /* callers' hooks (lrfind, tune, doctor) */
+    const train_hooks *h;
+    int stop;              /* 1: a hook ended the run */
+    train_epoch_info last_epoch;
+    /* gradient noise scale (noise_scale=True): per-step estimates of |G|^2
+     * and tr(Sigma) from a small and a big batch, averaged separately */
+    int ns_on;
+    float *ns_prev;        /* the gradient buffer before this batch's backward (one process) */
+    double ns_small2, ns_small_n, ns_small_b; /* sum of |G_small|^2, how many, sum of their batch sizes */
+    double ns_g2, ns_tr;   /* running means of the unbiased estimates */
+    long ns_count;
+    double ns_value;       /* B_simple = tr / g2, NAN until defined */
+    double ns_local2;      /* several processes: |this process's gradient sum|^2 before the all-reduce */
+    int ns_warned;
 };
 
 static void trainer_free(trainer *t) {
+    free(t->ns_prev);
     loader_close(t->L);
     if (t->have_loss) detloss_free(&t->loss);
     if (t->have_opt) optim_free(&t->opt);
@@ -417,6 +432,25 @@ static status setup(trainer *t) {
         q = *end == ',' ? end + 1 : end;
     }
     if (t->nfault) log_warn("YOLOC_FAULT_NONFINITE: %d optimizer steps will get a non-finite gradient (a test hook)", t->nfault);
+    t->ns_value = NAN;
+    if (c->noise_scale) {
+        if (t->ultra) {
+            log_warn("noise_scale=True: not measured with sched=ultralytics (gradients carry across epochs there)");
+        } else if (t->d->world == 1 && t->lp.accumulate < 2) {
+            log_warn("noise_scale=True needs two batch sizes: accumulate >= 2 (each accumulated batch against the "
+                     "step) or several processes; not measured with accumulate %d in one process",
+                     t->lp.accumulate);
+        } else {
+            t->ns_on = 1;
+            if (t->d->world == 1) {
+                t->ns_prev = calloc(model_num_params(t->m), sizeof(float));
+                if (!t->ns_prev) return err_set(YOLOC_ERR_NOMEM, "out of memory (noise scale)");
+            }
+            printf("noise scale: B_simple = tr(Sigma)/|G|^2 from %s against the whole step of %ld images, in "
+                   "steps.csv (noise_scale); the critical batch size beyond which bigger batches stop paying\n",
+                   t->d->world == 1 ? "each accumulated batch" : "each process's share", t->lp.b_eff);
+        }
+    }
     return YOLOC_OK;
 }
 
@@ -656,7 +690,7 @@ static status open_logs(trainer *t, int resuming) {
     snprintf(p, sizeof p, "%s/steps.csv", t->dir);
     const char *const *n = t->loss.names; /* box/cls/dfl (v8) */
     char h[512];
-    snprintf(h, sizeof h, "step,epoch,lr/pg0,lr/pg1,lr/pg2,momentum,%s_loss,%s_loss,%s_loss,grad_norm,img_s,wait_ms\n",
+    snprintf(h, sizeof h, "step,epoch,lr/pg0,lr/pg1,lr/pg2,momentum,%s_loss,%s_loss,%s_loss,grad_norm,img_s,wait_ms,noise_scale\n",
              n[0], n[1], n[2]);
     TRY(open_csv(p, resuming, t->step, h, &t->steps_csv));
     snprintf(p, sizeof p, "%s/results.csv", t->dir);
@@ -842,11 +876,72 @@ static void progress_line(const trainer *t, progress *pg, int epoch, long bi, lo
 static void step_hp(const trainer *t, int epoch, long nb, long ni, optim_group_hp hp[3], sched_point *sp) {
     if (t->ultra) sched_ultralytics_at(&t->sc, ni < 0 ? 0 : ni, epoch, nb, sp);
     else sched_at(&t->sc, t->step, sp);
+    double fixed = t->h && t->h->lr_at ? t->h->lr_at(t->h->ctx, t->step) : 0;
     for (int g = 0; g < 3; g++) {
-        hp[g].lr = sp->lr[g] * t->lr_factor;
-        hp[g].momentum = sp->momentum;
+        hp[g].lr = fixed > 0 ? fixed : sp->lr[g] * t->lr_factor;
+        hp[g].momentum = fixed > 0 ? t->momentum0 : sp->momentum;
         hp[g].weight_decay = g == 1 ? t->wd : 0.0;
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gradient noise scale (McCandlish et al. 2018, appendix A): with the
+ * gradient G_s of a small batch of B_s images and G_b of a big one of B_b,
+ *   |G|^2    ~ (B_b |G_b|^2 - B_s |G_s|^2) / (B_b - B_s)
+ *   tr(Sigma) ~ (|G_s|^2 - |G_b|^2) / (1/B_s - 1/B_b)
+ * are unbiased; each is averaged over the steps (an exponential mean, so
+ * the estimate follows the training) and B_simple = tr(Sigma) / |G|^2.
+ * Small batches: each accumulated batch (one process) or each process's
+ * share of the step (several processes); big: the whole step. Gradients
+ * are per unit of the loss normaliser (the step's target-score total), the
+ * batch sizes in images. */
+
+#define NS_DECAY 0.98
+
+static double sumsq_f32(const float *x, size_t n) {
+    double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static)
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+/* One process: after a batch's backward, |this batch's gradient|^2 from the
+ * difference with the buffer before it. */
+static void ns_after_batch(trainer *t, double tss, long images) {
+    float *g = model_grads(t->m);
+    size_t n = model_num_params(t->m);
+    double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)g[i] - t->ns_prev[i];
+        s += d * d;
+        t->ns_prev[i] = g[i];
+    }
+    if (tss > 0 && images > 0) {
+        t->ns_small2 += s / (tss * tss);
+        t->ns_small_n += 1;
+        t->ns_small_b += (double)images;
+    }
+}
+
+/* At the step: big = the whole step's gradient (already summed over the
+ * processes), small = the mean of the recorded small ones. */
+static void ns_step(trainer *t, double tss, long images) {
+    if (t->ns_small_n > 0 && tss > 0) {
+        double bs = t->ns_small_b / t->ns_small_n, bb = (double)images;
+        double gs2 = t->ns_small2 / t->ns_small_n;
+        double gb2 = sumsq_f32(model_grads(t->m), model_num_params(t->m)) / (tss * tss);
+        if (bb > bs * 1.0001 && isfinite(gs2) && isfinite(gb2)) {
+            double g2 = (bb * gb2 - bs * gs2) / (bb - bs), tr = (gs2 - gb2) / (1.0 / bs - 1.0 / bb);
+            /* exponential means with the start-up bias removed (as Adam's) */
+            t->ns_g2 = NS_DECAY * t->ns_g2 + (1 - NS_DECAY) * g2;
+            t->ns_tr = NS_DECAY * t->ns_tr + (1 - NS_DECAY) * tr;
+            t->ns_count++;
+            t->ns_value = t->ns_g2 > 0 && t->ns_tr > 0 ? t->ns_tr / t->ns_g2 : NAN; /* the correction cancels */
+        }
+    }
+    t->ns_small2 = t->ns_small_n = t->ns_small_b = 0;
+    if (t->ns_prev) memset(t->ns_prev, 0, model_num_params(t->m) * sizeof(float));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -880,6 +975,7 @@ static status build_buckets(trainer *t) {
 }
 
 static void start_bucket(trainer *t, struct gbucket *bk) {
+    if (t->ns_on) t->ns_local2 += sumsq_f32(model_grads(t->m) + bk->lo, bk->hi - bk->lo);
     if (t->hook_st == YOLOC_OK)
         t->hook_st = dist_iallreduce_sum_f32(t->d, model_grads(t->m) + bk->lo, bk->hi - bk->lo, &bk->req);
 }
@@ -966,6 +1062,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             }
             step_tss += t->loss.norm_raw;
             pg->nbatches++;
+            if (t->ns_on && t->d->world == 1) ns_after_batch(t, t->loss.norm_raw, b->n);
         } else {
             group_bad = 1;
         }
@@ -981,8 +1078,18 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             /* gradients summed over the ranks; the step's statistics too, so
              * the normalisation and the logs are those of the whole step */
             TRY(allreduce_finish(t));
-            double v[6] = {step_tss, step_S[0], step_S[1], step_S[2], (double)step_images, (double)group_bad};
-            TRY(dist_allreduce_sum_f64(t->d, v, 6));
+            double v[8] = {step_tss, step_S[0], step_S[1], step_S[2], (double)step_images, (double)group_bad, 0, 0};
+            if (t->ns_on && step_tss > 0) { /* this process's share as the small batch */
+                v[6] = t->ns_local2 / (step_tss * step_tss);
+                v[7] = (double)step_images;
+            }
+            TRY(dist_allreduce_sum_f64(t->d, v, 8));
+            if (t->ns_on && v[7] > 0) {
+                t->ns_small2 = v[6];
+                t->ns_small_n = t->d->world;
+                t->ns_small_b = v[7];
+            }
+            t->ns_local2 = 0;
             step_tss = v[0];
             for (int k = 0; k < 3; k++) step_S[k] = v[1 + k];
             step_images = (long)v[4];
@@ -994,6 +1101,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         float *g = model_grads(t->m);
         for (int f = 0; f < t->nfault; f++)
             if (t->fault_steps[f] == t->step) g[0] = NAN; /* injected fault (tests) */
+        if (t->ns_on) ns_step(t, group_bad ? 0 : step_tss, step_images);
         double norm = t->ultra ? (step_images ? (double)step_images : 1.0) : (step_tss > 1.0 ? step_tss : 1.0);
         if (!t->ultra) grad_scale(&t->opt, g, (float)(c->nbs / norm)); /* nbs x the step as one batch */
         double gnorm = grad_global_norm(&t->opt, g);
@@ -1018,9 +1126,19 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         }
         double dt = time_now() - t_step;
         if (t->steps_csv)
-            fprintf(t->steps_csv, "%ld,%d,%.17g,%.17g,%.17g,%.17g,%.9g,%.9g,%.9g,%.6g,%.4g,%.4g\n", t->step, epoch + 1,
+            fprintf(t->steps_csv, "%ld,%d,%.17g,%.17g,%.17g,%.17g,%.9g,%.9g,%.9g,%.6g,%.4g,%.4g,%.6g\n", t->step, epoch + 1,
                     hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_S[0] / norm, step_S[1] / norm, step_S[2] / norm,
-                    gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait);
+                    gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait, t->ns_on ? t->ns_value : NAN);
+        if (t->h && t->h->on_step) {
+            train_step_info si = {.step = t->step, .epoch = epoch, .momentum = hp[0].momentum, .grad_norm = gnorm,
+                                  .skipped = group_bad || !isfinite(gnorm), .img_s = step_images / (dt > 0 ? dt : 1e-9),
+                                  .wait_ms = step_wait, .noise_scale = t->ns_on ? t->ns_value : NAN};
+            for (int k = 0; k < 3; k++) {
+                si.lr[k] = hp[k].lr;
+                si.loss[k] = step_S[k] / norm;
+            }
+            if (t->h->on_step(t->h->ctx, &si)) t->stop = 1;
+        }
         model_zero_grad(t->m);
         t->step++;
         t->last_opt_iter = t->iteration - 1;
@@ -1031,6 +1149,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         group_bad = 0;
         t_step = time_now();
         progress_line(t, pg, epoch, bi + 1, nb, 0);
+        if (t->stop) break;
     }
     if (t->steps_csv) fflush(t->steps_csv);
     progress_line(t, pg, epoch, nb, nb, 1);
@@ -1056,11 +1175,17 @@ static status resume_prepare(trainer *t, const char *run) {
     return YOLOC_OK;
 }
 
-status train_run(config *c, dist *d, char *out_dir, size_t cap) {
+status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res) {
     trainer t;
     memset(&t, 0, sizeof t);
     t.c = c;
     t.d = d;
+    t.h = h;
+    if (res) {
+        memset(res, 0, sizeof *res);
+        res->best_epoch = -1;
+        res->noise_scale = NAN;
+    }
     char resume_run[4096] = "";
     status st = YOLOC_OK;
 
@@ -1139,14 +1264,14 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
         if (st == YOLOC_OK) st = open_logs(&t, resume_flag != 0);
     }
     TRY_GOTO(st, agree(&t, st));
-    if (out_dir) snprintf(out_dir, cap, "%s", t.dir);
+    if (res) snprintf(res->dir, sizeof res->dir, "%s", t.dir);
     printf("run directory: %s\n", t.dir);
     char ln[3][32];
     for (int k = 0; k < 3; k++) snprintf(ln[k], sizeof ln[k], "%s_loss", t.loss.names[k]);
     printf("%11s %7s %9s %9s %9s %9s %6s\n", "Epoch", "Mem", ln[0], ln[1], ln[2], "Instances", "Size");
 
     double t_start = time_now();
-    int last_epoch = t.start_epoch - 1;
+    int last_epoch = t.start_epoch - 1, patience_stop = 0;
     for (int epoch = t.start_epoch; epoch < c->epochs; epoch++) {
         if (c->close_mosaic > 0 && epoch >= c->epochs - c->close_mosaic) {
             aug_params a = t.lo.aug;
@@ -1191,6 +1316,20 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
                 tl[0], tl[1], tl[2], vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.loss[0], vr.loss[1],
                 vr.loss[2], hp[0].lr, hp[1].lr, hp[2].lr);
         if (t.results_csv) fflush(t.results_csv);
+        train_epoch_info *ei = &t.last_epoch;
+        memset(ei, 0, sizeof *ei);
+        ei->epoch = epoch;
+        ei->validated = c->val || final;
+        ei->precision = vr.sum.mp;
+        ei->recall = vr.sum.mr;
+        ei->map50 = vr.sum.map50;
+        ei->map5095 = vr.sum.map5095;
+        ei->fitness = fitness;
+        for (int k = 0; k < 3; k++) {
+            ei->loss[k] = tl[k];
+            ei->val_loss[k] = vr.loss[k];
+            ei->lr[k] = hp[k].lr;
+        }
         val_result_free(&vr);
         int improved = t.best_epoch < 0 || fitness > t.best_fitness;
         if (improved) {
@@ -1208,9 +1347,12 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
         }
         TRY_GOTO(st, agree(&t, st));
         last_epoch = epoch;
+        if (t.h && t.h->on_epoch && t.h->on_epoch(t.h->ctx, &t.last_epoch)) t.stop = 1;
+        if (t.stop) break;
         if (c->patience > 0 && epoch - t.best_epoch >= c->patience) {
             printf("stopping early: no improvement in the last %ld epochs (best: epoch %d, fitness %.4g)\n",
                    c->patience, t.best_epoch + 1, t.best_fitness);
+            patience_stop = 1;
             break;
         }
     }
@@ -1221,7 +1363,7 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
     /* Final validation of best weights, plots. */
     char best[4300];
     snprintf(best, sizeof best, "%s/weights/best.safetensors", t.dir);
-    int have_best = t.lead && path_exists(best);
+    int have_best = t.lead && path_exists(best) && !(h && h->skip_final_val);
     TRY_GOTO(st, dist_broadcast(t.d, &have_best, sizeof have_best, 0));
     if (have_best) {
         if (t.lead) st = weights_load(t.vm, best);
@@ -1237,12 +1379,29 @@ status train_run(config *c, dist *d, char *out_dir, size_t cap) {
         }
         val_result_free(&vr);
     }
-    if (c->plots && t.lead) {
+    if (c->plots && t.lead && !(h && h->skip_final_val)) {
         status ps = write_plots(&t);
         if (ps < 0) log_warn("plots: %s", yoloc_last_error());
     }
     printf("results saved to %s\n", t.dir);
+    if (res) {
+        snprintf(res->dir, sizeof res->dir, "%s", t.dir);
+        res->epochs_done = last_epoch + 1;
+        res->steps = t.step;
+        res->stopped = t.stop ? 1 : patience_stop ? 2 : 0;
+        res->best_fitness = t.best_fitness;
+        res->best_epoch = t.best_epoch;
+        res->last = t.last_epoch;
+        res->noise_scale = t.ns_on ? t.ns_value : NAN;
+    }
 fail:
     trainer_free(&t);
+    return st;
+}
+
+status train_run(config *c, dist *d, char *out_dir, size_t cap) {
+    train_result r;
+    status st = train_run_ex(c, d, NULL, &r);
+    if (out_dir && cap) snprintf(out_dir, cap, "%s", r.dir);
     return st;
 }

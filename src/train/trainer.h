@@ -29,4 +29,59 @@
  * in out_dir (may be NULL). */
 status train_run(config *c, dist *d, char *out_dir, size_t cap);
 
+/* What the trainer reports after each optimizer step (the steps.csv row). */
+typedef struct {
+    long step;            /* optimizer step, from 0 */
+    int epoch;            /* from 0 */
+    double lr[3];         /* applied, per parameter group (bias, weights, norm) */
+    double momentum;
+    double loss[3];       /* the step's losses, as logged */
+    double grad_norm;     /* global norm before clipping (may be inf/nan) */
+    int skipped;          /* 1: non-finite, no update */
+    double img_s, wait_ms;
+    double noise_scale;   /* B_simple so far (noise_scale=True), else NAN */
+} train_step_info;
+
+/* What the trainer reports after each epoch (the results.csv row). */
+typedef struct {
+    int epoch;            /* from 0 */
+    double loss[3];       /* mean training losses of the epoch */
+    int validated;        /* 0: val=False and not the last epoch (the fields below are 0) */
+    double precision, recall, map50, map5095;
+    double val_loss[3];
+    double fitness;       /* mAP50-95 when validated, else -(sum of the training losses) */
+    double lr[3];         /* at the end of the epoch */
+} train_epoch_info;
+
+/* Callers that drive trainings (lrfind, tune, the doctor's live checks)
+ * plug in here. Every field may be NULL / 0. */
+typedef struct {
+    void *ctx;
+    /* > 0: the learning rate of every parameter group at this optimizer
+     * step instead of the schedule's (momentum stays at the configured
+     * value); <= 0: the schedule's. */
+    double (*lr_at)(void *ctx, long step);
+    /* After each optimizer step (every rank, the same values): non-zero
+     * ends the training after this step, as if it had reached its last
+     * epoch (checkpoints stay as they were at the last epoch end). */
+    int (*on_step)(void *ctx, const train_step_info *s);
+    /* After each epoch (and its validation): non-zero ends the training. */
+    int (*on_epoch)(void *ctx, const train_epoch_info *e);
+    int skip_final_val; /* no validation of best.safetensors at the end, no plots */
+} train_hooks;
+
+typedef struct {
+    char dir[4096];       /* run directory */
+    int epochs_done;      /* completed epochs (this run, resume included) */
+    long steps;           /* optimizer steps */
+    int stopped;          /* 1: a hook ended the run, 2: patience */
+    double best_fitness;  /* of the best epoch (see train_epoch_info.fitness) */
+    int best_epoch;       /* from 0; -1 when no epoch completed */
+    train_epoch_info last;/* the last completed epoch */
+    double noise_scale;   /* the final B_simple estimate (NAN without one) */
+} train_result;
+
+/* train_run with hooks; res (may be NULL) receives the outcome. */
+status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res);
+
 #endif

@@ -4,7 +4,7 @@
 # transferred, the class outputs fresh), freeze=10 is applied, the run logs
 # YOLOv5's loss columns (box, obj, cls); `yoloc val` of the 80-class weights
 # on coco128 prints the table, writes metrics.json and lands at the
-# expected mAP; a weights file of another model or a missing one is a clear
+# expected mAP; predict finds the giraffes of image 25; a weights file of another model or a missing one is a clear
 # error. Needs ../shared/data (skips without it).
 # Usage: test_finetune_cli.sh path/to/yoloc
 Y=${1:?usage: test_finetune_cli.sh path/to/yoloc}
@@ -39,6 +39,19 @@ m=$(tr -d '\n ' <"$T/m.json" 2>/dev/null | sed 's/.*"all":{[^}]*"mAP50-95":\([0-
 awk -v m="$m" 'BEGIN { exit !(m > 0.30 && m < 0.40) }' && grep -q "mAP50-95)" "$T/val.log" \
     && echo "ok   yolov5n on coco128 val: table printed, mAP50-95 $m (COCO metric) in metrics.json" \
     || { echo "FAIL mAP50-95 '$m'"; tail -3 "$T/val.log"; fail=1; }
+
+# --- predict with the official weights: the giraffes of coco128 image 25,
+# named from the weights' JSON sidecar (yolov5n.json), then from data=
+IMG="$ROOT/../shared/data/coco128/images/train/000000000025.jpg"
+"$Y" predict model=yolov5n.yaml weights="$W" source="$IMG" project="$T/pred" >"$T/pred.log" 2>&1 \
+    || { echo "FAIL predict"; tail -3 "$T/pred.log"; fail=1; }
+grep -q "000000000025.jpg: 640x426, 2 giraffe," "$T/pred.log" && [ -s "$T/pred/exp/000000000025.jpg" ] \
+    && echo "ok   predict: $(grep -o '2 giraffe' "$T/pred.log") drawn (names from yolov5n.json)" \
+    || { echo "FAIL predict output"; cat "$T/pred.log"; fail=1; }
+cp "$W" "$T/plain.safetensors"
+"$Y" predict model=yolov5n.yaml weights="$T/plain.safetensors" source="$IMG" data="$COCO" project="$T/pred" \
+    >"$T/pred2.log" 2>&1 && grep -q "2 giraffe," "$T/pred2.log" \
+    && echo "ok   predict: names from data=" || { echo "FAIL names from data="; cat "$T/pred2.log"; fail=1; }
 
 # --- bad weights from the command line
 "$Y" val model=yolov8n.yaml weights="$W" data="$COCO" >"$T/bad1.log" 2>&1 && { echo "FAIL v5 weights into v8"; fail=1; }
