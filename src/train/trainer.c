@@ -13,6 +13,9 @@
 #include "train/detloss.h"
 #include "train/ema.h"
 #include "train/lrbatch.h"
+#include "train/noise.h"
+
+#define NS_DECAY 0.98 /* noise scale: exponential averaging over about 50 optimizer steps */
 #include "train/optim.h"
 #include "train/sched.h"
 #include "train/validate.h"
@@ -176,8 +179,7 @@ struct trainer {
     int ns_on;
     float *ns_prev;        /* the gradient buffer before this batch's backward (one process) */
     double ns_small2, ns_small_n, ns_small_b; /* sum of |G_small|^2, how many, sum of their batch sizes */
-    double ns_g2, ns_tr;   /* running means of the unbiased estimates */
-    long ns_count;
+    noise_est ns;          /* averages of the unbiased |G|^2 and tr(Sigma) estimates */
     double ns_value;       /* B_simple = tr / g2, NAN until defined */
     double ns_local2;      /* several processes: |this process's gradient sum|^2 before the all-reduce */
     int ns_warned;
@@ -433,6 +435,7 @@ static status setup(trainer *t) {
     }
     if (t->nfault) log_warn("YOLOC_FAULT_NONFINITE: %d optimizer steps will get a non-finite gradient (a test hook)", t->nfault);
     t->ns_value = NAN;
+    noise_est_init(&t->ns, NS_DECAY);
     if (c->noise_scale) {
         if (t->ultra) {
             log_warn("noise_scale=True: not measured with sched=ultralytics (gradients carry across epochs there)");
@@ -885,18 +888,11 @@ static void step_hp(const trainer *t, int epoch, long nb, long ni, optim_group_h
 }
 
 /* ------------------------------------------------------------------------ */
-/* Gradient noise scale (McCandlish et al. 2018, appendix A): with the
- * gradient G_s of a small batch of B_s images and G_b of a big one of B_b,
- *   |G|^2    ~ (B_b |G_b|^2 - B_s |G_s|^2) / (B_b - B_s)
- *   tr(Sigma) ~ (|G_s|^2 - |G_b|^2) / (1/B_s - 1/B_b)
- * are unbiased; each is averaged over the steps (an exponential mean, so
- * the estimate follows the training) and B_simple = tr(Sigma) / |G|^2.
- * Small batches: each accumulated batch (one process) or each process's
- * share of the step (several processes); big: the whole step. Gradients
- * are per unit of the loss normaliser (the step's target-score total), the
- * batch sizes in images. */
+/* Gradient noise scale (train/noise.h): small batches are each
+ * accumulated batch (one process) or each process's share of the step
+ * (several processes), the big one the whole step. Gradients are per unit
+ * of the loss normaliser (the target-score total), batch sizes in images. */
 
-#define NS_DECAY 0.98
 
 static double sumsq_f32(const float *x, size_t n) {
     double s = 0;
@@ -931,14 +927,8 @@ static void ns_step(trainer *t, double tss, long images) {
         double bs = t->ns_small_b / t->ns_small_n, bb = (double)images;
         double gs2 = t->ns_small2 / t->ns_small_n;
         double gb2 = sumsq_f32(model_grads(t->m), model_num_params(t->m)) / (tss * tss);
-        if (bb > bs * 1.0001 && isfinite(gs2) && isfinite(gb2)) {
-            double g2 = (bb * gb2 - bs * gs2) / (bb - bs), tr = (gs2 - gb2) / (1.0 / bs - 1.0 / bb);
-            /* exponential means with the start-up bias removed (as Adam's) */
-            t->ns_g2 = NS_DECAY * t->ns_g2 + (1 - NS_DECAY) * g2;
-            t->ns_tr = NS_DECAY * t->ns_tr + (1 - NS_DECAY) * tr;
-            t->ns_count++;
-            t->ns_value = t->ns_g2 > 0 && t->ns_tr > 0 ? t->ns_tr / t->ns_g2 : NAN; /* the correction cancels */
-        }
+        noise_est_add(&t->ns, bs, gs2, bb, gb2);
+        t->ns_value = noise_est_value(&t->ns);
     }
     t->ns_small2 = t->ns_small_n = t->ns_small_b = 0;
     if (t->ns_prev) memset(t->ns_prev, 0, model_num_params(t->m) * sizeof(float));
