@@ -3,10 +3,16 @@
  * Writes the model's inference graph as ONNX (io/onnx_export.h), by default
  * next to the weights with the suffix .onnx (model=runs/x/best.safetensors
  * -> runs/x/best.onnx), or as <yaml name>.onnx in the current folder for a
- * model YAML without weights. */
+ * model YAML without weights. Class names come from the weights file; for
+ * weights without them (converted official checkpoints) or with only the
+ * placeholders class0, class1, ... (weights saved without a dataset) from a
+ * JSON file next to the weights (W.json for W.safetensors) with a "names"
+ * list of nc strings, else class0, class1, ... */
 #include "cli/commands.h"
 #include "core/kv.h"
 #include "core/log.h"
+#include "io/file.h"
+#include "io/json.h"
 #include "io/onnx_export.h"
 #include "train/weights.h"
 
@@ -29,6 +35,65 @@ static char *onnx_path_for(const char *path, int here) {
     char *out = malloc(n + 6);
     if (out) snprintf(out, n + 6, "%.*s.onnx", (int)n, start);
     return out;
+}
+
+/* Names from W.json next to the weights `wpath` (a "names" list of nc
+ * strings), packed into one allocation as weights_open_model returns them;
+ * NULL when there is no such file or it does not fit (a warning says why
+ * when the file exists). */
+static char **sidecar_names(const char *wpath, int nc, int *nnames) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", wpath);
+    char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/')) return NULL;
+    snprintf(dot, sizeof path - (size_t)(dot - path), ".json");
+    char *text = NULL, **out = NULL;
+    size_t len = 0;
+    if (file_read_all(path, 1 << 24, &text, &len) != YOLOC_OK) {
+        err_clear();
+        return NULL;
+    }
+    jdoc doc;
+    if (jdoc_parse(&doc, text, len, path) != YOLOC_OK) {
+        log_warn("class names not used: %s", yoloc_last_error());
+        err_clear();
+        free(text);
+        return NULL;
+    }
+    const jnode *nm = jnode_get(doc.root, "names");
+    int ok = nm && nm->kind == JSON_ARRAY && (int)nm->n == nc;
+    size_t bytes = (size_t)nc * sizeof(char *);
+    for (size_t i = 0; ok && i < nm->n; i++) {
+        if (nm->items[i]->kind != JSON_STRING)
+            ok = 0;
+        else
+            bytes += strlen(nm->items[i]->text) + 1;
+    }
+    if (!ok)
+        log_warn("%s: class names not used: no \"names\" list of %d strings", path, nc);
+    else if ((out = malloc(bytes))) {
+        char *q = (char *)(out + nc);
+        for (int i = 0; i < nc; i++) {
+            size_t l = strlen(nm->items[i]->text) + 1;
+            memcpy(q, nm->items[i]->text, l);
+            out[i] = q;
+            q += l;
+        }
+        *nnames = nc;
+    }
+    jdoc_free(&doc);
+    free(text);
+    return out;
+}
+
+/* 1 when there are no names or they are the placeholders class0, class1, ... */
+static int placeholder_names(char **names, int n) {
+    for (int i = 0; names && i < n; i++) {
+        char tmp[32];
+        snprintf(tmp, sizeof tmp, "class%d", i);
+        if (!names[i] || strcmp(names[i], tmp) != 0) return 0;
+    }
+    return 1;
 }
 
 int cmd_export(int argc, char **argv) {
@@ -62,6 +127,15 @@ int cmd_export(int argc, char **argv) {
     model_options mo = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
     TRY_GOTO(st, weights_open_model(mname, wpath, (int)nc, &mo, 0, &m, &names, &nnames));
     int from_weights = ends_with(mname, ".safetensors");
+    if (placeholder_names(names, nnames) && ((wpath && *wpath) || from_weights)) {
+        int ns = 0;
+        char **side = sidecar_names(wpath && *wpath ? wpath : mname, model_nc(m), &ns);
+        if (side) {
+            free(names);
+            names = side;
+            nnames = ns;
+        }
+    }
     if (!from_weights && !(wpath && *wpath))
         log_warn(
             "no weights given: exporting an untrained model (weights=... or model=W.safetensors)");
@@ -85,10 +159,10 @@ int cmd_export(int argc, char **argv) {
                               .nnames = nnames};
     TRY_GOTO(st, onnx_export(m, &eo, out));
     char b[16], h[16], w[16], an[16];
-    int A = 0;
+    int A = 0, na = model_na(m); /* na: anchors per cell of a v5 head, 0 for v8 */
     for (int l = 0; l < model_nlevels(m); l++) {
         int s = model_stride(m, l);
-        A += ((int)imgsz / s) * ((int)imgsz / s);
+        A += ((int)imgsz / s) * ((int)imgsz / s) * (na ? na : 1);
     }
     snprintf(b, sizeof b, "%ld", batch);
     snprintf(h, sizeof h, "%ld", imgsz);
@@ -100,10 +174,12 @@ int cmd_export(int argc, char **argv) {
         snprintf(w, sizeof w, "width");
         snprintf(an, sizeof an, "anchors");
     }
-    printf(
-        "exported %s -> %s: ONNX opset %ld, %s, images [%s, 3, %s, %s] -> output0 [%s, %d, %s]\n",
-        wpath && *wpath ? wpath : mname, out, opset, half ? "float16" : "float32", b, h, w, b,
-        4 + model_nc(m), an);
+    printf("exported %s -> %s: ONNX opset %ld, %s, images [%s, 3, %s, %s] -> output0 ",
+           wpath && *wpath ? wpath : mname, out, opset, half ? "float16" : "float32", b, h, w);
+    if (na)
+        printf("[%s, %s, %d]\n", b, an, 5 + model_nc(m)); /* v5: rows are anchors */
+    else
+        printf("[%s, %d, %s]\n", b, 4 + model_nc(m), an);
 fail:
     free(out);
     free(names);

@@ -585,6 +585,38 @@ static status exp_c2f(exporter *e, const layer_spec *ls, const char *const *x) {
                          &e->out[i]);
 }
 
+/* C3 (YOLOv5): cv1 and cv2 (1x1) on the input, the n Bottlenecks (1x1 then
+ * 3x3 conv, plus the input with shortcut) chained on cv1's output,
+ * Concat(bottlenecks, cv2) -> cv3 (1x1), as nn/c3.c computes it. */
+static status exp_c3(exporter *e, const layer_spec *ls, const char *const *x) {
+    int i = ls->index, c = (int)(ls->c2 * ls->e), n = ls->repeats;
+    char prefix[64], scope[64], top[32];
+    snprintf(top, sizeof top, "/model.%d", i);
+    const char *t, *y2;
+    snprintf(prefix, sizeof prefix, "model.%d.cv1", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv1", i);
+    TRY(exp_convblock(e, i, prefix, scope, x[0], ls->c1, c, 1, 1, 0, 1, 1, 1, &t));
+    snprintf(prefix, sizeof prefix, "model.%d.cv2", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv2", i);
+    TRY(exp_convblock(e, i, prefix, scope, x[0], ls->c1, c, 1, 1, 0, 1, 1, 1, &y2));
+    for (int j = 0; j < n; j++) {
+        const char *u;
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.cv1", i, j);
+        snprintf(scope, sizeof scope, "/model.%d/m.%d/cv1", i, j);
+        TRY(exp_convblock(e, i, prefix, scope, t, c, c, 1, 1, 0, 1, 1, 1, &u));
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.cv2", i, j);
+        snprintf(scope, sizeof scope, "/model.%d/m.%d/cv2", i, j);
+        TRY(exp_convblock(e, i, prefix, scope, u, c, c, 3, 1, 1, ls->g, 1, 1, &u));
+        snprintf(scope, sizeof scope, "/model.%d/m.%d", i, j);
+        t = ls->shortcut ? ox_op2(&e->b, "Add", scope, t, u) : u; /* x + cv2(cv1(x)) */
+    }
+    const char *parts[2] = {t, y2};
+    const char *cat = exp_concat(e, top, 2, parts, 1);
+    snprintf(prefix, sizeof prefix, "model.%d.cv3", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv3", i);
+    return exp_convblock(e, i, prefix, scope, cat, 2 * c, ls->c2, 1, 1, 0, 1, 1, 1, &e->out[i]);
+}
+
 /* SPPF: cv1 -> three chained MaxPool(k, 1, k/2) -> Concat -> cv2. */
 static status exp_sppf(exporter *e, const layer_spec *ls, const char *const *x) {
     int i = ls->index, c = ls->c1 / 2, k = ls->k;
@@ -636,6 +668,64 @@ static status exp_concat_layer(exporter *e, const layer_spec *ls, const char *co
     return YOLOC_OK;
 }
 
+/* The integer constants of a dynamic grid (created in this order, once per
+ * head) and the float zero the grids broadcast against. */
+typedef struct {
+    const char *i0, *i1, *i2, *i3, *axes0, *axes1, *zero;
+} grid_consts;
+
+static void exp_grid_consts(exporter *e, const char *scope, grid_consts *g) {
+    ox *b = &e->b;
+    char name[96];
+    int64_t zero = 0, one = 1, two = 2, three = 3, ax0 = 0, ax1 = 1;
+    snprintf(name, sizeof name, "%s/grid/i0", scope);
+    g->i0 = ox_ints(b, name, 0, NULL, &zero);
+    snprintf(name, sizeof name, "%s/grid/i1", scope);
+    g->i1 = ox_ints(b, name, 0, NULL, &one);
+    snprintf(name, sizeof name, "%s/grid/i2", scope);
+    g->i2 = ox_ints(b, name, 0, NULL, &two);
+    snprintf(name, sizeof name, "%s/grid/i3", scope);
+    g->i3 = ox_ints(b, name, 0, NULL, &three);
+    snprintf(name, sizeof name, "%s/grid/axes0", scope);
+    g->axes0 = ox_ints1(b, name, 1, &ax0);
+    snprintf(name, sizeof name, "%s/grid/axes1", scope);
+    g->axes1 = ox_ints1(b, name, 1, &ax1);
+    g->zero = NULL;
+}
+
+/* The cell coordinates of feature map `feat` [B, C, H, W] plus `off` (a
+ * float scalar), computed from its shape: *gx = x + off and *gy = y + off
+ * over the H x W grid, row-major, reshaped to `flat` (an int64 shape
+ * constant with one -1). Integer Range (TensorRT's Range takes float bounds
+ * only as constants), then Cast; the H x W grid is built by broadcasting an
+ * Add against a zero made by Mul (no Expand or ConstantOfShape needed). */
+static void exp_cell_grid(exporter *e, const char *gs, const grid_consts *g, const char *feat,
+                          const char *off, const char *flat, const char **gx, const char **gy) {
+    ox *b = &e->b;
+    const char *shape = ox_op1(b, "Shape", gs, feat);
+    const char *g2[2] = {shape, g->i2}, *g3[2] = {shape, g->i3};
+    Onnx__NodeProto *nh = ox_node(b, "Gather", gs, 2, g2, 1, NULL),
+                    *nw = ox_node(b, "Gather", gs, 2, g3, 1, NULL);
+    ox_attr_int(b, nh, "axis", 0);
+    ox_attr_int(b, nw, "axis", 0);
+    const char *rh[3] = {g->i0, ox_out(nh, 0), g->i1}, *rw[3] = {g->i0, ox_out(nw, 0), g->i1};
+    const char *ry = ox_op(b, "Range", gs, 3, rh), *rx = ox_op(b, "Range", gs, 3, rw);
+    Onnx__NodeProto *cy = ox_node(b, "Cast", gs, 1, &ry, 1, NULL),
+                    *cx = ox_node(b, "Cast", gs, 1, &rx, 1, NULL);
+    ox_attr_int(b, cy, "to", b->elem);
+    ox_attr_int(b, cx, "to", b->elem);
+    const char *fy = ox_op2(b, "Add", gs, ox_out(cy, 0), off); /* [H] */
+    const char *fx = ox_op2(b, "Add", gs, ox_out(cx, 0), off); /* [W] */
+    const char *ux = ox_op2(b, "Unsqueeze", gs, fx, g->axes0); /* [1, W] */
+    const char *uy = ox_op2(b, "Unsqueeze", gs, fy, g->axes1); /* [H, 1] */
+    const char *zy = ox_op2(b, "Mul", gs, uy, g->zero);
+    const char *x2 = ox_op2(b, "Add", gs, ux, zy); /* [H, W] */
+    const char *zx = ox_op2(b, "Mul", gs, ux, g->zero);
+    const char *y2 = ox_op2(b, "Add", gs, uy, zx);
+    *gx = ox_op2(b, "Reshape", gs, x2, flat);
+    *gy = ox_op2(b, "Reshape", gs, y2, flat);
+}
+
 /* Anchors (cell centres, x row then y row) and strides of the Detect
  * levels, as Ultralytics' make_anchors(feats, strides, 0.5) transposed.
  * Static: constants for the export size, anchors [B, 2, A] and strides
@@ -645,9 +735,7 @@ static status exp_concat_layer(exporter *e, const layer_spec *ls, const char *co
  * shape, and Mul with a constant into a scale layer that broadcasts over the
  * batch only, so these are the shapes all three accept. Dynamic: anchors
  * [1, 2, A] and strides [1, 1, A], computed from each level's feature-map
- * size with integer Range (TensorRT's Range takes float bounds only as
- * constants), then Cast; the H x W grid is built by broadcasting an Add
- * against a zero made by Mul (no Expand or ConstantOfShape needed). */
+ * size (exp_cell_grid). */
 static void exp_anchors(exporter *e, const layer_spec *ls, const char *const *x,
                         const char **anchors, const char **strides) {
     ox *b = &e->b;
@@ -690,53 +778,25 @@ static void exp_anchors(exporter *e, const layer_spec *ls, const char *const *x,
         free(an);
         return;
     }
-    int64_t zero = 0, one = 1, two = 2, three = 3, ax0 = 0, ax1 = 1, flat[3] = {1, 1, -1};
-    snprintf(name, sizeof name, "%s/grid/i0", scope);
-    const char *i0 = ox_ints(b, name, 0, NULL, &zero);
-    snprintf(name, sizeof name, "%s/grid/i1", scope);
-    const char *i1 = ox_ints(b, name, 0, NULL, &one);
-    snprintf(name, sizeof name, "%s/grid/i2", scope);
-    const char *i2 = ox_ints(b, name, 0, NULL, &two);
-    snprintf(name, sizeof name, "%s/grid/i3", scope);
-    const char *i3 = ox_ints(b, name, 0, NULL, &three);
-    snprintf(name, sizeof name, "%s/grid/axes0", scope);
-    const char *axes0 = ox_ints1(b, name, 1, &ax0);
-    snprintf(name, sizeof name, "%s/grid/axes1", scope);
-    const char *axes1 = ox_ints1(b, name, 1, &ax1);
+    int64_t flat[3] = {1, 1, -1};
+    grid_consts gc;
+    exp_grid_consts(e, scope, &gc);
     snprintf(name, sizeof name, "%s/grid/flat", scope);
     const char *flatn = ox_ints1(b, name, 3, flat);
     snprintf(name, sizeof name, "%s/grid/half", scope);
     const char *halfc = ox_scalar(b, name, 0.5f);
     snprintf(name, sizeof name, "%s/grid/zero", scope);
-    const char *zeroc = ox_scalar(b, name, 0.0f);
+    gc.zero = ox_scalar(b, name, 0.0f);
     const char *al[SPEC_MAX_LEVELS], *sl[SPEC_MAX_LEVELS];
     char gs[48];
     snprintf(gs, sizeof gs, "%s/grid", scope);
     for (int l = 0; l < nl; l++) {
-        const char *shape = ox_op1(b, "Shape", gs, x[l]);
-        const char *g2[2] = {shape, i2}, *g3[2] = {shape, i3};
-        Onnx__NodeProto *nh = ox_node(b, "Gather", gs, 2, g2, 1, NULL),
-                        *nw = ox_node(b, "Gather", gs, 2, g3, 1, NULL);
-        ox_attr_int(b, nh, "axis", 0);
-        ox_attr_int(b, nw, "axis", 0);
-        const char *rh[3] = {i0, ox_out(nh, 0), i1}, *rw[3] = {i0, ox_out(nw, 0), i1};
-        const char *ry = ox_op(b, "Range", gs, 3, rh), *rx = ox_op(b, "Range", gs, 3, rw);
-        Onnx__NodeProto *cy = ox_node(b, "Cast", gs, 1, &ry, 1, NULL),
-                        *cx = ox_node(b, "Cast", gs, 1, &rx, 1, NULL);
-        ox_attr_int(b, cy, "to", b->elem);
-        ox_attr_int(b, cx, "to", b->elem);
-        const char *fy = ox_op2(b, "Add", gs, ox_out(cy, 0), halfc);                /* [H] */
-        const char *fx = ox_op2(b, "Add", gs, ox_out(cx, 0), halfc);                /* [W] */
-        const char *ux = ox_op2(b, "Unsqueeze", gs, fx, axes0);                     /* [1, W] */
-        const char *uy = ox_op2(b, "Unsqueeze", gs, fy, axes1);                     /* [H, 1] */
-        const char *gx = ox_op2(b, "Add", gs, ux, ox_op2(b, "Mul", gs, uy, zeroc)); /* [H, W] */
-        const char *gy = ox_op2(b, "Add", gs, uy, ox_op2(b, "Mul", gs, ux, zeroc));
-        gx = ox_op2(b, "Reshape", gs, gx, flatn); /* [1, 1, H*W] */
-        gy = ox_op2(b, "Reshape", gs, gy, flatn);
+        const char *gx, *gy;
+        exp_cell_grid(e, gs, &gc, x[l], halfc, flatn, &gx, &gy); /* [1, 1, H*W] each */
         const char *xy[2] = {gx, gy};
         al[l] = exp_concat(e, gs, 2, xy, 1); /* [1, 2, H*W] */
         snprintf(name, sizeof name, "%s/grid/stride%d", scope, l);
-        sl[l] = ox_op2(b, "Add", gs, ox_op2(b, "Mul", gs, gx, zeroc),
+        sl[l] = ox_op2(b, "Add", gs, ox_op2(b, "Mul", gs, gx, gc.zero),
                        ox_scalar(b, name, (float)model_stride(e->m, l)));
     }
     *anchors = exp_concat(e, gs, nl, al, 2);
@@ -823,9 +883,122 @@ static status exp_detect_v8(exporter *e, const layer_spec *ls, const char *const
     return YOLOC_OK;
 }
 
+/* YOLOv5 Detect (nn/detect_v5.c; YOLOv5's Detect.forward as its exporter
+ * writes it), per level l with H x W cells and na anchors:
+ *   1x1 Conv (bias) -> [B, na*no, H, W] -> Reshape [B, na, no, H*W] ->
+ *   Transpose [B, no, na, H*W] -> Sigmoid s; xy = (2 s - 0.5 + cell) * stride,
+ *   wh = (2 s)^2 * anchor (pixels: the model.N.anchors buffer, in grid units,
+ *   times the stride), then objectness and class probabilities as they are
+ *   -> Concat -> Reshape [B, no, na*H*W];
+ * the levels concatenated to [B, no, A] and transposed to output0
+ * [B, A, 5 + nc] (rows level by level, anchor by anchor, then y, x: the
+ * order of YOLOv5's output and of `yoloc forward`). The decode works in a
+ * channel-first layout with the per-level constants in the shapes OpenCV's
+ * DNN (4.6) accepts (see exp_anchors): static, the cell offsets (Add) are
+ * [B, 2, na, H*W] and the anchor sizes (Mul) [1, 2, na, H*W]; dynamic, the
+ * cell offsets [1, 2, 1, H*W] come from the feature map's shape
+ * (exp_cell_grid) and the anchor sizes are [1, 2, na, 1]. Multiplying 2 s
+ * by itself instead of Pow keeps to the operators the v8 graph uses. */
+static status exp_detect_v5(exporter *e, const layer_spec *ls, const char *const *x) {
+    ox *b = &e->b;
+    int i = ls->index, nl = ls->nlevels, nc = ls->nc, na = ls->na, no = 5 + nc;
+    int dyn = e->o->dynamic;
+    int64_t B = dyn ? 0 : e->o->batch; /* Reshape: 0 copies the input's batch */
+    char prefix[64], scope[64], top[32], name[96];
+    snprintf(top, sizeof top, "/model.%d", i);
+    const float *anc;
+    int64_t ashape[3] = {nl, na, 2};
+    snprintf(name, sizeof name, "model.%d.anchors", i);
+    TRY(exp_tensor(e, name, 3, ashape, &anc));
+
+    grid_consts gc;
+    const char *flatn = NULL, *offc = NULL;
+    if (dyn) {
+        int64_t flat[4] = {1, 1, 1, -1};
+        exp_grid_consts(e, top, &gc);
+        snprintf(name, sizeof name, "%s/grid/flat", top);
+        flatn = ox_ints1(b, name, 4, flat);
+        snprintf(name, sizeof name, "%s/grid/offset", top);
+        offc = ox_scalar(b, name, -0.5f);
+        snprintf(name, sizeof name, "%s/grid/zero", top);
+        gc.zero = ox_scalar(b, name, 0.0f);
+    }
+    snprintf(name, sizeof name, "%s/two", top);
+    const char *twoc = ox_scalar(b, name, 2.0f);
+    const char *lv[SPEC_MAX_LEVELS];
+    for (int l = 0; l < nl; l++) {
+        int st = model_stride(e->m, l);
+        const char *t;
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d", i, l);
+        snprintf(scope, sizeof scope, "/model.%d/m.%d", i, l);
+        TRY(exp_plainconv(e, prefix, scope, x[l], ls->ch[l], na * no, 1, &t));
+        int64_t s4[4] = {B, na, no, -1}, perm[4] = {0, 2, 1, 3};
+        t = exp_reshape(e, top, t, 4, s4);
+        Onnx__NodeProto *tr = ox_node(b, "Transpose", top, 1, &t, 1, NULL);
+        ox_attr_ints(b, tr, "perm", 4, perm);
+        t = ox_op1(b, "Sigmoid", top, ox_out(tr, 0)); /* [B, no, na, H*W] */
+
+        /* the cell offsets (x - 0.5, y - 0.5) and the anchor sizes in pixels */
+        const char *cell, *anchor;
+        if (!dyn) {
+            int h = e->o->imgsz_h / st, w = e->o->imgsz_w / st;
+            size_t hw = (size_t)h * w, Bn = (size_t)e->o->batch, per = 2 * (size_t)na * hw;
+            float *cv = malloc((Bn + 1) * per * sizeof *cv);
+            if (!cv) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+            float *av = cv + Bn * per;
+            for (int a = 0; a < na; a++)
+                for (size_t p = 0; p < hw; p++) {
+                    size_t o = (size_t)a * hw + p, o2 = (size_t)na * hw + o;
+                    cv[o] = (float)(int)(p % (size_t)w) - 0.5f;
+                    cv[o2] = (float)(int)(p / (size_t)w) - 0.5f;
+                    av[o] = anc[(l * na + a) * 2] * (float)st; /* YOLOv5's anchor_grid */
+                    av[o2] = anc[(l * na + a) * 2 + 1] * (float)st;
+                }
+            for (size_t n = 1; n < Bn; n++) memcpy(cv + n * per, cv, per * sizeof *cv);
+            int64_t cd[4] = {(int64_t)Bn, 2, na, (int64_t)hw}, ad[4] = {1, 2, na, (int64_t)hw};
+            snprintf(name, sizeof name, "%s/grid%d", top, l);
+            cell = ox_floats(b, name, 4, cd, cv);
+            snprintf(name, sizeof name, "%s/anchor_grid%d", top, l);
+            anchor = ox_floats(b, name, 4, ad, av);
+            free(cv);
+        } else {
+            const char *gx, *gy;
+            char gs[48];
+            snprintf(gs, sizeof gs, "%s/grid", top);
+            exp_cell_grid(e, gs, &gc, x[l], offc, flatn, &gx, &gy); /* [1, 1, 1, H*W] each */
+            const char *xy[2] = {gx, gy};
+            cell = exp_concat(e, gs, 2, xy, 1); /* [1, 2, 1, H*W] */
+            float av[2 * SPEC_MAX_ANCHORS];
+            for (int a = 0; a < na; a++) {
+                av[a] = anc[(l * na + a) * 2] * (float)st;
+                av[na + a] = anc[(l * na + a) * 2 + 1] * (float)st;
+            }
+            int64_t ad[4] = {1, 2, na, 1};
+            snprintf(name, sizeof name, "%s/anchor_grid%d", top, l);
+            anchor = ox_floats(b, name, 4, ad, av);
+        }
+        snprintf(name, sizeof name, "%s/stride%d", top, l);
+        const char *stc = ox_scalar(b, name, (float)st);
+        const char *xy = exp_slice(e, top, t, 1, 0, 2), *wh = exp_slice(e, top, t, 1, 2, 4),
+                   *rest = exp_slice(e, top, t, 1, 4, no);
+        xy = ox_op2(b, "Mul", top, ox_op2(b, "Add", top, ox_op2(b, "Mul", top, xy, twoc), cell),
+                    stc);
+        wh = ox_op2(b, "Mul", top, wh, twoc);
+        wh = ox_op2(b, "Mul", top, ox_op2(b, "Mul", top, wh, wh), anchor);
+        const char *parts[3] = {xy, wh, rest};
+        int64_t s3[3] = {B, no, -1};
+        lv[l] = exp_reshape(e, top, exp_concat(e, top, 3, parts, 1), 3, s3);
+    }
+    const char *all = exp_concat(e, top, nl, lv, 2), *outname = "output0";
+    int64_t perm[3] = {0, 2, 1};
+    Onnx__NodeProto *tr = ox_node(b, "Transpose", top, 1, &all, 1, &outname);
+    ox_attr_ints(b, tr, "perm", 3, perm);
+    e->out[i] = ox_out(tr, 0);
+    return YOLOC_OK;
+}
+
 /* The module switch: one case per module kind the exporter writes. A new
- * kind (YOLOv5's C3 and anchor-based Detect, ...) is refused with the layer
- * named until it gets its case. */
+ * kind is refused with the layer named until it gets its case. */
 static status exp_layer(exporter *e, const layer_spec *ls) {
     const char *x[SPEC_MAX_FROM];
     for (int k = 0; k < ls->nfrom; k++) x[k] = ls->from[k] < 0 ? "images" : e->out[ls->from[k]];
@@ -834,6 +1007,8 @@ static status exp_layer(exporter *e, const layer_spec *ls) {
         return exp_conv(e, ls, x);
     case MOD_C2F:
         return exp_c2f(e, ls, x);
+    case MOD_C3:
+        return exp_c3(e, ls, x);
     case MOD_SPPF:
         return exp_sppf(e, ls, x);
     case MOD_UPSAMPLE:
@@ -842,6 +1017,8 @@ static status exp_layer(exporter *e, const layer_spec *ls) {
         return exp_concat_layer(e, ls, x);
     case MOD_DETECT:
         return exp_detect_v8(e, ls, x);
+    case MOD_DETECT_V5:
+        return exp_detect_v5(e, ls, x);
     default:
         break;
     }
@@ -958,11 +1135,12 @@ status onnx_export(model *m, const onnx_export_options *opt, const char *path) {
                        opt->opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX);
     if (opt->batch < 1)
         return err_set(YOLOC_ERR_INVALID, "key 'batch': %d, expected at least 1", opt->batch);
-    if (sp->nlayers < 1 || sp->layers[sp->nlayers - 1].kind != MOD_DETECT)
+    if (sp->nlayers < 1 || !mod_is_detect(sp->layers[sp->nlayers - 1].kind))
         return err_set(YOLOC_ERR_UNSUPPORTED,
-                       "ONNX export: %s: the last layer is not YOLOv8's anchor-free Detect, the "
-                       "only head the exporter writes (anchor-based YOLOv5 heads: not yet)",
+                       "ONNX export: %s: the last layer is not a Detect head (YOLOv8's "
+                       "anchor-free or YOLOv5's anchor-based), the heads the exporter writes",
                        sp->name);
+    int v5 = sp->layers[sp->nlayers - 1].kind == MOD_DETECT_V5;
     int smax = model_stride(m, model_nlevels(m) - 1);
     if (opt->imgsz_h < smax || opt->imgsz_w < smax || opt->imgsz_h % smax || opt->imgsz_w % smax)
         return err_set(YOLOC_ERR_INVALID,
@@ -1006,8 +1184,15 @@ status onnx_export(model *m, const onnx_export_options *opt, const char *path) {
         int s = model_stride(m, l);
         A += (opt->imgsz_h / s) * (opt->imgsz_w / s);
     }
+    /* v8 [batch, 4 + nc, anchors]; v5 [batch, anchors, 5 + nc] (na per cell) */
     int64_t outd[3] = {dyn ? -1 : opt->batch, 4 + nc, dyn ? -1 : A};
     const char *outp[3] = {"batch", NULL, "anchors"};
+    if (v5) {
+        outd[1] = dyn ? -1 : (int64_t)A * sp->layers[sp->nlayers - 1].na;
+        outd[2] = 5 + nc;
+        outp[1] = "anchors";
+        outp[2] = NULL;
+    }
     Onnx__ValueInfoProto *vin = ox_value_info(b, "images", b->elem, 4, ind, inp);
     Onnx__ValueInfoProto *vout = ox_value_info(b, "output0", b->elem, 3, outd, outp);
     b->graph.n_input = b->graph.n_output = 1;

@@ -3,28 +3,36 @@
  * keeps working:
  *   input  `images`  [batch, 3, H, W] float32 (float16 with half), RGB in [0, 1];
  *   output `output0` [batch, 4 + nc, anchors]: rows 0-3 the box (cx, cy, w, h)
- *          in input pixels, then the class scores after sigmoid.
+ *          in input pixels, then the class scores after sigmoid;
+ *          YOLOv5 models (anchor-based Detect) as YOLOv5's exporter writes
+ *          them: [batch, anchors, 5 + nc], each row the box (cx, cy, w, h)
+ *          in input pixels, the objectness and the class probabilities
+ *          (anchors: na per cell, level by level).
  * It equals `yoloc forward` in eval mode (transposed as that command writes
- * it). Model metadata (metadata_props) holds what Ultralytics' AutoBackend
- * reads - description, author, stride, task, batch, imgsz, names (Python
- * literals, e.g. "{0: 'person'}"), args, channels - plus yoloc_version.
- * No date is written: the same model and options give the same bytes.
+ * it; for YOLOv5, whose eval output holds objectness x probability, after
+ * that product). Model metadata (metadata_props) holds what Ultralytics'
+ * AutoBackend reads - description, author, stride, task, batch, imgsz,
+ * names (Python literals, e.g. "{0: 'person'}"), args, channels - plus
+ * yoloc_version. No date is written: the same model and options give the
+ * same bytes.
  *
  * The graph: every Conv block as one Conv with its BatchNorm folded in
  * (w' = w g / sqrt(var + eps), b' = beta - mean g / sqrt(var + eps),
- * eps 1e-3) followed by SiLU as Sigmoid * Mul; C2f's chunk as Split; Add;
- * MaxPool; Upsample as Resize (nearest, asymmetric, floor: PyTorch's
- * export); Concat; and the Detect decode: DFL as Reshape -> Transpose ->
- * Softmax -> 1x1 Conv with the weights 0..reg_max-1, dist2bbox with the
- * anchors and strides as constants (dynamic: computed from the feature
- * map sizes with Shape/Gather/Range), Sigmoid for the classes. Only
- * operators TensorRT's ONNX parser supports at opsets 13-17; the graph is
- * the same at every supported opset.
+ * eps 1e-3) followed by SiLU as Sigmoid * Mul; C2f's chunk as Split; C3's
+ * branches joined by Concat; Add; MaxPool; Upsample as Resize (nearest,
+ * asymmetric, floor: PyTorch's export); Concat; and the Detect decode.
+ * YOLOv8: DFL as Reshape -> Transpose -> Softmax -> 1x1 Conv with the
+ * weights 0..reg_max-1, dist2bbox with the anchors and strides as constants
+ * (dynamic: computed from the feature map sizes with Shape/Gather/Range),
+ * Sigmoid for the classes. YOLOv5: Sigmoid, xy = (2 s - 0.5 + cell) x
+ * stride, wh = (2 s)^2 x anchor, with the cell offsets and anchor sizes as
+ * constants (dynamic: the cells computed the same way). Only operators
+ * TensorRT's ONNX parser supports at opsets 13-17; the graph is the same at
+ * every supported opset.
  *
  * Left out: GroupNorm models (norm=gn: there is no BatchNorm to fold),
- * modules other than Conv, C2f, SPPF, Upsample, Concat and the YOLOv8
- * Detect (a v5 anchor-based Detect would be one more case in the exporter's
- * module switch), NMS inside the graph, external-data files (> 2 GB). */
+ * modules other than Conv, C2f, C3, SPPF, Upsample, Concat and the two
+ * Detect heads, NMS inside the graph, external-data files (> 2 GB). */
 #ifndef YOLOC_IO_ONNX_EXPORT_H
 #define YOLOC_IO_ONNX_EXPORT_H
 

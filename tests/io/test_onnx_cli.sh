@@ -4,7 +4,9 @@
 # bad input - no or an unknown format, an opset outside 13..17, an image size
 # off the stride, an unknown key, weights of another model (other scale,
 # other class count) - is one clear error line, a non-zero exit, no OUT.onnx
-# or OUT.onnx.tmp left behind and an existing OUT.onnx unchanged.
+# or OUT.onnx.tmp left behind and an existing OUT.onnx unchanged. A YOLOv5
+# model exports with output0 [batch, anchors, 5+nc], taking its class names
+# from a JSON sidecar (W.json) when the weights carry none.
 # Usage: test_onnx_cli.sh path/to/yoloc
 Y=${1:?usage: test_onnx_cli.sh path/to/yoloc}
 T=$(mktemp -d)
@@ -66,6 +68,31 @@ fi
 "$Y" export model="$T/w3.safetensors" format=onnx imgsz=320 file="$T/w3b.onnx" >/dev/null 2>&1
 cmp -s "$T/w3.onnx" "$T/w3b.onnx" && ok "the same export twice: the same bytes" || bad "two exports differ"
 
+# --- YOLOv5: seeded weights without class names, names from W.json
+"$Y" forward model=yolov5n.yaml nc=3 input="$T/x.npy" out="$T/y5.npy" save_weights="$T/v5.safetensors" \
+    >/dev/null 2>&1 || { echo "FAIL: yoloc forward cannot write YOLOv5 weights"; exit 1; }
+printf '{"names": ["cat", "dog", "bird"]}\n' >"$T/v5.json"
+if "$Y" export model=yolov5n.yaml nc=3 weights="$T/v5.safetensors" format=onnx imgsz=320 >"$T/stdout" 2>"$T/err" &&
+   [ -s "$T/v5.onnx" ]; then
+    grep -q "float32, images \[1, 3, 320, 320\] -> output0 \[1, 6300, 8\]" "$T/stdout" &&
+        ok "YOLOv5 -> W.onnx: $(cat "$T/stdout")" || { bad "YOLOv5 summary line:"; cat "$T/stdout"; }
+    grep -aq "{0: 'cat', 1: 'dog', 2: 'bird'}" "$T/v5.onnx" && ok "YOLOv5 names from v5.json" ||
+        bad "YOLOv5 export lacks the names of v5.json"
+else
+    bad "YOLOv5 export:"; cat "$T/stdout" "$T/err"
+fi
+printf '{"names": ["cat"]}\n' >"$T/v5.json"
+if "$Y" export model=yolov5n.yaml nc=3 weights="$T/v5.safetensors" format=onnx dynamic=True \
+       file="$T/v5d.onnx" >"$T/stdout" 2>"$T/err" && [ -s "$T/v5d.onnx" ]; then
+    grep -q "images \[batch, 3, height, width\] -> output0 \[batch, anchors, 8\]" "$T/stdout" &&
+        ok "YOLOv5 dynamic: $(cat "$T/stdout")" || { bad "YOLOv5 dynamic summary line:"; cat "$T/stdout"; }
+    grep -q "v5.json.*names" "$T/err" && grep -aq "{0: 'class0', 1: 'class1', 2: 'class2'}" "$T/v5d.onnx" &&
+        ok "a sidecar with another class count: $(cat "$T/err"), generic names" ||
+        { bad "sidecar with 1 name for 3 classes:"; cat "$T/err"; }
+else
+    bad "YOLOv5 dynamic export:"; cat "$T/stdout" "$T/err"
+fi
+
 # --- bad input
 E="$Y export model=$T/w3.safetensors file=$T/out.onnx"
 expect_error "no format" "format=onnx" $E
@@ -78,6 +105,8 @@ expect_error "weights of another scale" "w3.safetensors" "$Y" export model=yolov
     weights="$T/w3.safetensors" format=onnx file="$T/out.onnx"
 expect_error "weights of another class count" "w3.safetensors" "$Y" export model=yolov8n.yaml \
     weights="$T/w3.safetensors" format=onnx file="$T/out.onnx"
+expect_error "YOLOv5 weights for a YOLOv8 model" "v5.safetensors" "$Y" export model=yolov8n.yaml nc=3 \
+    weights="$T/v5.safetensors" format=onnx file="$T/out.onnx"
 expect_error "missing weights file" "nothere.safetensors" "$Y" export model=yolov8n.yaml \
     weights="$T/nothere.safetensors" format=onnx file="$T/out.onnx"
 expect_error "folder that does not exist" "no/such" "$Y" export model="$T/w3.safetensors" format=onnx \
