@@ -91,6 +91,16 @@ static char **pack_names(const char *const *src, int n) {
     return v;
 }
 
+/* 1: the names are the placeholders class0, class1, ... */
+static int generic_names(const char *const *names, int n) {
+    for (int i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "class%d", i);
+        if (strcmp(names[i], want) != 0) return 0;
+    }
+    return n > 0;
+}
+
 /* Names for weights that do not carry them (e.g. converted official
  * checkpoints): the data.yaml given as data=, else a JSON file next to the
  * weights (W.json for W.safetensors) with a "names" list. */
@@ -159,6 +169,11 @@ int cmd_predict(int argc, char **argv) {
     model_options mo = {.be = (backend)backend_from_name(c.backend), .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
                         .gn_groups = (int)c.gn_groups};
     TRY_GOTO(st, weights_open_model(c.model, c.weights, 0, &mo, (uint64_t)c.seed, &m, &names, &nnames));
+    if (names && generic_names((const char *const *)names, nnames)) { /* placeholders: look for real ones */
+        free(names);
+        names = NULL;
+        nnames = 0;
+    }
     if (!names) fallback_names(&c, model_nc(m), &names, &nnames);
     TRY_GOTO(st, list_sources(c.source, &srcs, &nsrc));
     char dir[4096];
