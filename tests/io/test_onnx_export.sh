@@ -66,7 +66,7 @@ echo "--- half: static batch 2 320, and dynamic"
 run $E half=True imgsz=320 batch=2 file="$T/h.onnx" && check "$T/h.onnx" $B --half --runtimes ort --tol 5e-3
 run $E half=True dynamic=True file="$T/hd.onnx" && check "$T/hd.onnx" $A $C --half --dynamic --runtimes ort --tol 5e-3
 
-TRAINED=runs/demo/exp/weights/best.safetensors
+TRAINED=${YOLOC_TRAINED:-runs/demo/exp/weights/best.safetensors} # any trained yoloc checkpoint
 if [ -f "$TRAINED" ]; then
     echo "--- trained: $TRAINED"
     "$PY" "$CHECK" inputs "$T" --shape 1,3,256,256 --count 2 --seed 4 --prefix t || exit 1
