@@ -13,6 +13,10 @@
     X(forward, "one forward (and backward) pass on .npy tensors: model=... input=X.npy out=Y.npy") \
     X(demo, "the built-in demo of `make demo`") \
     X(train, "train a model: model=yolov8n.yaml data=data.yaml epochs=100 batch=16 ... (yoloc help)") \
+    X(plan, "batch from the memory model and the LR/batch recommendation, written as plan.yaml: model=... data=... [imgsz=640] [batch=-1|0.6|N] [processes=N] [mem=GiB] [noise=True] (train keys apply)") \
+    X(lrfind, "LR range test, suggests lr0: model=... data=... [optimizer=SGD] [lr_start=1e-7] [lr_end=1] [lr_steps=300] (train keys apply)") \
+    X(tune, "hyper-parameter search with successive halving: model=... data=... [space=tune.yaml] [budget=8] [epochs=E] [eta=3] [resume=True] (train keys apply)") \
+    X(doctor, "name what went wrong with a run's LR/batch settings, with evidence and next settings: yoloc doctor RUN_DIR [out=findings.json]") \
     X(val, "validate a model on a dataset split: model=W.safetensors data=... [split=val]") \
     X(predict, "detect objects in images: model=W.safetensors source=IMAGE|DIR|LIST.txt") \
     X(help, "list the options of train/val/predict, or one: yoloc help [key]") \

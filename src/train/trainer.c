@@ -9,13 +9,15 @@
 #include "io/file.h"
 #include "io/plot.h"
 #include "nn/model.h"
+#include "plan/doctor.h"
+#include "plan/plan.h"
 #include "train/checkpoint.h"
 #include "train/detloss.h"
 #include "train/ema.h"
 #include "train/lrbatch.h"
 #include "train/noise.h"
 
-#define NS_DECAY 0.98 /* noise scale: exponential averaging over about 50 optimizer steps */
+#define NS_DECAY 0.99 /* noise scale: exponential averaging over about 100 optimizer steps */
 #include "train/optim.h"
 #include "train/sched.h"
 #include "train/validate.h"
@@ -174,6 +176,7 @@ struct trainer {
     const train_hooks *h;
     int stop;              /* 1: a hook ended the run */
     train_epoch_info last_epoch;
+    doctor *doc;           /* live LR/batch checks (rank 0, doctor=True; plan/doctor.h) */
     /* gradient noise scale (noise_scale=True): per-step estimates of |G|^2
      * and tr(Sigma) from a small and a big batch, averaged separately */
     int ns_on;
@@ -186,6 +189,7 @@ struct trainer {
 };
 
 static void trainer_free(trainer *t) {
+    doctor_free(t->doc);
     free(t->ns_prev);
     loader_close(t->L);
     if (t->have_loss) detloss_free(&t->loss);
@@ -245,6 +249,8 @@ static status write_args_yaml(trainer *t) {
     fprintf(f, "  warmup_steps: %ld\n", t->sc.warmup_steps);
     fprintf(f, "  steps_per_epoch: %ld\n", t->lp.steps_per_epoch);
     fprintf(f, "  total_steps: %ld\n", t->lp.total_steps);
+    fprintf(f, "  lr0: %.10g\n", t->li.lr0); /* at nbs, after optimizer=auto */
+    fprintf(f, "  norm: %s\n", t->li.syncbn ? "syncbn" : t->li.batchnorm ? "bn" : "gn");
     fclose(f);
     free(t->args_text);
     t->args_text = buf;
@@ -294,15 +300,52 @@ static status setup_model(trainer *t) {
     return model_create(&t->vm, &spec, &opt, (uint64_t)c->seed);
 }
 
+/* The doctor's live checks (plan/doctor.h): fed the rows of steps.csv and
+ * results.csv as they are written, each new finding printed once. Rank 0
+ * only; off with doctor=False and under an LR override (lrfind sweeps the
+ * LR on purpose). It only reads: findings never change the training. */
+static void live_doctor_open(trainer *t) {
+    const config *c = t->c;
+    if (!t->lead || !c->doctor || (t->h && t->h->lr_at)) return;
+    doctor_run r = {.have_settings = 1, .lr0 = t->li.lr0, .lr_peak = t->lp.lr_peak, .nbs = (int)c->nbs,
+                    .batch = (int)c->batch, .processes = t->d->world, .accumulate = t->lp.accumulate,
+                    .b_eff = t->lp.b_eff, .warmup_epochs = t->ultra ? c->warmup_epochs : t->lp.warmup_epochs,
+                    .warmup_steps = t->sc.warmup_steps, .steps_per_epoch = t->lp.steps_per_epoch,
+                    .total_steps = t->lp.total_steps, .epochs = (int)c->epochs, .max_norm = c->max_norm};
+    snprintf(r.optimizer, sizeof r.optimizer, "%s", optim_kind_name(t->opt.kind));
+    snprintf(r.lr_scale, sizeof r.lr_scale, "%s", lr_scale_name(t->li.rule));
+    snprintf(r.norm, sizeof r.norm, "%s", t->li.syncbn ? "syncbn" : t->li.batchnorm ? "bn" : "gn");
+    if (doctor_create(&t->doc, &r) < 0) log_warn("doctor: live checks off: %s", yoloc_last_error());
+}
+
+static void live_doctor_step(trainer *t, int epoch, const optim_group_hp hp[3], const double S[3], double norm,
+                             double gnorm, int skipped, int tty) {
+    doctor_step s = {.step = t->step, .epoch = epoch + 1, .grad_norm = gnorm, .skipped = skipped};
+    for (int k = 0; k < 3; k++) {
+        s.lr[k] = hp[k].lr;
+        s.loss[k] = S[k] / norm;
+    }
+    doctor_add_step(t->doc, &s);
+    doctor_print_new(t->doc, stdout, tty ? "\ndoctor: " : "doctor: ");
+}
+
+static void live_doctor_epoch(trainer *t, const train_epoch_info *e) {
+    doctor_epoch de = {.epoch = e->epoch + 1, .validated = e->validated, .map50 = e->map50,
+                       .map5095 = e->map5095, .lr = e->lr[1]};
+    for (int k = 0; k < 3; k++) {
+        de.loss[k] = e->loss[k];
+        de.val_loss[k] = e->val_loss[k];
+    }
+    doctor_add_epoch(t->doc, &de);
+    doctor_print_new(t->doc, stdout, "doctor: ");
+}
+
 static status setup(trainer *t) {
     config *c = t->c;
     int threads = c->threads > 0 ? (int)c->threads : ncores();
     ops_set_threads(threads);
-    if (c->batch < 1 || c->batch != floor(c->batch))
-        return err_set(YOLOC_ERR_UNSUPPORTED,
-                       "key 'batch': %g asks for an automatic batch size, which `yoloc plan` will provide; give a "
-                       "whole number of images per process",
-                       c->batch);
+    if (c->batch < 1 || c->batch != floor(c->batch)) /* -1 or a fraction: the planner's memory model chooses */
+        TRY(plan_trainer_batch(c, t->d, stdout));
     t->lead = t->d->rank == 0;
     if (t->d->world > 1)
         printf("processes: %d (this is rank %d); normalisation: %s\n", t->d->world, t->d->rank,
@@ -454,6 +497,7 @@ static status setup(trainer *t) {
                    t->d->world == 1 ? "each accumulated batch" : "each process's share", t->lp.b_eff);
         }
     }
+    live_doctor_open(t);
     return YOLOC_OK;
 }
 
@@ -913,8 +957,8 @@ static void ns_after_batch(trainer *t, double tss, long images) {
         s += d * d;
         t->ns_prev[i] = g[i];
     }
-    if (tss > 0 && images > 0) {
-        t->ns_small2 += s / (tss * tss);
+    if (tss > 0 && images > 0) { /* as a mean per image; the step's score per image is applied at the step */
+        t->ns_small2 += s / ((double)images * images);
         t->ns_small_n += 1;
         t->ns_small_b += (double)images;
     }
@@ -925,7 +969,11 @@ static void ns_after_batch(trainer *t, double tss, long images) {
 static void ns_step(trainer *t, double tss, long images) {
     if (t->ns_small_n > 0 && tss > 0) {
         double bs = t->ns_small_b / t->ns_small_n, bb = (double)images;
-        double gs2 = t->ns_small2 / t->ns_small_n;
+        /* every gradient per unit of the step's mean target score per
+         * image: a batch's own score total varies far more than its
+         * gradient does, so normalising each by its own would inflate the
+         * small batches' norms */
+        double k = tss / bb, gs2 = t->ns_small2 / t->ns_small_n / (k * k);
         double gb2 = sumsq_f32(model_grads(t->m), model_num_params(t->m)) / (tss * tss);
         noise_est_add(&t->ns, bs, gs2, bb, gb2);
         t->ns_value = noise_est_value(&t->ns);
@@ -1070,7 +1118,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             TRY(allreduce_finish(t));
             double v[8] = {step_tss, step_S[0], step_S[1], step_S[2], (double)step_images, (double)group_bad, 0, 0};
             if (t->ns_on && step_tss > 0) { /* this process's share as the small batch */
-                v[6] = t->ns_local2 / (step_tss * step_tss);
+                v[6] = t->ns_local2 / ((double)step_images * step_images);
                 v[7] = (double)step_images;
             }
             TRY(dist_allreduce_sum_f64(t->d, v, 8));
@@ -1119,6 +1167,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             fprintf(t->steps_csv, "%ld,%d,%.17g,%.17g,%.17g,%.17g,%.9g,%.9g,%.9g,%.6g,%.4g,%.4g,%.6g\n", t->step, epoch + 1,
                     hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_S[0] / norm, step_S[1] / norm, step_S[2] / norm,
                     gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait, t->ns_on ? t->ns_value : NAN);
+        if (t->doc) live_doctor_step(t, epoch, hp, step_S, norm, gnorm, group_bad || !isfinite(gnorm), pg->tty);
         if (t->h && t->h->on_step) {
             train_step_info si = {.step = t->step, .epoch = epoch, .momentum = hp[0].momentum, .grad_norm = gnorm,
                                   .skipped = group_bad || !isfinite(gnorm), .img_s = step_images / (dt > 0 ? dt : 1e-9),
@@ -1320,6 +1369,7 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
             ei->val_loss[k] = vr.loss[k];
             ei->lr[k] = hp[k].lr;
         }
+        if (t.doc) live_doctor_epoch(&t, ei);
         val_result_free(&vr);
         int improved = t.best_epoch < 0 || fitness > t.best_fitness;
         if (improved) {
