@@ -25,7 +25,8 @@
     X(data_plot, "plot labels.png and train_batch0.png: data=... [dir=.] [imgsz=640] [batch=16] [seed=0]") \
     X(data_bench, "loader speed (decode + augment): data=... [imgsz=640] [batch=16] [workers=2] [batches=N]") \
     X(export, "write a model as ONNX: model=... [weights=W.safetensors] format=onnx [imgsz=640] [batch=1] [opset=13] [dynamic=False] [half=False] [file=OUT.onnx]") \
-    X(eval, "score YOLO-format prediction files: data=... pred=DIR [split=val] [metric=ultralytics|coco] [out=metrics.json] [conf=0.001]")
+    X(eval, "score YOLO-format prediction files: data=... pred=DIR [split=val] [metric=ultralytics|coco] [out=metrics.json] [conf=0.001]") \
+    X(bench, "time a training step, eval forward and predict latency on a synthetic batch: model=... imgsz=640 batch=16 [amp=True] [threads=N] [reps=5] [out=bench.json]")
 
 #define DECLARE_CMD(name, summary) int cmd_##name(int argc, char **argv);
 YOLOC_COMMANDS(DECLARE_CMD)

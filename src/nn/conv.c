@@ -76,7 +76,8 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     cb->w = w;
     cb->oh = conv2d_out_h(&d);
     cb->ow = conv2d_out_w(&d);
-    pc->flops += conv2d_flops(&d);
+    cb->flops = conv2d_flops(&d);
+    pc->flops += cb->flops;
     size_t out = convblock_out_size(cb);
     if (out > pc->scratch) pc->scratch = out;
     int mid = cb->norm || cb->act; /* anything after the conv */
@@ -141,27 +142,38 @@ static status norm_forward(convblock *cb, model *m, const float *x, float *y, in
 
 status convblock_forward(convblock *cb, model *m, const float *x) {
     int training = m->plan_training;
+    layer_prof *lp = nn_prof(m);
+    double t = lp ? time_now() : 0;
     const float *w = P(m, cb->w_off), *b = cb->norm ? NULL : P(m, cb->b_off);
-    if (!cb->norm && !cb->act) return conv2d_op_forward(&cb->conv, x, w, b, cb->y);
-    float *c_out = training ? cb->conv_out : m->scratch[0];
+    int mid = cb->norm || cb->act;
+    float *c_out = !mid ? cb->y : training ? cb->conv_out : m->scratch[0];
     TRY(conv2d_op_forward(&cb->conv, x, w, b, c_out));
+    NN_PROF_LAP(lp, conv_s[0], t);
+    if (lp) lp->conv_flops[0] += cb->flops;
     const float *a_in = c_out;
     if (cb->norm) {
         float *n_out = cb->act ? (training ? cb->norm_out : m->scratch[1]) : cb->y;
         TRY(norm_forward(cb, m, c_out, n_out, training));
+        NN_PROF_LAP(lp, norm_s[0], t);
         a_in = n_out;
     }
-    if (cb->act) TRY(silu_op_forward(&cb->silu, a_in, cb->y));
+    if (cb->act) {
+        TRY(silu_op_forward(&cb->silu, a_in, cb->y));
+        NN_PROF_LAP(lp, act_s[0], t);
+    }
     return YOLOC_OK;
 }
 
 status convblock_backward(convblock *cb, model *m, const float *x, const float *dy, float *dx,
                           float beta_dx) {
     YOLOC_ASSERT(m->plan_training);
+    layer_prof *lp = nn_prof(m);
+    double t = lp ? time_now() : 0;
     const float *dcur = dy;
     if (cb->act) {
         const float *a_in = cb->norm ? cb->norm_out : cb->conv_out; /* SiLU's input */
         TRY(silu_op_backward(&cb->silu, a_in, dcur, m->scratch[0], 0.0f));
+        NN_PROF_LAP(lp, act_s[1], t);
         dcur = m->scratch[0];
     }
     if (cb->norm) {
@@ -176,10 +188,14 @@ status convblock_backward(convblock *cb, model *m, const float *x, const float *
         else
             TRY(gn_op_backward(&cb->gn, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1], 0.0f,
                                dgamma, dbeta));
+        NN_PROF_LAP(lp, norm_s[1], t);
         dcur = m->scratch[1];
     }
-    return conv2d_op_backward(&cb->conv, x, P(m, cb->w_off), dcur, dx, beta_dx, G(m, cb->w_off),
-                              cb->norm ? NULL : G(m, cb->b_off));
+    TRY(conv2d_op_backward(&cb->conv, x, P(m, cb->w_off), dcur, dx, beta_dx, G(m, cb->w_off),
+                           cb->norm ? NULL : G(m, cb->b_off)));
+    NN_PROF_LAP(lp, conv_s[1], t);
+    if (lp) lp->conv_flops[1] += cb->flops * (dx ? 2 : 1); /* weight gradient (+ data gradient) */
+    return YOLOC_OK;
 }
 
 /* ------------------------------------------------------------------------ */

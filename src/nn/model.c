@@ -81,6 +81,7 @@ void model_free(model *m) {
     free(m->bufs);
     free(m->tensors);
     free(m->grad_seen);
+    free(m->prof);
     model_spec_free(&m->spec);
     cpu_ctx_free(m->cpu);
     free(m);
@@ -287,8 +288,14 @@ status model_forward(model *m, const float *input, const float **out) {
             int f = L->spec->from[k];
             xs[k] = f < 0 ? m->input : m->layers[f].y;
         }
+        double t0 = m->prof ? time_now() : 0;
+        m->prof_layer = i;
         status st = L->vt->forward(L, m, xs);
         if (st < 0) return err_prefix(st, "forward of layer %d (%s)", i, mod_kind_name(L->spec->kind));
+        if (m->prof) {
+            m->prof[i].fwd_s += time_now() - t0;
+            m->prof[i].calls[0]++;
+        }
     }
     if (m->plan_training) {
         m->bn_batches++;
@@ -316,8 +323,14 @@ status model_backward(model *m, const float *dout) {
             betas[k] = (f >= 0 && m->grad_seen[f]) ? 1.0f : 0.0f;
             if (f >= 0) m->grad_seen[f] = 1;
         }
+        double t0 = m->prof ? time_now() : 0;
+        m->prof_layer = i;
         status st = L->vt->backward(L, m, xs, dy, dxs, betas);
         if (st < 0) return err_prefix(st, "backward of layer %d (%s)", i, mod_kind_name(L->spec->kind));
+        if (m->prof) {
+            m->prof[i].bwd_s += time_now() - t0;
+            m->prof[i].calls[1]++;
+        }
         if (m->bwd_hook) m->bwd_hook(m->bwd_hook_ctx, i);
     }
     return YOLOC_OK;
@@ -368,6 +381,24 @@ void model_layer_param_range(const model *m, int layer, size_t *lo, size_t *hi) 
     }
     if (*hi == 0) *lo = 0;
 }
+
+status model_profile_enable(model *m, int on) {
+    if (!on) {
+        free(m->prof);
+        m->prof = NULL;
+        return YOLOC_OK;
+    }
+    if (m->prof) return YOLOC_OK;
+    m->prof = calloc((size_t)(m->nlayers > 0 ? m->nlayers : 1), sizeof *m->prof);
+    if (!m->prof) return err_set(YOLOC_ERR_NOMEM, "out of memory (profile counters)");
+    return YOLOC_OK;
+}
+
+void model_profile_reset(model *m) {
+    if (m->prof) memset(m->prof, 0, (size_t)m->nlayers * sizeof *m->prof);
+}
+
+const layer_prof *model_profile(const model *m) { return m->prof; }
 
 void model_zero_grad(model *m) { memset(m->grads, 0, m->nparam_floats * sizeof(float)); }
 

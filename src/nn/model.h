@@ -159,4 +159,27 @@ backend model_backend(const model *m);
  * shape at imgsz), then totals with GFLOPs at imgsz. */
 status model_print_info(model *m, FILE *f, int imgsz);
 
+/* Profiling (`yoloc bench`). While on, model_forward and model_backward
+ * time each layer's call, and the Conv blocks time their convolution,
+ * normalisation and activation kernels (wall time; every kernel returns
+ * once its work is done) and count the convolution FLOPs: 2 per
+ * multiply-add; in backward the weight gradient, plus the data gradient
+ * where the layer's input needs one, each as many FLOPs as the forward.
+ * Off (the default), nothing is timed. Counters add up over calls until
+ * model_profile_reset; index [0] is forward, [1] backward. */
+typedef struct {
+    double fwd_s, bwd_s;   /* the layer's forward / backward call */
+    double conv_s[2];      /* of which in convolutions */
+    double norm_s[2];      /* in BatchNorm / GroupNorm */
+    double act_s[2];       /* in SiLU */
+    double conv_flops[2];  /* FLOPs of those convolutions */
+    long calls[2];
+} layer_prof;
+
+/* on = 1 allocates zeroed counters (or keeps existing ones); 0 frees them. */
+status model_profile_enable(model *m, int on);
+void model_profile_reset(model *m);
+/* One entry per layer (model_get_spec(m)->nlayers); NULL when off. */
+const layer_prof *model_profile(const model *m);
+
 #endif

@@ -6,6 +6,7 @@
 #define YOLOC_NN_NN_H
 
 #include "core/arena.h"
+#include "core/timer.h"
 #include "nn/model.h"
 
 /* ------------------------------------------------------------------------ */
@@ -36,6 +37,7 @@ typedef struct {
     size_t rm_off, rv_off;                    /* in bufs (BN) */
     /* plan */
     int n, h, w, oh, ow;
+    double flops;      /* forward FLOPs of the planned convolution (profiling) */
     conv2d_op conv;
     bn_op bn;
     gn_op gn;
@@ -149,7 +151,24 @@ struct model {
      * anchor-free head; `anchors` counts output rows, na*H*W per level). */
     int nc, reg_max, nlevels, anchors, na;
     int strides[SPEC_MAX_LEVELS], level_h[SPEC_MAX_LEVELS], level_w[SPEC_MAX_LEVELS];
+
+    /* Profiling (model_profile_enable): counters per layer, NULL when off;
+     * prof_layer is the layer now running forward or backward. */
+    layer_prof *prof;
+    int prof_layer;
 };
+
+/* The running layer's profile counters, NULL when profiling is off. */
+static inline layer_prof *nn_prof(model *m) { return m->prof ? &m->prof[m->prof_layer] : NULL; }
+/* Profiling: adds the time since *t to counter `acc` of lp and restarts *t. */
+#define NN_PROF_LAP(lp, acc, t)                                                  \
+    do {                                                                         \
+        if (lp) {                                                                \
+            double now_ = time_now();                                            \
+            (lp)->acc += now_ - (t);                                             \
+            (t) = now_;                                                          \
+        }                                                                        \
+    } while (0)
 
 static inline float *P(model *m, size_t off) { return m->params + off; }
 static inline float *G(model *m, size_t off) { return m->grads + off; }
