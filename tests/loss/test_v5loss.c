@@ -379,6 +379,7 @@ static void bad_input(void) {
     pred[4] = NAN;
     CHECK_EQ_INT(v5_loss_compute(&L, pred, 1, 3, LH, LW, LS, ANCH, tg, 1, terms, NULL),
                  YOLOC_ERR_NUMERIC);
+    v5_loss_free(&L); /* init below starts from scratch (it does not free) */
     v5_loss_cfg badc = cfg;
     badc.anchor_t = 0;
     CHECK_EQ_INT(v5_loss_init(&L, &badc), YOLOC_ERR_INVALID);
