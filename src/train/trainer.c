@@ -488,6 +488,10 @@ static status setup(trainer *t) {
                      t->lp.accumulate);
         } else {
             t->ns_on = 1;
+            if (norm_of(t) != NORM_GN)
+                log_warn("noise_scale=True with BatchNorm: each small batch is normalised with its own statistics, "
+                         "which adds noise of their own; measured on synthetic data the estimate varies several-fold "
+                         "between seeds with BatchNorm and within 2x with norm=gn (bench/RESULTS.md)");
             if (t->d->world == 1) {
                 t->ns_prev = calloc(model_num_params(t->m), sizeof(float));
                 if (!t->ns_prev) return err_set(YOLOC_ERR_NOMEM, "out of memory (noise scale)");
