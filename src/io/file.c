@@ -136,3 +136,18 @@ status file_read_all(const char *path, size_t max_bytes, char **data, size_t *le
     *len = n;
     return YOLOC_OK;
 }
+
+status file_mkdirs(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
+    return YOLOC_OK;
+}

@@ -53,6 +53,10 @@ status file_write_atomic(const char *path, const void *data, size_t n);
  * "too large (N bytes, at most max_bytes)" and read errors (including a file
  * that changes size while being read), YOLOC_ERR_NOMEM when the buffer
  * cannot be allocated. */
+/* Creates a folder and its missing parents (mode 0755); existing ones are
+ * fine. Errors name the folder that could not be created. */
+status file_mkdirs(const char *path);
+
 status file_read_all(const char *path, size_t max_bytes, char **data, size_t *len);
 
 #endif

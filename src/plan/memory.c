@@ -8,6 +8,7 @@
 #include "train/detloss.h"
 #include "train/ema.h"
 #include "train/weights.h"
+#include "train/trainer.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -276,23 +277,6 @@ int mem_reset_peak(void) {
 /* ------------------------------------------------------------------------ */
 /* The real thing. */
 
-static void fill_aug(const config *c, aug_params *a) {
-    aug_params_default(a);
-    a->imgsz = (int)c->imgsz;
-    a->hsv_h = (float)c->hsv_h;
-    a->hsv_s = (float)c->hsv_s;
-    a->hsv_v = (float)c->hsv_v;
-    a->degrees = (float)c->degrees;
-    a->translate = (float)c->translate;
-    a->scale = (float)c->scale;
-    a->shear = (float)c->shear;
-    a->perspective = (float)c->perspective;
-    a->flipud = (float)c->flipud;
-    a->fliplr = (float)c->fliplr;
-    a->mosaic = (float)c->mosaic;
-    a->mixup = (float)c->mixup;
-    a->cutmix = (float)c->cutmix;
-}
 
 status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kind kind, int batch, int workers,
                    mem_measured *out) {
@@ -355,7 +339,7 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     lo.shuffle = 1;
     lo.augment = 1;
     lo.stride = model_stride(m, model_nlevels(m) - 1);
-    fill_aug(c, &lo.aug);
+    train_aug_params(c, &lo.aug);
     if (lo.workers > 0) lo.aug.threads = 1;
     TRY_GOTO(st, loader_open(&L, &src, &lo));
     TRY_GOTO(st, loader_start_epoch(L, 0));

@@ -858,20 +858,6 @@ static int path_exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-static status mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-    return YOLOC_OK;
-}
 
 /* A score as results.csv keeps it (6 significant digits), so that decisions
  * after a resume are those of an uninterrupted search. */
@@ -1245,7 +1231,7 @@ static status tune_prepare(tuner *T, config *c, int world, int *dry) {
                 break;
             }
         }
-        TRY_GOTO(st, mkdir_p(T->dir));
+        TRY_GOTO(st, file_mkdirs(T->dir));
         if (!continuing) {
             char p[4300];
             snprintf(p, sizeof p, "%s/space.yaml", T->dir);

@@ -58,18 +58,8 @@ static double rss_gib(void) {
 }
 
 static status mkdir_p(const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", buf, strerror(errno));
-    if (access(buf, W_OK) != 0) return err_set(YOLOC_ERR_IO, "%s: folder is not writable: %s", buf, strerror(errno));
+    TRY(file_mkdirs(path));
+    if (access(path, W_OK) != 0) return err_set(YOLOC_ERR_IO, "%s: folder is not writable: %s", path, strerror(errno));
     return YOLOC_OK;
 }
 
@@ -210,7 +200,7 @@ static void trainer_free(trainer *t) {
     free(t->buckets);
 }
 
-static void fill_aug(const config *c, aug_params *a) {
+void train_aug_params(const config *c, aug_params *a) {
     aug_params_default(a);
     a->imgsz = (int)c->imgsz;
     a->hsv_h = (float)c->hsv_h;
@@ -369,7 +359,7 @@ static status setup(trainer *t) {
     t->lo.shuffle = 1;
     t->lo.augment = 1;
     t->lo.stride = model_stride(t->m, model_nlevels(t->m) - 1);
-    fill_aug(c, &t->lo.aug);
+    train_aug_params(c, &t->lo.aug);
     if (t->lo.workers > 0) t->lo.aug.threads = 1;
     if (c->imgsz % t->lo.stride)
         return err_set(YOLOC_ERR_INVALID, "key 'imgsz': %ld is not a multiple of the model's largest stride %d", c->imgsz,

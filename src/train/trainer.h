@@ -21,6 +21,7 @@
 #define YOLOC_TRAIN_TRAINER_H
 
 #include "core/status.h"
+#include "data/augment.h"
 #include "dist/dist.h"
 #include "train/config.h"
 
@@ -80,6 +81,10 @@ typedef struct {
     train_epoch_info last;/* the last completed epoch */
     double noise_scale;   /* the final B_simple estimate (NAN without one) */
 } train_result;
+
+/* The loader's augmentation settings from the config's keys (hsv_*, degrees,
+ * translate, scale, shear, perspective, flips, mosaic, mixup, cutmix). */
+void train_aug_params(const config *c, aug_params *a);
 
 /* train_run with hooks; res (may be NULL) receives the outcome. */
 status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res);
