@@ -7,7 +7,7 @@
 # synthetic batch (random images, 10 random boxes per image), a training step
 # with accumulate=1 (forward, loss, backward, clipping, SGD, EMA), the eval
 # forward at the batch and the predict latency at batch 1 (PyTorch: Conv+BN
-# fused; yoloc has no folding), and the peak RSS of the process.
+# fused; yoloc folds it too), and the peak RSS of the process.
 #
 # usage: sh bench/compare.sh [path/to/yoloc] [model=yolov8n.yaml] [batch=16]
 #            [imgsz=640,320] [threads=2] [reps=5] [amp=False] [dir=OUT]

@@ -6,7 +6,7 @@
  * a sorted top-k list, and the multi-claim resolution revisits the ground
  * truths only for the few anchors selected more than once. */
 #include "loss/assigner.h"
-#include "loss/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
  * few foreground anchors run in double with libm. The assigner's predicted
  * boxes are decoded in float, as Ultralytics decodes them. */
 #include "loss/v8loss.h"
-#include "loss/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 #include <stdint.h>

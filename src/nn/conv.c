@@ -1,12 +1,14 @@
 /* The Conv block (conv2d -> BatchNorm/GroupNorm -> SiLU, or a plain conv2d
  * with bias) and the Conv module (one block as a model layer).
  *
- * Training plans keep the conv output and the norm output for backward;
+ * Training plans keep the conv output and the norm output for backward
+ * (only the conv output with BN+SiLU fused on the cpu backend);
  * eval plans run the intermediates through the model's two shared scratch
  * buffers. Backward runs SiLU' into scratch[0], the norm backward into
  * scratch[1], then the convolution backward into the caller's dx. */
 #include "nn/nn.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,15 +63,20 @@ void convblock_release(convblock *cb) {
     if (!cb->have_ops) return;
     conv2d_op_free(&cb->conv);
     if (cb->norm && cb->nk != NORM_GN) bn_op_free(&cb->bn);
-    if (cb->act) silu_op_free(&cb->silu);
+    if (cb->act && !cb->fused) silu_op_free(&cb->silu);
     cb->have_ops = 0;
 }
 
 status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w) {
     convblock_release(cb);
+    /* BN (or SyncBN) + SiLU on the cpu backend run fused (ops.h bnsilu_*):
+     * no BN output is kept for backward; eval plans fold the BN into the
+     * convolution's weights and bias and run the SiLU as its post-op */
+    cb->fused = cb->norm && cb->act && cb->nk != NORM_GN && m->opt.be == BACKEND_CPU;
+    cb->folded = cb->fused && !pc->training;
     conv2d_desc d = {.n = n, .h = h, .w = w, .ci = cb->c1, .co = cb->c2, .kh = cb->k, .kw = cb->k,
                      .sh = cb->s, .sw = cb->s, .ph = cb->p, .pw = cb->p, .dh = cb->d, .dw = cb->d,
-                     .groups = cb->g, .bias = !cb->norm};
+                     .groups = cb->g, .bias = !cb->norm || cb->folded, .act = cb->folded};
     TRY(conv2d_desc_check(&d));
     cb->n = n;
     cb->h = h;
@@ -81,9 +88,11 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     size_t out = convblock_out_size(cb);
     if (out > pc->scratch) pc->scratch = out;
     int mid = cb->norm || cb->act; /* anything after the conv */
+    cb->wf = NULL;
+    if (cb->folded) cb->wf = plan_floats(pc, (size_t)cb->c2 * (cb->c1 / cb->g) * cb->k * cb->k + (size_t)cb->c2);
     cb->conv_out = cb->norm_out = NULL;
     if (pc->training && mid) cb->conv_out = plan_floats(pc, out);
-    if (pc->training && cb->norm && cb->act) cb->norm_out = plan_floats(pc, out);
+    if (pc->training && cb->norm && cb->act && !cb->fused) cb->norm_out = plan_floats(pc, out);
     cb->y = plan_floats(pc, out);
     cb->mean = cb->var = NULL;
     cb->sync_work = NULL;
@@ -91,7 +100,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
         size_t stats = cb->nk != NORM_GN ? (size_t)cb->c2 : (size_t)n * cb->gn_groups;
         cb->mean = plan_floats(pc, stats);
         cb->var = plan_floats(pc, stats);
-        if (cb->nk == NORM_SYNCBN && pc->training) {
+        if ((cb->nk == NORM_SYNCBN || cb->fused) && pc->training) {
             bn_desc sd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2};
             cb->sync_work = arena_alloc(pc->a, syncbn_workspace(&sd) * sizeof(double));
         }
@@ -103,7 +112,13 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     status st = YOLOC_OK;
     if (cb->norm && cb->nk != NORM_GN) { /* SyncBN: the BN op serves eval plans */
         bn_desc bd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2, .eps = 1e-3f, .momentum = 0.03f};
-        st = bn_op_init(&cb->bn, m->cpu, be, &bd, pc->training);
+        if (cb->fused) { /* only the shape: the fused kernels need no primitive */
+            memset(&cb->bn, 0, sizeof cb->bn);
+            cb->bn.d = bd;
+            cb->bn.be = be;
+        } else {
+            st = bn_op_init(&cb->bn, m->cpu, be, &bd, pc->training);
+        }
         if (st < 0) {
             conv2d_op_free(&cb->conv);
             return st;
@@ -116,7 +131,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
             return st;
         }
     }
-    if (cb->act) {
+    if (cb->act && !cb->fused) {
         st = silu_op_init(&cb->silu, m->cpu, be, out, pc->training);
         if (st < 0) {
             conv2d_op_free(&cb->conv);
@@ -140,16 +155,52 @@ static status norm_forward(convblock *cb, model *m, const float *x, float *y, in
     return bn_op_forward_eval(&cb->bn, x, gamma, beta, B(m, cb->rm_off), B(m, cb->rv_off), y);
 }
 
+/* BatchNorm folded into the convolution (eval plans): per output channel
+ * s = gamma / sqrt(running_var + eps), w' = w s, b' = beta - running_mean s.
+ * Recomputed at every forward (the parameters may have changed since the
+ * plan; it costs one pass over the block's weights). */
+static void convblock_fold(convblock *cb, model *m, float *wf, float *bf) {
+    const float *w = P(m, cb->w_off), *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
+    const float *rm = B(m, cb->rm_off), *rv = B(m, cb->rv_off);
+    size_t per = (size_t)(cb->c1 / cb->g) * cb->k * cb->k;
+    for (int o = 0; o < cb->c2; o++) {
+        float s = (float)(gamma[o] / sqrt((double)rv[o] + cb->bn.d.eps));
+        const float *wo = w + (size_t)o * per;
+        float *fo = wf + (size_t)o * per;
+        for (size_t i = 0; i < per; i++) fo[i] = wo[i] * s;
+        bf[o] = beta[o] - rm[o] * s;
+    }
+}
+
 status convblock_forward(convblock *cb, model *m, const float *x) {
     int training = m->plan_training;
     layer_prof *lp = nn_prof(m);
     double t = lp ? time_now() : 0;
+    if (cb->folded) {
+        float *bf = cb->wf + (size_t)cb->c2 * (cb->c1 / cb->g) * cb->k * cb->k;
+        convblock_fold(cb, m, cb->wf, bf);
+        TRY(conv2d_op_forward(&cb->conv, x, cb->wf, bf, cb->y));
+        NN_PROF_LAP(lp, conv_s[0], t);
+        if (lp) lp->conv_flops[0] += cb->flops;
+        return YOLOC_OK;
+    }
     const float *w = P(m, cb->w_off), *b = cb->norm ? NULL : P(m, cb->b_off);
     int mid = cb->norm || cb->act;
     float *c_out = !mid ? cb->y : training ? cb->conv_out : m->scratch[0];
     TRY(conv2d_op_forward(&cb->conv, x, w, b, c_out));
     NN_PROF_LAP(lp, conv_s[0], t);
     if (lp) lp->conv_flops[0] += cb->flops;
+    if (cb->fused) {
+        const float *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
+        if (training)
+            TRY(bnsilu_cpu_forward_train(&cb->bn.d, cb->nk == NORM_SYNCBN ? &m->reducer : NULL, c_out, gamma, beta,
+                                         cb->y, cb->mean, cb->var, B(m, cb->rm_off), B(m, cb->rv_off),
+                                         cb->sync_work));
+        else
+            bnsilu_cpu_forward_eval(&cb->bn.d, c_out, gamma, beta, B(m, cb->rm_off), B(m, cb->rv_off), cb->y);
+        NN_PROF_LAP(lp, norm_s[0], t);
+        return YOLOC_OK;
+    }
     const float *a_in = c_out;
     if (cb->norm) {
         float *n_out = cb->act ? (training ? cb->norm_out : m->scratch[1]) : cb->y;
@@ -170,13 +221,19 @@ status convblock_backward(convblock *cb, model *m, const float *x, const float *
     layer_prof *lp = nn_prof(m);
     double t = lp ? time_now() : 0;
     const float *dcur = dy;
-    if (cb->act) {
+    if (cb->fused) {
+        TRY(bnsilu_cpu_backward(&cb->bn.d, cb->nk == NORM_SYNCBN ? &m->reducer : NULL, cb->conv_out,
+                                P(m, cb->gamma_off), P(m, cb->beta_off), cb->mean, cb->var, dy, m->scratch[1], 0.0f,
+                                G(m, cb->gamma_off), G(m, cb->beta_off), cb->sync_work));
+        NN_PROF_LAP(lp, norm_s[1], t);
+        dcur = m->scratch[1];
+    } else if (cb->act) {
         const float *a_in = cb->norm ? cb->norm_out : cb->conv_out; /* SiLU's input */
         TRY(silu_op_backward(&cb->silu, a_in, dcur, m->scratch[0], 0.0f));
         NN_PROF_LAP(lp, act_s[1], t);
         dcur = m->scratch[0];
     }
-    if (cb->norm) {
+    if (cb->norm && !cb->fused) {
         const float *gamma = P(m, cb->gamma_off);
         float *dgamma = G(m, cb->gamma_off), *dbeta = G(m, cb->beta_off);
         if (cb->nk == NORM_BN)

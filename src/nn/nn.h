@@ -43,6 +43,9 @@ typedef struct {
     gn_op gn;
     silu_op silu;
     int have_ops;
+    int fused;         /* BN/SyncBN + SiLU through bnsilu_cpu_* (no norm_out, no bn/silu ops) */
+    int folded;        /* eval plan of a fused block: BN folded into the conv, SiLU as post-op */
+    float *wf;         /* folded: the weights, then the bias (plan buffer) */
     float *conv_out, *norm_out, *y;
     float *mean, *var; /* BN: batch mean/var; GN: mean/rstd per (n, group) */
     double *sync_work; /* SyncBN: syncbn_workspace doubles (training plans) */

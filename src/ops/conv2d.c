@@ -44,6 +44,8 @@ status conv2d_desc_check(const conv2d_desc *d) {
                        d->pw);
     if (d->bias != 0 && d->bias != 1)
         return err_set(YOLOC_ERR_SHAPE, "conv2d: bias must be 0 or 1, got %d", d->bias);
+    if (d->act != 0 && d->act != 1)
+        return err_set(YOLOC_ERR_SHAPE, "conv2d: act must be 0 (none) or 1 (SiLU), got %d", d->act);
     if (d->ci % d->groups != 0)
         return err_set(YOLOC_ERR_SHAPE, "conv2d: groups %d does not divide input channels ci %d",
                        d->groups, d->ci);
@@ -79,6 +81,8 @@ double conv2d_flops(const conv2d_desc *d) {
 status conv2d_op_init(conv2d_op *op, cpu_ctx *ctx, backend be, const conv2d_desc *d, int training) {
     memset(op, 0, sizeof *op);
     TRY(conv2d_desc_check(d));
+    if (d->act && training)
+        return err_set(YOLOC_ERR_INVALID, "conv2d: a fused SiLU is for inference plans only (no backward)");
     op->d = *d;
     op->be = be;
     switch (be) {
@@ -94,6 +98,7 @@ status conv2d_op_init(conv2d_op *op, cpu_ctx *ctx, backend be, const conv2d_desc
 status conv2d_op_forward(conv2d_op *op, const float *x, const float *w, const float *b, float *y) {
     if (op->be == BACKEND_CPU) return conv2d_cpu_forward(op->cpu, x, w, b, y);
     conv2d_ref_forward(&op->d, x, w, b, y);
+    if (op->d.act) silu_ref_forward((size_t)op->d.n * conv2d_out_h(&op->d) * conv2d_out_w(&op->d) * op->d.co, y, y);
     return YOLOC_OK;
 }
 

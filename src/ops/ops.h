@@ -63,6 +63,8 @@ typedef struct {
     int dh, dw;      /* dilation, 1 = none */
     int groups;      /* ci % groups == 0 and co % groups == 0 */
     int bias;        /* 1: a bias vector of co values */
+    int act;         /* 1: SiLU applied to the output (inference only: the Conv block with
+                        BatchNorm folded into the weights and bias); 0: none */
 } conv2d_desc;
 
 int conv2d_out_h(const conv2d_desc *d);
@@ -147,6 +149,31 @@ status syncbn_backward(const bn_desc *d, const ops_reducer *r, const float *x, c
                        float beta_dx, float *dgamma, float *dbeta, double *work);
 
 /* ------------------------------------------------------------------------ */
+/* BatchNorm (batch statistics, optionally synchronised through `r` as
+ * SyncBatchNorm; r = NULL for plain BN) fused with the SiLU after it, the
+ * Conv block's norm+act. Forward writes only y = silu(bn(x)); backward
+ * recomputes bn(x) from x and save_mean/save_var, so training keeps x and y
+ * and no BN output. Statistics, running-stat update, dgamma/dbeta (+=) and
+ * work follow syncbn_* above. The references are bn_ref_* then silu_ref_*
+ * (tmp: n*h*w*c floats). */
+void bnsilu_ref_forward_train(const bn_desc *d, const float *x, const float *gamma, const float *beta, float *y,
+                              float *save_mean, float *save_var, float *running_mean, float *running_var);
+void bnsilu_ref_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                             const float *running_mean, const float *running_var, float *y);
+void bnsilu_ref_backward(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                         const float *save_mean, const float *save_var, const float *dy, float *dx, float beta_dx,
+                         float *dgamma, float *dbeta, float *tmp);
+status bnsilu_cpu_forward_train(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                                const float *beta, float *y, float *save_mean, float *save_var,
+                                float *running_mean, float *running_var, double *work);
+status bnsilu_cpu_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                           const float *beta, const float *save_mean, const float *save_var, const float *dy,
+                           float *dx, float beta_dx, float *dgamma, float *dbeta, double *work);
+/* Inference with the running statistics, one pass. */
+void bnsilu_cpu_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                             const float *running_mean, const float *running_var, float *y);
+
+/* ------------------------------------------------------------------------ */
 /* Group normalisation (PyTorch GroupNorm): c split into `groups` groups of
  * c/groups channels; statistics per (image, group) over h, w and the
  * group's channels; biased variance; per-channel affine gamma, beta. */
@@ -229,6 +256,13 @@ void add_ref_forward(size_t n, const float *a, const float *b, float *y);
 void add_cpu_forward(size_t n, const float *a, const float *b, float *y);
 void acc_ref(size_t n, const float *src, float *dst, float beta);
 void acc_cpu(size_t n, const float *src, float *dst, float beta);
+
+/* ------------------------------------------------------------------------ */
+/* The measured FP32 peak of this CPU in GFLOP/s: `threads` threads (0: the
+ * OpenMP default) each running register-only chains of the widest vector
+ * FMA available, best of 5 rounds over about `seconds` in all. *isa (may be
+ * NULL) names the instructions used ("avx512", "avx2+fma", "scalar fmaf"). */
+double ops_fp32_peak_gflops(int threads, double seconds, const char **isa);
 
 /* ------------------------------------------------------------------------ */
 /* Dispatch: one handle per layer instance, backend chosen at init. */

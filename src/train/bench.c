@@ -81,6 +81,7 @@ static void collect_profile(const model *m, int reps, double fwd_total, double b
     r->conv_fwd_gflops = conv_fwd_s > 0 ? r->conv_flops_fwd / conv_fwd_s / 1e9 : 0;
     r->conv_bwd_gflops = conv_bwd_s > 0 ? r->conv_flops_bwd / conv_bwd_s / 1e9 : 0;
     r->non_conv_share = r->step_mean_s > 0 ? 1.0 - conv_s / r->step_mean_s : 0;
+    r->conv_peak_share = r->fp32_peak_gflops > 0 ? r->conv_gflops / r->fp32_peak_gflops : 0;
     if (r->non_conv_share < 0) r->non_conv_share = 0;
     qsort(r->layers, (size_t)r->nlayers, sizeof r->layers[0], cmp_layer);
 }
@@ -121,7 +122,8 @@ status bench_run(const bench_options *o, bench_result *r) {
     r->reps = reps;
     r->threads = ops_get_threads();
     r->amp_requested = o->amp_requested;
-    r->bn_folded = 0; /* src/nn has no Conv+BatchNorm folding */
+    r->bn_folded = o->mopt.be == BACKEND_CPU && o->mopt.norm != NORM_GN; /* nn/conv.c folds in eval plans */
+    r->fp32_peak_gflops = ops_fp32_peak_gflops(r->threads, 1.0, &r->peak_isa);
 
     TRY_GOTO(st, weights_open_model(o->model, o->weights, 0, &o->mopt, o->seed, &m, NULL, NULL));
     for (size_t i = 0; i < model_num_tensors(m); i++) {
@@ -269,8 +271,10 @@ void bench_print(const bench_result *r, FILE *f, int top) {
             r->threads == 1 ? "" : "s");
     fprintf(f, "synthetic batch: %d random images, %d random boxes each; %s; medians of %d repeats after a warm-up\n",
             r->batch, BENCH_TARGETS_PER_IMAGE, r->optimizer, r->reps);
-    fprintf(f, "note: the eval forward runs BatchNorm as its own kernel: yoloc has no Conv+BatchNorm folding "
-               "(PyTorch's fuse() has)\n\n");
+    fprintf(f, "%s\n\n", r->bn_folded ? "eval forward and predict: BatchNorm folded into the convolutions, SiLU as "
+                                       "their post-op; training: BatchNorm+SiLU fused"
+                                     : "eval forward: normalisation and SiLU as their own kernels (no folding with "
+                                       "this backend or GroupNorm)");
     fprintf(f, "%-38s %10.3f s   %8.2f images/s\n", "training step (accumulate=1)", r->step_s, r->train_img_s);
     fprintf(f, "  %-36s %10.3f s\n", "forward (training)", r->fwd_s);
     fprintf(f, "  %-36s %10.3f s\n", "loss + gradient (assignment incl.)", r->loss_s);
@@ -311,8 +315,8 @@ void bench_print(const bench_result *r, FILE *f, int top) {
     } rows[] = {
         {"convolutions, forward", k->conv_fwd},
         {"convolutions, backward", k->conv_bwd},
-        {"normalisation (BatchNorm/GroupNorm), fwd + bwd", k->norm},
-        {"activation (SiLU), fwd + bwd", k->act},
+        {"normalisation (BatchNorm/GroupNorm; + SiLU when fused), fwd + bwd", k->norm},
+        {"activation (SiLU, where not fused), fwd + bwd", k->act},
         {"Concat layers", k->concat},
         {"Upsample layers", k->upsample},
         {"other in modules (split/concat copies, max-pool, adds, Detect output)", k->module_other},
@@ -331,6 +335,9 @@ void bench_print(const bench_result *r, FILE *f, int top) {
     fprintf(f, "convolutions: %.1f GFLOP/s (forward and backward, FLOP-weighted: %.1f + %.1f GFLOP per step); "
                "outside convolutions: %.1f %% of the step\n",
             r->conv_gflops, r->conv_flops_fwd / 1e9, r->conv_flops_bwd / 1e9, 100.0 * r->non_conv_share);
+    fprintf(f, "FP32 FMA peak, measured (%s, %d thread%s): %.1f GFLOP/s; the convolutions run at %.1f %% of it\n",
+            r->peak_isa ? r->peak_isa : "?", r->threads, r->threads == 1 ? "" : "s", r->fp32_peak_gflops,
+            100.0 * r->conv_peak_share);
 }
 
 status bench_write_json(const bench_result *r, const char *path) {
@@ -370,6 +377,8 @@ status bench_write_json(const bench_result *r, const char *path) {
     NUM("conv_fwd_gflops", r->conv_fwd_gflops);
     NUM("conv_bwd_gflops", r->conv_bwd_gflops);
     NUM("non_conv_share", r->non_conv_share);
+    NUM("fp32_peak_gflops", r->fp32_peak_gflops);
+    NUM("conv_peak_share", r->conv_peak_share);
     NUM("step_mean_s", r->step_mean_s);
     const bench_kinds *k = &r->kinds;
     sbuf_printf(&s, ",\n  \"kinds_s\": {\"conv_fwd\": ");

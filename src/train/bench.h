@@ -19,11 +19,14 @@
  * forward and backward time, convolution FLOPs and GFLOP/s; the step's time
  * by kind (convolutions, normalisation, activation, Concat and Upsample
  * layers, the other work inside modules, loss, optimizer, EMA).
- * Peak RSS: the process's VmHWM at the end.
+ * Peak RSS: the process's VmHWM at the end. The FP32 FMA peak of the CPU on
+ * the same threads (ops_fp32_peak_gflops), measured before the model runs,
+ * and the convolutions' share of it.
  *
- * yoloc's eval forward runs BatchNorm as its own kernel after each
- * convolution: src/nn has no Conv+BatchNorm folding (bench_result.bn_folded
- * is 0 and the report says so), while PyTorch's model.fuse() folds it. */
+ * On the cpu backend the eval forward (and predict) folds BatchNorm into
+ * the convolutions and runs SiLU as their post-op (bench_result.bn_folded
+ * is 1), as PyTorch's model.fuse() folds it; training runs BatchNorm+SiLU
+ * as one fused kernel, whose time is counted as normalisation. */
 #ifndef YOLOC_TRAIN_BENCH_H
 #define YOLOC_TRAIN_BENCH_H
 
@@ -71,7 +74,7 @@ typedef struct {
 /* Time of one training step by kind (means, seconds). */
 typedef struct {
     double conv_fwd, conv_bwd; /* convolutions */
-    double norm;               /* BatchNorm / GroupNorm, forward + backward */
+    double norm;               /* BatchNorm / GroupNorm, forward + backward (with SiLU where fused) */
     double act;                /* SiLU, forward + backward */
     double concat;             /* Concat layers */
     double upsample;           /* Upsample layers */
@@ -88,7 +91,7 @@ typedef struct {
     char model[256];
     int imgsz, batch, reps, threads;
     int amp_requested;
-    int bn_folded;             /* 0: see the header comment */
+    int bn_folded;             /* 1: BatchNorm folded in the eval forward (cpu backend) */
     size_t params;             /* trainable + frozen parameters */
     double model_gflops;       /* forward GFLOPs of one image at imgsz */
     size_t train_act_bytes;    /* activation arena of the training plan */
@@ -109,6 +112,9 @@ typedef struct {
     int nlayers;
     bench_layer layers[SPEC_MAX_LAYERS]; /* sorted, slowest (fwd + bwd) first */
     size_t peak_rss;           /* bytes (VmHWM), 0 when unknown */
+    double fp32_peak_gflops;   /* measured FMA peak on `threads` threads (ops_fp32_peak_gflops) */
+    const char *peak_isa;      /* the instructions of that measurement */
+    double conv_peak_share;    /* conv_gflops / fp32_peak_gflops */
 } bench_result;
 
 /* Runs the benchmark (prints nothing). Errors name the model or the phase

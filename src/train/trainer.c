@@ -17,7 +17,7 @@
 #include "train/lrbatch.h"
 #include "train/noise.h"
 
-#define NS_DECAY 0.99 /* noise scale: exponential averaging over about 100 optimizer steps */
+#define NS_DECAY 0.998 /* noise scale: exponential averaging over about 500 optimizer steps */
 #include "train/optim.h"
 #include "train/sched.h"
 #include "train/validate.h"

@@ -28,7 +28,8 @@ grep -q '^slowest layers of the training step' "$T/log" && ok "per-layer table" 
 [ "$(sed -n '/^slowest layers/,/^$/p' "$T/log" | grep -c '^ *[0-9][0-9]* [A-Za-z]')" -eq 10 ] \
     && ok "10 layers in the table" || bad "the table does not list 10 layers"
 grep -q 'outside convolutions: [0-9.]* %' "$T/log" && ok "non-conv share printed" || bad "no non-conv share"
-grep -q 'no Conv+BatchNorm folding' "$T/log" && ok "says BatchNorm is not folded" || bad "no BN folding note"
+grep -q '^eval forward and predict: BatchNorm folded' "$T/log" && ok "says BatchNorm is folded" || bad "no BN folding note"
+grep -q '^FP32 FMA peak, measured (.*): [0-9.]* GFLOP/s' "$T/log" && ok "FMA peak printed" || bad "no FMA peak line"
 [ "$(grep -c '^amp=True: .*running fp32$' "$T/log")" -eq 1 ] && ok "amp=True: $(grep '^amp=True' "$T/log")" \
     || bad "amp=True gave no one-line fp32 notice"
 
@@ -38,7 +39,7 @@ check_json() { # file
     [ -s "$f" ] || { bad "$f missing or empty"; return; }
     head -c 1 "$f" | grep -q '{' && tail -n 1 "$f" | grep -q '^}$' || bad "$f is not one JSON object"
     for k in step_s train_img_s predict_ms peak_rss_mb conv_gflops non_conv_share eval_s fwd_s bwd_s loss_s \
-             optim_s ema_s; do
+             optim_s ema_s fp32_peak_gflops conv_peak_share; do
         v=$(sed -n "s/^  \"$k\": \([-0-9.eE+]*\),\{0,1\}$/\1/p" "$f")
         if [ -z "$v" ]; then bad "$f: key $k missing or not a number"; continue; fi
         awk -v v="$v" -v k="$k" 'BEGIN { if (!(v + 0 > 0 && v + 0 < 1e12)) exit 1;
@@ -48,7 +49,7 @@ check_json() { # file
     awk -F': ' '/^  "step_s"/ { s = $2 + 0 } /^  "train_img_s"/ { r = $2 + 0 } /^  "batch"/ { b = $2 + 0 }
                 END { d = r - b / s; if (d < 0) d = -d; exit !(s > 0 && d <= 1e-6 * r) }' "$f" \
         && ok "$f: train_img_s = batch / step_s" || bad "$f: train_img_s is not batch / step_s"
-    grep -q '"bn_folded": false' "$f" && grep -q '"amp_requested": ' "$f" && grep -q '"precision": "fp32"' "$f" \
+    grep -q '"bn_folded": true' "$f" && grep -q '"amp_requested": ' "$f" && grep -q '"precision": "fp32"' "$f" \
         || bad "$f: bn_folded / amp_requested / precision missing"
     # a strict parser, where one is installed
     for p in python3 /usr/bin/python3; do

@@ -7,7 +7,7 @@
 #include "core/rng.h"
 #include "harness.h"
 #include "loss/assigner.h"
-#include "loss/fastmath.h"
+#include "core/fastmath.h"
 
 #include <math.h>
 #include <stdlib.h>

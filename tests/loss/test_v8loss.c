@@ -6,7 +6,7 @@
 #include "core/rng.h"
 #include "gradcheck.h"
 #include "harness.h"
-#include "loss/fastmath.h"
+#include "core/fastmath.h"
 #include "loss/v8loss.h"
 
 #include <math.h>

@@ -30,8 +30,10 @@
  * (ph, pw) on both sides; oneDNN accepts it whenever
  * (in - ext + 2p) / s + 1 == out, which is our output formula.
  *
- * Leaves out: logging (nothing in the hot path), int8/bf16, post-op fusion
- * of the following BatchNorm/SiLU. */
+ * Inference plans may fuse a SiLU into the forward primitive (desc.act, an
+ * eltwise swish post-op): the Conv block with BatchNorm folded.
+ *
+ * Leaves out: logging (nothing in the hot path), int8/bf16. */
 #include "ops/cpu/dnnl_util.h"
 
 #include <stdint.h>
@@ -95,12 +97,20 @@ static status conv2d_cpu_weights_md(dnnl_memory_desc_t *md, const conv2d_desc *d
  * the shared scratch to what it needs and returns its descriptor in *pd_out
  * (caller destroys) when pd_out is not NULL. */
 static status conv2d_cpu_make_prim(cpu_ctx *ctx, const_dnnl_op_desc_t op,
-                                   const_dnnl_primitive_desc_t hint, dnnl_primitive_t *prim,
+                                   const_dnnl_primitive_desc_t hint, int silu, dnnl_primitive_t *prim,
                                    dnnl_primitive_desc_t *pd_out, const char *what) {
     status st = YOLOC_OK;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
+    dnnl_post_ops_t ops = NULL;
     TRY_GOTO(st, dnnl_attr_user_scratchpad(&attr));
+    if (silu) { /* swish with alpha 1: x * sigmoid(x) */
+        DNNL_GOTO(dnnl_post_ops_create(&ops), "post_ops_create");
+        DNNL_GOTO(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f), "post_ops_append_eltwise");
+        DNNL_GOTO(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops");
+        dnnl_post_ops_destroy(ops);
+        ops = NULL;
+    }
     DNNL_GOTO(dnnl_primitive_desc_create(&pd, op, attr, ctx->engine, hint), what);
     TRY_GOTO(st, dnnl_reserve_pd_scratch(ctx, pd));
     DNNL_GOTO(dnnl_primitive_create(prim, pd), what);
@@ -112,6 +122,7 @@ static status conv2d_cpu_make_prim(cpu_ctx *ctx, const_dnnl_op_desc_t op,
     return YOLOC_OK;
 fail:
     if (pd) dnnl_primitive_desc_destroy(pd);
+    if (ops) dnnl_post_ops_destroy(ops);
     if (attr) dnnl_primitive_attr_destroy(attr);
     return st;
 }
@@ -182,7 +193,7 @@ static status conv2d_cpu_build(conv2d_cpu *p) {
                  &cd, p->training ? dnnl_forward_training : dnnl_forward_inference,
                  dnnl_convolution_direct, &x_md, &w_any, bias_md, &y_md, strides, dil, pad, pad),
              "convolution_forward_desc_init");
-    TRY(conv2d_cpu_make_prim(ctx, &cd, NULL, &p->fwd, &fwd_pd, "convolution forward"));
+    TRY(conv2d_cpu_make_prim(ctx, &cd, NULL, d->act, &p->fwd, &fwd_pd, "convolution forward"));
     TRY_GOTO(st, conv2d_cpu_weights_copy(
                      ctx, &w_md, dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0),
                      &p->m_wfwd, &p->fwd_wreorder));
@@ -197,7 +208,7 @@ static status conv2d_cpu_build(conv2d_cpu *p) {
     DNNL_GOTO(dnnl_dilated_convolution_backward_data_desc_init(
                   &cd, dnnl_convolution_direct, &x_md, &w_any, &y_md, strides, dil, pad, pad),
               "convolution_backward_data_desc_init");
-    TRY_GOTO(st, conv2d_cpu_make_prim(ctx, &cd, fwd_pd, &p->bwd_data, &bd_pd,
+    TRY_GOTO(st, conv2d_cpu_make_prim(ctx, &cd, fwd_pd, 0, &p->bwd_data, &bd_pd,
                                       "convolution backward data"));
     TRY_GOTO(st, conv2d_cpu_weights_copy(
                      ctx, &w_md, dnnl_primitive_desc_query_md(bd_pd, dnnl_query_weights_md, 0),
@@ -215,7 +226,7 @@ static status conv2d_cpu_build(conv2d_cpu *p) {
                                                                   &x_md, &w_any, bias_md, &y_md,
                                                                   strides, dil, pad, pad),
               "convolution_backward_weights_desc_init");
-    TRY_GOTO(st, conv2d_cpu_make_prim(ctx, &cd, fwd_pd, &p->bwd_weights, &bw_pd,
+    TRY_GOTO(st, conv2d_cpu_make_prim(ctx, &cd, fwd_pd, 0, &p->bwd_weights, &bw_pd,
                                       "convolution backward weights"));
     const dnnl_memory_desc_t *dw_md =
         dnnl_primitive_desc_query_md(bw_pd, dnnl_query_diff_weights_md, 0);

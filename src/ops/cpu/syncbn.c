@@ -1,18 +1,38 @@
-/* SyncBatchNorm (see ops.h): OpenMP over fixed pixel chunks; per-chunk sums
- * in double are combined in chunk order, reduced across processes, then
- * applied. The reference it is tested against is bn_ref_* (one process). */
+/* SyncBatchNorm and the fused BatchNorm+SiLU (see ops.h): OpenMP over fixed
+ * pixel chunks; per-chunk sums in double are combined in chunk order,
+ * reduced across processes (SyncBN; nothing to reduce for plain BN), then
+ * applied. With SiLU fused, forward writes only SiLU's output and backward
+ * recomputes the BN output from x and the saved statistics, so a training
+ * plan keeps two tensors per Conv block instead of three, and neither pass
+ * writes an intermediate. The references they are tested against are
+ * bn_ref_* (one process) and bnsilu_ref_* (bn_ref then silu_ref). */
+#include "core/fastmath.h"
 #include "ops/ops.h"
 
 #include <math.h>
 #include <string.h>
 
 #define SBN_CHUNKS 64 /* fixed: results do not depend on the thread count */
+#define SBN_MAXC 4096
 
 size_t syncbn_workspace(const bn_desc *d) { return (size_t)(2 * d->c + 1) + (size_t)SBN_CHUNKS * 2 * d->c; }
 
-/* Per-channel sums of a(x) and b(x) over all pixels, chunked. */
+/* SiLU of n and its derivative, vectorisable (core/fastmath.h). */
+static inline float silu_f(float n) { return n * fm_sigmoid(n); }
+static inline float silu_grad_f(float n) {
+    float s = fm_sigmoid(n);
+    return s * (1.0f + n * (1.0f - s));
+}
+
+enum { SUMS_X, SUMS_DY, SUMS_DY_SILU };
+
+/* Per-channel sums over all pixels, chunked, into out[2c]:
+ *   SUMS_X:       sum (x - K), sum (x - K)^2              (K = shift)
+ *   SUMS_DY:      sum dy, sum dy (x - K)
+ *   SUMS_DY_SILU: the same with dy replaced by dy * silu'(x a + b), the
+ *                 gradient at the BN output (a, b: BN's scale and shift). */
 static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, const float *x, const float *dy,
-                       const float *shift) {
+                       const float *shift, const float *a, const float *b) {
     memset(part, 0, sizeof(double) * SBN_CHUNKS * 2 * (size_t)c);
 #pragma omp parallel for schedule(static)
     for (int k = 0; k < SBN_CHUNKS; k++) {
@@ -20,17 +40,24 @@ static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, 
         double *s1 = part + (size_t)k * 2 * c, *s2 = s1 + c;
         for (size_t p = p0; p < p1; p++) {
             const float *xp = x + p * (size_t)c;
-            if (kind == 0) { /* sum (x - K), sum (x - K)^2 */
+            if (kind == SUMS_X) {
                 for (int j = 0; j < c; j++) {
                     double v = (double)xp[j] - shift[j];
                     s1[j] += v;
                     s2[j] += v * v;
                 }
-            } else { /* sum dy, sum dy (x - mean) */
+            } else if (kind == SUMS_DY) {
                 const float *g = dy + p * (size_t)c;
                 for (int j = 0; j < c; j++) {
                     s1[j] += g[j];
                     s2[j] += (double)g[j] * ((double)xp[j] - shift[j]);
+                }
+            } else {
+                const float *g = dy + p * (size_t)c;
+                for (int j = 0; j < c; j++) {
+                    float ds = g[j] * silu_grad_f(xp[j] * a[j] + b[j]);
+                    s1[j] += ds;
+                    s2[j] += (double)ds * ((double)xp[j] - shift[j]);
                 }
             }
         }
@@ -40,12 +67,26 @@ static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, 
         for (int j = 0; j < 2 * c; j++) out[j] += part[(size_t)k * 2 * c + (size_t)j];
 }
 
-status syncbn_forward_train(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
-                            const float *beta, float *y, float *save_mean, float *save_var,
-                            float *running_mean, float *running_var, double *work) {
+/* y = act(x * scale + bias) per channel. */
+static void apply(size_t npix, int c, int act, const float *x, const float *scale, const float *bias, float *y) {
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < npix; p++) {
+        const float *xp = x + p * (size_t)c;
+        float *yp = y + p * (size_t)c;
+        if (act)
+            for (int j = 0; j < c; j++) yp[j] = silu_f(xp[j] * scale[j] + bias[j]);
+        else
+            for (int j = 0; j < c; j++) yp[j] = xp[j] * scale[j] + bias[j];
+    }
+}
+
+static status bn_forward(const bn_desc *d, const ops_reducer *r, int act, const float *x, const float *gamma,
+                         const float *beta, float *y, float *save_mean, float *save_var, float *running_mean,
+                         float *running_var, double *work) {
     const int c = d->c;
     const size_t npix = (size_t)d->n * d->h * d->w;
     double *sums = work, *part = work + 2 * c + 1;
+    YOLOC_ASSERT(c <= SBN_MAXC);
     /* shift: the running mean, identical on every process; without running
      * statistics, zeros (save_mean serves as the zero array until written) */
     const float *shift = running_mean;
@@ -53,13 +94,12 @@ status syncbn_forward_train(const bn_desc *d, const ops_reducer *r, const float 
         memset(save_mean, 0, sizeof(float) * (size_t)c);
         shift = save_mean;
     }
-    chunk_sums(npix, c, part, sums, 0, x, NULL, shift);
+    chunk_sums(npix, c, part, sums, SUMS_X, x, NULL, shift, NULL, NULL);
     sums[2 * c] = (double)npix;
     if (r && r->fn) TRY(r->fn(r->ctx, sums, (size_t)(2 * c + 1)));
     double M = sums[2 * c];
     if (M < 1) return err_set(YOLOC_ERR_SHAPE, "syncbn: no values to normalise");
-    float mean_f[4096];
-    YOLOC_ASSERT(c <= 4096);
+    float mean_f[SBN_MAXC];
     for (int j = 0; j < c; j++) {
         double m1 = sums[j] / M, var = sums[c + j] / M - m1 * m1;
         if (var < 0) var = 0;
@@ -74,32 +114,32 @@ status syncbn_forward_train(const bn_desc *d, const ops_reducer *r, const float 
     if (running_mean)
         for (int j = 0; j < c; j++)
             running_mean[j] = (float)((1 - d->momentum) * running_mean[j] + d->momentum * mean_f[j]);
-    float scale[4096], bias[4096];
+    float scale[SBN_MAXC], bias[SBN_MAXC];
     for (int j = 0; j < c; j++) {
         float rstd = (float)(1.0 / sqrt((double)save_var[j] + d->eps));
         scale[j] = gamma[j] * rstd;
         bias[j] = beta[j] - save_mean[j] * scale[j];
     }
-#pragma omp parallel for schedule(static)
-    for (size_t p = 0; p < npix; p++) {
-        const float *xp = x + p * (size_t)c;
-        float *yp = y + p * (size_t)c;
-        for (int j = 0; j < c; j++) yp[j] = xp[j] * scale[j] + bias[j];
-    }
+    apply(npix, c, act, x, scale, bias, y);
     return YOLOC_OK;
 }
 
-status syncbn_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
-                       const float *save_mean, const float *save_var, const float *dy, float *dx,
-                       float beta_dx, float *dgamma, float *dbeta, double *work) {
+static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, const float *x, const float *gamma,
+                          const float *beta, const float *save_mean, const float *save_var, const float *dy,
+                          float *dx, float beta_dx, float *dgamma, float *dbeta, double *work) {
     const int c = d->c;
     const size_t npix = (size_t)d->n * d->h * d->w;
     double *sums = work, *part = work + 2 * c + 1;
-    YOLOC_ASSERT(c <= 4096);
-    chunk_sums(npix, c, part, sums, 1, x, dy, save_mean);
-    float rstd[4096];
+    YOLOC_ASSERT(c > 0 && c <= SBN_MAXC);
+    float rstd[SBN_MAXC], a[SBN_MAXC], b[SBN_MAXC], k[SBN_MAXC], fa[SBN_MAXC], fb[SBN_MAXC];
     for (int j = 0; j < c; j++) {
         rstd[j] = (float)(1.0 / sqrt((double)save_var[j] + d->eps));
+        fa[j] = gamma[j] * rstd[j]; /* the BN output is x fa + fb */
+        fb[j] = act ? beta[j] - save_mean[j] * fa[j] : 0.0f;
+    }
+    chunk_sums(npix, c, part, sums, act ? SUMS_DY_SILU : SUMS_DY, x, dy, save_mean, act ? fa : NULL,
+               act ? fb : NULL);
+    for (int j = 0; j < c; j++) {
         if (dbeta) dbeta[j] += (float)sums[j];                   /* this process's own sums */
         if (dgamma) dgamma[j] += (float)(sums[c + j] * rstd[j]); /* sum dy * xhat */
     }
@@ -107,11 +147,10 @@ status syncbn_backward(const bn_desc *d, const ops_reducer *r, const float *x, c
     sums[2 * c] = (double)npix;
     if (r && r->fn) TRY(r->fn(r->ctx, sums, (size_t)(2 * c + 1)));
     double M = sums[2 * c];
-    float a[4096], b[4096], k[4096];
     for (int j = 0; j < c; j++) {
         /* dx = g rstd (dy - mean(dy) - xhat mean(dy xhat)) */
         double mdy = sums[j] / M, mdyx = sums[c + j] / M * rstd[j];
-        a[j] = gamma[j] * rstd[j];
+        a[j] = fa[j];
         b[j] = (float)mdy;
         k[j] = (float)(mdyx * rstd[j]); /* times (x - mean) gives xhat * mean(dy xhat) */
     }
@@ -119,10 +158,55 @@ status syncbn_backward(const bn_desc *d, const ops_reducer *r, const float *x, c
     for (size_t p = 0; p < npix; p++) {
         const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
         float *o = dx + p * (size_t)c;
-        for (int j = 0; j < c; j++) {
-            float v = a[j] * (g[j] - b[j] - (xp[j] - save_mean[j]) * k[j]);
-            o[j] = beta_dx == 0.0f ? v : beta_dx * o[j] + v;
+        if (act) {
+            for (int j = 0; j < c; j++) {
+                float ds = g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]);
+                float v = a[j] * (ds - b[j] - (xp[j] - save_mean[j]) * k[j]);
+                o[j] = beta_dx == 0.0f ? v : beta_dx * o[j] + v;
+            }
+        } else {
+            for (int j = 0; j < c; j++) {
+                float v = a[j] * (g[j] - b[j] - (xp[j] - save_mean[j]) * k[j]);
+                o[j] = beta_dx == 0.0f ? v : beta_dx * o[j] + v;
+            }
         }
     }
     return YOLOC_OK;
+}
+
+status syncbn_forward_train(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                            const float *beta, float *y, float *save_mean, float *save_var,
+                            float *running_mean, float *running_var, double *work) {
+    return bn_forward(d, r, 0, x, gamma, beta, y, save_mean, save_var, running_mean, running_var, work);
+}
+
+status syncbn_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                       const float *save_mean, const float *save_var, const float *dy, float *dx,
+                       float beta_dx, float *dgamma, float *dbeta, double *work) {
+    return bn_backward(d, r, 0, x, gamma, NULL, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
+}
+
+status bnsilu_cpu_forward_train(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                                const float *beta, float *y, float *save_mean, float *save_var,
+                                float *running_mean, float *running_var, double *work) {
+    return bn_forward(d, r, 1, x, gamma, beta, y, save_mean, save_var, running_mean, running_var, work);
+}
+
+status bnsilu_cpu_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                           const float *beta, const float *save_mean, const float *save_var, const float *dy,
+                           float *dx, float beta_dx, float *dgamma, float *dbeta, double *work) {
+    return bn_backward(d, r, 1, x, gamma, beta, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
+}
+
+void bnsilu_cpu_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                             const float *running_mean, const float *running_var, float *y) {
+    const int c = d->c;
+    YOLOC_ASSERT(c <= SBN_MAXC);
+    float scale[SBN_MAXC], bias[SBN_MAXC];
+    for (int j = 0; j < c; j++) {
+        float rstd = (float)(1.0 / sqrt((double)running_var[j] + d->eps));
+        scale[j] = gamma[j] * rstd;
+        bias[j] = beta[j] - running_mean[j] * scale[j];
+    }
+    apply((size_t)d->n * d->h * d->w, c, 1, x, scale, bias, y);
 }

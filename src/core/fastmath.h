@@ -1,5 +1,5 @@
-/* Vectorisable float exp / log1p for the loss's hot loops (internal to
- * src/loss/). The compiler turns loops over these into SIMD code without
+/* Vectorisable float exp / log1p for hot loops (the loss, the fused
+ * BatchNorm+SiLU). The compiler turns loops over these into SIMD code without
  * -ffast-math; every element is computed the same way whatever the vector
  * width, so results do not depend on the target ISA.
  *
@@ -10,8 +10,8 @@
  * fm_log1p01(e):  log(1 + e) for e in [0, 1] via 2 atanh(e / (2 + e)), odd
  *                 series to s^13 (s <= 1/3); max relative error ~2 ulp.
  * Not general-purpose: no NaN/inf handling beyond propagation. */
-#ifndef YOLOC_LOSS_FASTMATH_H
-#define YOLOC_LOSS_FASTMATH_H
+#ifndef YOLOC_CORE_FASTMATH_H
+#define YOLOC_CORE_FASTMATH_H
 
 #include <math.h>
 #include <stdint.h>

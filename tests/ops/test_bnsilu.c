@@ -1,0 +1,262 @@
+/* The fused BatchNorm+SiLU (ops.h bnsilu_*): the fast kernels against the
+ * reference (bn_ref then silu_ref) on many shapes, for plain BN and for
+ * SyncBN across two "processes" (threads whose reducer sums their
+ * buffers); the same results with 1 and 2 threads; the reference backward
+ * against finite differences.
+ *
+ * Tolerances: y and statistics 1e-5 relative (the fast sigmoid is ~2 ulp
+ * off libm's), gradients 1e-4 relative with an absolute floor of 1e-5 (two
+ * passes of sums in another order). */
+#include "core/rng.h"
+#include "gradcheck.h"
+#include "harness.h"
+#include "ops/ops.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t n;
+    int c;
+    float *x, *dy, *g, *b, *rm, *rv;
+} case_in;
+
+static void case_make(case_in *ci, const bn_desc *d, unsigned seed) {
+    ci->n = (size_t)d->n * d->h * d->w * d->c;
+    ci->c = d->c;
+    ci->x = malloc(ci->n * 4);
+    ci->dy = malloc(ci->n * 4);
+    ci->g = malloc((size_t)d->c * 16);
+    ci->b = ci->g + d->c, ci->rm = ci->b + d->c, ci->rv = ci->rm + d->c;
+    rng r;
+    rng_seed_keys(&r, seed, d->n, d->h, d->c);
+    gc_fill(&r, ci->x, ci->n, -3, 4); /* BN inputs with a mean away from 0 */
+    gc_fill(&r, ci->dy, ci->n, -1, 1);
+    for (int j = 0; j < d->c; j++) {
+        ci->g[j] = (float)rng_range(&r, -1.5, 1.5); /* negative scales occur in trained models */
+        ci->b[j] = (float)rng_range(&r, -1, 1);
+        ci->rm[j] = (float)rng_range(&r, -0.2, 0.2);
+        ci->rv[j] = (float)rng_range(&r, 0.5, 2);
+    }
+}
+
+static void case_free(case_in *ci) {
+    free(ci->x);
+    free(ci->dy);
+    free(ci->g);
+}
+
+/* Fast vs reference: forward (training and eval), running statistics,
+ * backward with beta_dx 0 and 1, dgamma/dbeta accumulation. */
+static void test_fast_vs_ref(int n, int h, int w, int c) {
+    bn_desc d = {n, h, w, c, 1e-3f, 0.03f};
+    case_in ci;
+    case_make(&ci, &d, 11);
+    size_t N = ci.n;
+    float *y1 = malloc(N * 4), *y2 = malloc(N * 4), *dx1 = malloc(N * 4), *dx2 = malloc(N * 4), *tmp = malloc(N * 4);
+    float *v = calloc((size_t)c * 12, 4);
+    float *m1 = v, *v1 = m1 + c, *m2 = v1 + c, *v2 = m2 + c, *rm1 = v2 + c, *rv1 = rm1 + c, *rm2 = rv1 + c,
+          *rv2 = rm2 + c, *dg1 = rv2 + c, *db1 = dg1 + c, *dg2 = db1 + c, *db2 = dg2 + c;
+    memcpy(rm1, ci.rm, (size_t)c * 4), memcpy(rm2, ci.rm, (size_t)c * 4);
+    memcpy(rv1, ci.rv, (size_t)c * 4), memcpy(rv2, ci.rv, (size_t)c * 4);
+    double *work = malloc(syncbn_workspace(&d) * sizeof(double));
+    char name[96];
+
+    bnsilu_ref_forward_train(&d, ci.x, ci.g, ci.b, y1, m1, v1, rm1, rv1);
+    CHECK(bnsilu_cpu_forward_train(&d, NULL, ci.x, ci.g, ci.b, y2, m2, v2, rm2, rv2, work) == YOLOC_OK);
+    snprintf(name, sizeof name, "bnsilu y %dx%dx%dx%d", n, h, w, c);
+    test_allclose(name, y2, y1, N, 1e-5, 1e-5);
+    test_allclose("bnsilu mean", m2, m1, (size_t)c, 1e-5, 1e-6);
+    test_allclose("bnsilu var", v2, v1, (size_t)c, 1e-5, 1e-6);
+    test_allclose("bnsilu running mean", rm2, rm1, (size_t)c, 1e-5, 1e-6);
+    test_allclose("bnsilu running var", rv2, rv1, (size_t)c, 1e-5, 1e-6);
+
+    bnsilu_ref_backward(&d, ci.x, ci.g, ci.b, m1, v1, ci.dy, dx1, 0.0f, dg1, db1, tmp);
+    CHECK(bnsilu_cpu_backward(&d, NULL, ci.x, ci.g, ci.b, m2, v2, ci.dy, dx2, 0.0f, dg2, db2, work) == YOLOC_OK);
+    snprintf(name, sizeof name, "bnsilu dx %dx%dx%dx%d", n, h, w, c);
+    test_allclose(name, dx2, dx1, N, 1e-4, 1e-5);
+    test_allclose("bnsilu dgamma", dg2, dg1, (size_t)c, 1e-4, 1e-5);
+    test_allclose("bnsilu dbeta", db2, db1, (size_t)c, 1e-4, 1e-5);
+    /* accumulating: dx += ..., dgamma/dbeta += ... (twice the first) */
+    bnsilu_ref_backward(&d, ci.x, ci.g, ci.b, m1, v1, ci.dy, dx1, 1.0f, dg1, db1, tmp);
+    CHECK(bnsilu_cpu_backward(&d, NULL, ci.x, ci.g, ci.b, m2, v2, ci.dy, dx2, 1.0f, dg2, db2, work) == YOLOC_OK);
+    test_allclose("bnsilu dx (beta_dx 1)", dx2, dx1, N, 1e-4, 1e-5);
+    test_allclose("bnsilu dgamma (accumulated)", dg2, dg1, (size_t)c, 1e-4, 1e-5);
+    /* no input gradient: dgamma/dbeta only */
+    memset(dg2, 0, (size_t)c * 8);
+    CHECK(bnsilu_cpu_backward(&d, NULL, ci.x, ci.g, ci.b, m2, v2, ci.dy, NULL, 0.0f, dg2, db2, work) == YOLOC_OK);
+    for (int j = 0; j < c; j++) dg1[j] *= 0.5f, db1[j] *= 0.5f;
+    test_allclose("bnsilu dgamma (dx NULL)", dg2, dg1, (size_t)c, 1e-4, 1e-5);
+    test_allclose("bnsilu dbeta (dx NULL)", db2, db1, (size_t)c, 1e-4, 1e-5);
+
+    bnsilu_ref_forward_eval(&d, ci.x, ci.g, ci.b, ci.rm, ci.rv, y1);
+    bnsilu_cpu_forward_eval(&d, ci.x, ci.g, ci.b, ci.rm, ci.rv, y2);
+    test_allclose("bnsilu eval y", y2, y1, N, 1e-5, 1e-5);
+
+    /* without running statistics */
+    bnsilu_ref_forward_train(&d, ci.x, ci.g, ci.b, y1, m1, v1, NULL, NULL);
+    CHECK(bnsilu_cpu_forward_train(&d, NULL, ci.x, ci.g, ci.b, y2, m2, v2, NULL, NULL, work) == YOLOC_OK);
+    test_allclose("bnsilu y (no running stats)", y2, y1, N, 1e-5, 1e-5);
+    free(y1), free(y2), free(dx1), free(dx2), free(tmp), free(v), free(work);
+    case_free(&ci);
+}
+
+/* Bit-identical results with 1 and 2 threads (fixed chunks). */
+static void test_threads(void) {
+    bn_desc d = {3, 17, 13, 24, 1e-3f, 0.03f};
+    case_in ci;
+    case_make(&ci, &d, 5);
+    size_t N = ci.n;
+    int c = d.c;
+    float *y[2], *dx[2], st[2][4][64];
+    double *work = malloc(syncbn_workspace(&d) * sizeof(double));
+    int saved = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        y[t] = malloc(N * 4), dx[t] = malloc(N * 4);
+        memset(st[t], 0, sizeof st[t]);
+        CHECK(bnsilu_cpu_forward_train(&d, NULL, ci.x, ci.g, ci.b, y[t], st[t][0], st[t][1], NULL, NULL, work) ==
+              YOLOC_OK);
+        CHECK(bnsilu_cpu_backward(&d, NULL, ci.x, ci.g, ci.b, st[t][0], st[t][1], ci.dy, dx[t], 0.0f, st[t][2],
+                                  st[t][3], work) == YOLOC_OK);
+    }
+    omp_set_num_threads(saved);
+    CHECK(memcmp(y[0], y[1], N * 4) == 0);
+    CHECK(memcmp(dx[0], dx[1], N * 4) == 0);
+    CHECK(memcmp(st[0], st[1], sizeof st[0]) == 0);
+    (void)c;
+    for (int t = 0; t < 2; t++) free(y[t]), free(dx[t]);
+    free(work);
+    case_free(&ci);
+}
+
+/* SyncBN+SiLU across two "processes": each thread holds half the batch; the
+ * reducer adds the two threads' buffers (a barrier-synchronised sum). */
+typedef struct {
+    pthread_barrier_t bar;
+    double *buf[2];
+} pair;
+typedef struct {
+    pair *p;
+    int rank;
+} pair_rank;
+
+static status pair_sum(void *ctx, double *x, size_t n) {
+    pair_rank *pr = ctx;
+    pr->p->buf[pr->rank] = x;
+    pthread_barrier_wait(&pr->p->bar);
+    double *o = pr->p->buf[1 - pr->rank];
+    double *s = malloc(n * sizeof *s);
+    for (size_t i = 0; i < n; i++) s[i] = pr->rank == 0 ? x[i] + o[i] : o[i] + x[i];
+    pthread_barrier_wait(&pr->p->bar);
+    memcpy(x, s, n * sizeof *s);
+    free(s);
+    return YOLOC_OK;
+}
+
+typedef struct {
+    pair_rank pr;
+    bn_desc d; /* this rank's half */
+    const float *x, *dy, *g, *b;
+    float *y, *dx, mean[64], var[64], rm[64], rv[64], dg[64], db[64];
+    status st;
+} rank_job;
+
+static void *rank_run(void *arg) {
+    rank_job *j = arg;
+    ops_reducer r = {pair_sum, &j->pr};
+    double *work = malloc(syncbn_workspace(&j->d) * sizeof(double));
+    omp_set_num_threads(1);
+    j->st = bnsilu_cpu_forward_train(&j->d, &r, j->x, j->g, j->b, j->y, j->mean, j->var, j->rm, j->rv, work);
+    if (j->st == YOLOC_OK)
+        j->st = bnsilu_cpu_backward(&j->d, &r, j->x, j->g, j->b, j->mean, j->var, j->dy, j->dx, 0.0f, j->dg, j->db,
+                                    work);
+    free(work);
+    return NULL;
+}
+
+static void test_sync_two(void) {
+    bn_desc d = {4, 9, 7, 16, 1e-3f, 0.03f};
+    case_in ci;
+    case_make(&ci, &d, 8);
+    size_t N = ci.n, half = N / 2;
+    int c = d.c;
+    float *y = malloc(N * 4), *dx = malloc(N * 4), *tmp = malloc(N * 4), *y2 = malloc(N * 4), *dx2 = malloc(N * 4);
+    float m[64], v[64], rm[64], rv[64], dg[64] = {0}, db[64] = {0};
+    memcpy(rm, ci.rm, (size_t)c * 4), memcpy(rv, ci.rv, (size_t)c * 4);
+    bnsilu_ref_forward_train(&d, ci.x, ci.g, ci.b, y, m, v, rm, rv);
+    bnsilu_ref_backward(&d, ci.x, ci.g, ci.b, m, v, ci.dy, dx, 0.0f, dg, db, tmp);
+    pair p;
+    pthread_barrier_init(&p.bar, NULL, 2);
+    rank_job job[2];
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        memset(&job[r], 0, sizeof job[r]);
+        job[r].pr = (pair_rank){&p, r};
+        job[r].d = d;
+        job[r].d.n = d.n / 2;
+        job[r].x = ci.x + r * half, job[r].dy = ci.dy + r * half, job[r].g = ci.g, job[r].b = ci.b;
+        job[r].y = y2 + r * half, job[r].dx = dx2 + r * half;
+        memcpy(job[r].rm, ci.rm, (size_t)c * 4), memcpy(job[r].rv, ci.rv, (size_t)c * 4);
+        pthread_create(&th[r], NULL, rank_run, &job[r]);
+    }
+    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&p.bar);
+    CHECK(job[0].st == YOLOC_OK && job[1].st == YOLOC_OK);
+    test_allclose("syncbn+silu y (2 ranks) vs ref", y2, y, N, 1e-5, 1e-5);
+    test_allclose("syncbn+silu dx (2 ranks) vs ref", dx2, dx, N, 1e-4, 1e-5);
+    for (int r = 0; r < 2; r++) {
+        test_allclose("syncbn+silu mean", job[r].mean, m, (size_t)c, 1e-5, 1e-6);
+        test_allclose("syncbn+silu running var", job[r].rv, rv, (size_t)c, 1e-5, 1e-6);
+    }
+    float dgs[64], dbs[64]; /* each rank holds its own sums; the gradient all-reduce adds them */
+    for (int j = 0; j < c; j++) dgs[j] = job[0].dg[j] + job[1].dg[j], dbs[j] = job[0].db[j] + job[1].db[j];
+    test_allclose("syncbn+silu dgamma (sum of ranks)", dgs, dg, (size_t)c, 1e-4, 1e-5);
+    test_allclose("syncbn+silu dbeta (sum of ranks)", dbs, db, (size_t)c, 1e-4, 1e-5);
+    free(y), free(dx), free(tmp), free(y2), free(dx2);
+    case_free(&ci);
+}
+
+/* The reference backward against finite differences (x, gamma, beta). */
+typedef struct {
+    bn_desc d;
+    float *x, *gamma, *beta, *y, *r, sm[8], sv[8];
+} gc_ctx;
+
+static double gc_loss(void *p) {
+    gc_ctx *c = p;
+    bnsilu_ref_forward_train(&c->d, c->x, c->gamma, c->beta, c->y, c->sm, c->sv, NULL, NULL);
+    return gc_project(c->y, c->r, (size_t)c->d.n * c->d.h * c->d.w * c->d.c);
+}
+
+static void test_gradcheck(void) {
+    gc_ctx c = {.d = {2, 3, 2, 3, 1e-3f, 0.03f}};
+    enum { n = 36, k = 3 };
+    rng g;
+    rng_seed(&g, 7);
+    float x[n], gamma[k], beta[k], y[n], r[n], dx[n], tmp[n], dg[k] = {0}, db[k] = {0};
+    gc_fill(&g, x, n, -2, 2);
+    gc_fill(&g, gamma, k, 0.5, 1.5);
+    gc_fill(&g, beta, k, -1, 1);
+    gc_fill(&g, r, n, -1, 1);
+    c.x = x, c.gamma = gamma, c.beta = beta, c.y = y, c.r = r;
+    gc_loss(&c);
+    bnsilu_ref_backward(&c.d, x, gamma, beta, c.sm, c.sv, r, dx, 0.0f, dg, db, tmp);
+    gradcheck("bnsilu_ref dx", x, n, dx, gc_loss, &c, 1e-2, 2e-3, 2e-4, n);
+    gradcheck("bnsilu_ref dgamma", gamma, k, dg, gc_loss, &c, 1e-2, 2e-3, 2e-4, k);
+    gradcheck("bnsilu_ref dbeta", beta, k, db, gc_loss, &c, 1e-2, 2e-3, 2e-4, k);
+}
+
+int main(void) {
+    test_fast_vs_ref(2, 3, 2, 3);
+    test_fast_vs_ref(1, 1, 2, 1);
+    test_fast_vs_ref(4, 9, 11, 16);
+    test_fast_vs_ref(2, 20, 20, 64);
+    test_fast_vs_ref(3, 7, 5, 40); /* a channel count that is not a vector multiple */
+    test_threads();
+    test_sync_two();
+    test_gradcheck();
+    return test_finish("bnsilu");
+}
