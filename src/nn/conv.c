@@ -190,9 +190,11 @@ status convblock_forward(convblock *cb, model *m, const float *x) {
     TRY(conv2d_op_forward(&cb->conv, x, w, b, c_out));
     NN_PROF_LAP(lp, conv_s[0], t);
     if (lp) lp->conv_flops[0] += cb->flops;
+    if (cb->norm && cb->nk != NORM_GN && training && m->bn_frozen && !cb->fused)
+        return err_set(YOLOC_ERR_INVALID, "BatchNorm with frozen statistics (the noise-scale probe) needs backend=cpu");
     if (cb->fused) {
         const float *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
-        if (training)
+        if (training && !m->bn_frozen)
             TRY(bnsilu_cpu_forward_train(&cb->bn.d, cb->nk == NORM_SYNCBN ? &m->reducer : NULL, c_out, gamma, beta,
                                          cb->y, cb->mean, cb->var, B(m, cb->rm_off), B(m, cb->rv_off),
                                          cb->sync_work));
@@ -221,7 +223,13 @@ status convblock_backward(convblock *cb, model *m, const float *x, const float *
     layer_prof *lp = nn_prof(m);
     double t = lp ? time_now() : 0;
     const float *dcur = dy;
-    if (cb->fused) {
+    if (cb->fused && m->bn_frozen) {
+        TRY(bnsilu_cpu_backward_frozen(&cb->bn.d, cb->conv_out, P(m, cb->gamma_off), P(m, cb->beta_off),
+                                       B(m, cb->rm_off), B(m, cb->rv_off), dy, m->scratch[1], 0.0f,
+                                       G(m, cb->gamma_off), G(m, cb->beta_off), cb->sync_work));
+        NN_PROF_LAP(lp, norm_s[1], t);
+        dcur = m->scratch[1];
+    } else if (cb->fused) {
         TRY(bnsilu_cpu_backward(&cb->bn.d, cb->nk == NORM_SYNCBN ? &m->reducer : NULL, cb->conv_out,
                                 P(m, cb->gamma_off), P(m, cb->beta_off), cb->mean, cb->var, dy, m->scratch[1], 0.0f,
                                 G(m, cb->gamma_off), G(m, cb->beta_off), cb->sync_work));

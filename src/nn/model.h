@@ -120,6 +120,13 @@ size_t model_freeze_layers(model *m, int k);
 void model_zero_grad(model *m);
 /* The reduction SyncBatchNorm layers use (sum in place across processes). */
 void model_set_reducer(model *m, ops_reducer r);
+/* on = 1: training forwards normalise BatchNorm layers with their running
+ * statistics, which stay as they are, and backward treats them as
+ * constants, so every image's gradient is independent of the others in its
+ * batch (the gradient-noise probe of `yoloc plan noise=True`). Needs the
+ * cpu backend (a training forward of a reference-backend BatchNorm fails,
+ * saying so); GroupNorm layers are unaffected. */
+void model_set_bn_frozen(model *m, int on);
 /* Called after each layer's backward (layer index, in decreasing order),
  * e.g. to start all-reducing the gradients that are final; NULL: none. */
 void model_set_backward_hook(model *m, void (*fn)(void *ctx, int layer), void *ctx);

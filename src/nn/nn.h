@@ -147,6 +147,7 @@ struct model {
     char *grad_seen;         /* per layer: output gradient written this backward */
 
     ops_reducer reducer;          /* SyncBN */
+    int bn_frozen;                /* model_set_bn_frozen */
     void (*bwd_hook)(void *ctx, int layer);
     void *bwd_hook_ctx;
 

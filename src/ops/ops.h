@@ -169,6 +169,16 @@ status bnsilu_cpu_forward_train(const bn_desc *d, const ops_reducer *r, const fl
 status bnsilu_cpu_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
                            const float *beta, const float *save_mean, const float *save_var, const float *dy,
                            float *dx, float beta_dx, float *dgamma, float *dbeta, double *work);
+/* Frozen statistics (the noise-scale probe, model_set_bn_frozen): forward
+ * is the eval forward (running statistics, not updated); backward treats
+ * them as constants: dx = dy silu'(bn(x)) gamma rstd, dgamma += sum
+ * ds xhat, dbeta += sum ds. No reduction across processes. */
+void bnsilu_ref_backward_frozen(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                                const float *running_mean, const float *running_var, const float *dy, float *dx,
+                                float beta_dx, float *dgamma, float *dbeta, float *tmp);
+status bnsilu_cpu_backward_frozen(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                                  const float *running_mean, const float *running_var, const float *dy, float *dx,
+                                  float beta_dx, float *dgamma, float *dbeta, double *work);
 /* Inference with the running statistics, one pass. */
 void bnsilu_cpu_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
                              const float *running_mean, const float *running_var, float *y);

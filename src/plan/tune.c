@@ -26,7 +26,7 @@
 
 /* Keys a space may not search: the search's own, the trial length, and
  * settings that are not hyper-parameters. */
-static const char *const NOT_SEARCHABLE[] = {"epochs", "budget", "eta", "dry", "exist_ok", "val", "plots",
+static const char *const NOT_SEARCHABLE[] = {"epochs", "budget", "eta", "min_epochs", "dry", "exist_ok", "val", "plots",
                                              "deterministic", "threads", "workers", "dist_timeout", "backend",
                                              "save_period", "split", "save_txt", "noise_scale", NULL};
 
@@ -348,14 +348,14 @@ void tune_trial_values(const tune_space *s, uint64_t seed, int trial, const conf
 /* ------------------------------------------------------------------------ */
 /* Successive halving. */
 
-int tune_rungs(int epochs, int eta, int *rungs) {
+int tune_rungs(int epochs, int eta, int min_epochs, int *rungs) {
     if (epochs < 1) epochs = 1;
     if (eta < 2) eta = 2;
     int down[TUNE_MAX_RUNGS], n = 0;
     for (long p = eta; p <= epochs && n < TUNE_MAX_RUNGS - 1; p *= eta) down[n++] = (int)(epochs / p);
     int m = 0;
     for (int i = n - 1; i >= 0; i--)
-        if (m == 0 || rungs[m - 1] != down[i]) rungs[m++] = down[i];
+        if (down[i] >= min_epochs && (m == 0 || rungs[m - 1] != down[i])) rungs[m++] = down[i];
     if (m == 0 || rungs[m - 1] != epochs) rungs[m++] = epochs;
     return m;
 }
@@ -967,7 +967,7 @@ static status write_best_yaml(const tuner *T, const tune_record *b, const tune_r
     fprintf(f, "# train with it: yoloc train cfg=%s/best.yaml (keys on the command line win, e.g. epochs=)\n", T->dir);
     fprintf(f, "# searched:\n");
     for (int i = 0; i < T->space.ndims; i++) fprintf(f, "%s: %s\n", T->space.dims[i].key, b->values[i]);
-    static const char *const SKIP[] = {"space", "budget", "eta", "cfg", "project", "name", "exist_ok", "resume", "dry", NULL};
+    static const char *const SKIP[] = {"space", "budget", "eta", "min_epochs", "cfg", "project", "name", "exist_ok", "resume", "dry", NULL};
     size_t n;
     const opt_info *o = config_options(&n);
     fprintf(f, "# as given to yoloc tune:\n");
@@ -1191,7 +1191,8 @@ static status tune_prepare(tuner *T, config *c, int world, int *dry) {
     T->eta = (int)user.eta;
     T->budget = (int)user.budget;
     T->seed = (uint64_t)user.seed;
-    T->nrungs = tune_rungs((int)user.epochs, T->eta, T->rungs);
+    int grace = user.min_epochs > 0 ? (int)user.min_epochs : (int)ceil(user.warmup_epochs);
+    T->nrungs = tune_rungs((int)user.epochs, T->eta, grace, T->rungs);
     if (*dry) goto fail; /* nothing is written */
 
     if (!continuing) {
@@ -1313,7 +1314,7 @@ status tune_run(config *c, dist *d, tune_result *res) {
     printf("tune: %d trials of up to %ld epochs, %d searched key%s, successive halving with eta %d: rungs at epoch%s",
            T->budget, T->base.epochs, T->space.ndims, T->space.ndims == 1 ? "" : "s", T->eta, T->nrungs == 1 ? "" : "s");
     for (int k = 0; k < T->nrungs; k++) printf("%s%d", k ? ", " : " ", T->rungs[k]);
-    printf("%s\n", T->nrungs == 1 ? " (no early stopping: more epochs or a smaller eta make rungs)" : "");
+    printf("%s\n", T->nrungs == 1 ? " (no early stopping: more epochs, a smaller eta or a smaller min_epochs make rungs)" : "");
     printf("tune: space:\n");
     for (int i = 0; i < T->space.ndims; i++) {
         const tune_dim *dm = &T->space.dims[i];

@@ -170,6 +170,7 @@ struct trainer {
     /* gradient noise scale (noise_scale=True): per-step estimates of |G|^2
      * and tr(Sigma) from a small and a big batch, averaged separately */
     int ns_on;
+    int bn_frozen;         /* bn_freeze reached */
     float *ns_prev;        /* the gradient buffer before this batch's backward (one process) */
     double ns_small2, ns_small_n, ns_small_b; /* sum of |G_small|^2, how many, sum of their batch sizes */
     noise_est ns;          /* averages of the unbiased |G|^2 and tr(Sigma) estimates */
@@ -478,10 +479,11 @@ static status setup(trainer *t) {
                      t->lp.accumulate);
         } else {
             t->ns_on = 1;
-            if (norm_of(t) != NORM_GN)
+            if (norm_of(t) != NORM_GN && c->bn_freeze <= 0)
                 log_warn("noise_scale=True with BatchNorm: each small batch is normalised with its own statistics, "
                          "which adds noise of their own; measured on synthetic data the estimate varies several-fold "
-                         "between seeds with BatchNorm and within 2x with norm=gn (bench/RESULTS.md)");
+                         "between seeds with BatchNorm and within 2x with norm=gn or with the statistics frozen "
+                         "(yoloc plan noise=True does that; bench/RESULTS.md)");
             if (t->d->world == 1) {
                 t->ns_prev = calloc(model_num_params(t->m), sizeof(float));
                 if (!t->ns_prev) return err_set(YOLOC_ERR_NOMEM, "out of memory (noise scale)");
@@ -1053,6 +1055,15 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         const loader_batch *b;
         TRY(loader_next(t->L, &b));
         if (!b) break;
+        if (c->bn_freeze > 0 && t->step >= c->bn_freeze && !t->bn_frozen) {
+            model_set_bn_frozen(t->m, 1);
+            t->bn_frozen = 1;
+            noise_est_init(&t->ns, NS_DECAY);
+            t->ns_value = NAN;
+            printf("step %ld: BatchNorm statistics frozen (bn_freeze=%ld): each image's gradient is now its own; the "
+                   "noise-scale averages restart\n",
+                   t->step, (long)c->bn_freeze);
+        }
         if (!t->ultra && bi > group_end) { /* this batch opens an optimizer-step group */
             group_end = bi + t->lp.accumulate - 1;
             if (group_end > nb - 1) group_end = nb - 1; /* a partial group at the end of the epoch */

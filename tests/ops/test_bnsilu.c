@@ -103,6 +103,59 @@ static void test_fast_vs_ref(int n, int h, int w, int c) {
     case_free(&ci);
 }
 
+/* Frozen statistics: fast vs reference backward, and the reference against
+ * finite differences of the eval forward (statistics held constant). */
+static void test_frozen(int n, int h, int w, int c) {
+    bn_desc d = {n, h, w, c, 1e-3f, 0.03f};
+    case_in ci;
+    case_make(&ci, &d, 21);
+    size_t N = ci.n;
+    float *dx1 = malloc(N * 4), *dx2 = malloc(N * 4), *tmp = malloc(N * 4);
+    float *v = calloc((size_t)c * 4, 4), *dg1 = v, *db1 = v + c, *dg2 = v + 2 * c, *db2 = v + 3 * c;
+    double *work = malloc(syncbn_workspace(&d) * sizeof(double));
+    bnsilu_ref_backward_frozen(&d, ci.x, ci.g, ci.b, ci.rm, ci.rv, ci.dy, dx1, 0.0f, dg1, db1, tmp);
+    CHECK(bnsilu_cpu_backward_frozen(&d, ci.x, ci.g, ci.b, ci.rm, ci.rv, ci.dy, dx2, 0.0f, dg2, db2, work) ==
+          YOLOC_OK);
+    test_allclose("bnsilu frozen dx", dx2, dx1, N, 1e-4, 1e-5);
+    test_allclose("bnsilu frozen dgamma", dg2, dg1, (size_t)c, 1e-4, 1e-5);
+    test_allclose("bnsilu frozen dbeta", db2, db1, (size_t)c, 1e-4, 1e-5);
+    bnsilu_ref_backward_frozen(&d, ci.x, ci.g, ci.b, ci.rm, ci.rv, ci.dy, dx1, 1.0f, dg1, db1, tmp);
+    CHECK(bnsilu_cpu_backward_frozen(&d, ci.x, ci.g, ci.b, ci.rm, ci.rv, ci.dy, dx2, 1.0f, dg2, db2, work) ==
+          YOLOC_OK);
+    test_allclose("bnsilu frozen dx (beta_dx 1)", dx2, dx1, N, 1e-4, 1e-5);
+    test_allclose("bnsilu frozen dgamma (accumulated)", dg2, dg1, (size_t)c, 1e-4, 1e-5);
+    free(dx1), free(dx2), free(tmp), free(v), free(work);
+    case_free(&ci);
+}
+
+typedef struct {
+    bn_desc d;
+    float *x, *gamma, *beta, *y, *r, rm[8], rv[8];
+} gcf_ctx;
+
+static double gcf_loss(void *p) {
+    gcf_ctx *c = p;
+    bnsilu_ref_forward_eval(&c->d, c->x, c->gamma, c->beta, c->rm, c->rv, c->y);
+    return gc_project(c->y, c->r, (size_t)c->d.n * c->d.h * c->d.w * c->d.c);
+}
+
+static void test_frozen_gradcheck(void) {
+    gcf_ctx c = {.d = {2, 3, 2, 3, 1e-3f, 0.03f}, .rm = {0.3f, -0.2f, 0.1f}, .rv = {0.8f, 1.7f, 1.1f}};
+    enum { n = 36, k = 3 };
+    rng g;
+    rng_seed(&g, 9);
+    float x[n], gamma[k], beta[k], y[n], r[n], dx[n], tmp[n], dg[k] = {0}, db[k] = {0};
+    gc_fill(&g, x, n, -2, 2);
+    gc_fill(&g, gamma, k, 0.5, 1.5);
+    gc_fill(&g, beta, k, -1, 1);
+    gc_fill(&g, r, n, -1, 1);
+    c.x = x, c.gamma = gamma, c.beta = beta, c.y = y, c.r = r;
+    bnsilu_ref_backward_frozen(&c.d, x, gamma, beta, c.rm, c.rv, r, dx, 0.0f, dg, db, tmp);
+    gradcheck("bnsilu_ref frozen dx", x, n, dx, gcf_loss, &c, 1e-2, 2e-3, 2e-4, n);
+    gradcheck("bnsilu_ref frozen dgamma", gamma, k, dg, gcf_loss, &c, 1e-2, 2e-3, 2e-4, k);
+    gradcheck("bnsilu_ref frozen dbeta", beta, k, db, gcf_loss, &c, 1e-2, 2e-3, 2e-4, k);
+}
+
 /* Bit-identical results with 1 and 2 threads (fixed chunks). */
 static void test_threads(void) {
     bn_desc d = {3, 17, 13, 24, 1e-3f, 0.03f};
@@ -255,6 +308,9 @@ int main(void) {
     test_fast_vs_ref(4, 9, 11, 16);
     test_fast_vs_ref(2, 20, 20, 64);
     test_fast_vs_ref(3, 7, 5, 40); /* a channel count that is not a vector multiple */
+    test_frozen(4, 9, 11, 16);
+    test_frozen(3, 7, 5, 40);
+    test_frozen_gradcheck();
     test_threads();
     test_sync_two();
     test_gradcheck();

@@ -12,7 +12,8 @@
  *  - plan.yaml round trip: cfg=plan.yaml gives a config equal to the
  *    plan's, and the trainer's dry run with it prints the plan's LR/batch
  *    block; `yoloc train batch=-1` chooses through the same planner;
- *  - the noise-scale measurement reports the estimate its steps.csv ends on.
+ *  - the noise-scale measurement reports the estimate its steps.csv ends on,
+ *    and with BatchNorm measures with the statistics frozen after a warm-up.
  * ctest-labels: plan */
 #include "harness.h"
 #include "io/file.h"
@@ -363,8 +364,9 @@ static void test_noise(void) {
         rows++;
         line = *end ? end : NULL;
     }
-    CHECK_EQ_INT(rows, 6);
-    /* the measurement's settings: a constant tenth of the planned peak LR, accumulate >= 4, noise_scale on */
+    /* BatchNorm (batch 8 keeps it): PLAN_NOISE_WARM steps with batch statistics, then 6 frozen */
+    CHECK_EQ_INT(rows, PLAN_NOISE_WARM + 6);
+    /* the measurement's settings: a constant tenth of the planned peak LR, accumulate >= 16, noise_scale on */
     int lr_ok = 0;
     for (char *line = csv ? strchr(csv, '\n') : NULL; line && line[1]; line = strchr(line + 1, '\n')) {
         char *q = line + 1;
@@ -374,13 +376,15 @@ static void test_noise(void) {
         double lr1 = strtod(q + 1, &q);
         lr_ok += fabs(lr1 / (0.1 * p->lp.lr_peak) - 1) < 1e-9;
     }
-    CHECK_EQ_INT(lr_ok, 6);
+    CHECK_EQ_INT(lr_ok, PLAN_NOISE_WARM + 6);
     char args_path[4200], *args = NULL;
     snprintf(args_path, sizeof args_path, "%.*s/args.yaml", (int)(strlen(p->noise_dir) - strlen("/steps.csv")), p->noise_dir);
     CHECK(file_read_all(args_path, 1 << 20, &args, &len) == YOLOC_OK);
     CHECK_CONTAINS(args, "\nnoise_scale: True\n");
-    CHECK_CONTAINS(args, "\naccumulate: 4\n");
+    CHECK_CONTAINS(args, "\naccumulate: 16\n"); /* PLAN_NOISE_ACC */
     CHECK_CONTAINS(args, "\nbatch: 8\n");
+    CHECK_CONTAINS(args, "\nbn_freeze: 20\n");
+    CHECK_CONTAINS(args, "\nnorm: bn\n");
     free(args);
     printf("  noise scale: B_simple %g after %ld steps (steps.csv ends on %g)\n", p->b_simple, p->noise_steps, last);
     CHECK_MSG(isnan(p->b_simple) ? isnan(last) : fabs(p->b_simple / last - 1) < 1e-5, "%g vs %g", p->b_simple, last);

@@ -266,12 +266,16 @@ static void test_default_space(void) {
     config_free(&c);
 }
 
-static void check_rungs(int epochs, int eta, const int *want, int nwant) {
+static void check_rungs_min(int epochs, int eta, int min_epochs, const int *want, int nwant) {
     int r[TUNE_MAX_RUNGS];
-    int n = tune_rungs(epochs, eta, r);
+    int n = tune_rungs(epochs, eta, min_epochs, r);
     int ok = n == nwant;
     for (int i = 0; ok && i < n; i++) ok = r[i] == want[i];
-    CHECK_MSG(ok, "rungs of %d epochs, eta %d: got %d rungs (first %d, last %d)", epochs, eta, n, r[0], r[n - 1]);
+    CHECK_MSG(ok, "rungs of %d epochs, eta %d, min %d: got %d rungs (first %d, last %d)", epochs, eta, min_epochs, n,
+              r[0], r[n - 1]);
+}
+static void check_rungs(int epochs, int eta, const int *want, int nwant) {
+    check_rungs_min(epochs, eta, 1, want, nwant);
 }
 
 static tune_score S(double f, double l) { return (tune_score){f, l}; }
@@ -283,6 +287,11 @@ static void test_halving(void) {
     check_rungs(27, 3, (int[]){1, 3, 9, 27}, 4);
     check_rungs(100, 3, (int[]){1, 3, 11, 33, 100}, 5);
     check_rungs(1, 3, (int[]){1}, 1);
+    /* a grace period: no rung before min_epochs; the last rung always stays */
+    check_rungs_min(15, 3, 3, (int[]){5, 15}, 2);
+    check_rungs_min(15, 3, 0, (int[]){1, 5, 15}, 3);
+    check_rungs_min(27, 3, 4, (int[]){9, 27}, 2);
+    check_rungs_min(6, 3, 10, (int[]){6}, 1);
 
     /* the first trial at a rung always goes on */
     CHECK(tune_promote(NULL, 0, S(0, NAN), 3));

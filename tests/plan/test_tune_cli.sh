@@ -14,7 +14,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0
 BASE="model=$ROOT/tests/train/yolov8t.yaml data=synth:classes=2,images=16,val=4,imgsz=64 imgsz=64 batch=8 epochs=2
-      eta=2 budget=3 workers=1 threads=2"
+      eta=2 min_epochs=1 budget=3 workers=1 threads=2"
 ARGS="$BASE project=$T/runs name=s"
 D="$T/runs/s"
 
@@ -23,6 +23,11 @@ D="$T/runs/s"
 grep -q "trial 0: lr0=.* <- the configured values" "$T/dry.log" && grep -q "^  trial 2: lr0=" "$T/dry.log" \
     && grep -q "rungs at epochs 1, 2" "$T/dry.log" && [ ! -e "$D" ] \
     && echo "ok   dry=True lists 3 trials and the rungs 1, 2, writes nothing" || { echo "FAIL dry output"; cat "$T/dry.log"; fail=1; }
+
+# --- the default grace period (min_epochs=0: warmup_epochs 3 rounded up) leaves no rung before epoch 3
+"$Y" tune $(echo "$ARGS" | sed 's/min_epochs=1//') dry=True >"$T/dry0.log" 2>&1
+grep -q "rungs at epoch 2 (no early stopping: .*min_epochs" "$T/dry0.log" \
+    && echo "ok   min_epochs defaults to the warmup: no rung at epoch 1" || { echo "FAIL grace period"; cat "$T/dry0.log"; fail=1; }
 
 # --- interrupted after epoch 1 of trial 1
 YOLOC_TUNE_INTERRUPT=1:1 "$Y" tune $ARGS >"$T/a.log" 2>&1 && { echo "FAIL the interrupted search exited 0"; fail=1; }

@@ -198,6 +198,38 @@ status bnsilu_cpu_backward(const bn_desc *d, const ops_reducer *r, const float *
     return bn_backward(d, r, 1, x, gamma, beta, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
 }
 
+status bnsilu_cpu_backward_frozen(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                                  const float *running_mean, const float *running_var, const float *dy, float *dx,
+                                  float beta_dx, float *dgamma, float *dbeta, double *work) {
+    const int c = d->c;
+    const size_t npix = (size_t)d->n * d->h * d->w;
+    double *sums = work, *part = work + 2 * c + 1;
+    YOLOC_ASSERT(c > 0 && c <= SBN_MAXC);
+    float rstd[SBN_MAXC], fa[SBN_MAXC], fb[SBN_MAXC];
+    for (int j = 0; j < c; j++) {
+        rstd[j] = (float)(1.0 / sqrt((double)running_var[j] + d->eps));
+        fa[j] = gamma[j] * rstd[j];
+        fb[j] = beta[j] - running_mean[j] * fa[j];
+    }
+    chunk_sums(npix, c, part, sums, SUMS_DY_SILU, x, dy, running_mean, fa, fb);
+    for (int j = 0; j < c; j++) {
+        if (dbeta) dbeta[j] += (float)sums[j];
+        if (dgamma) dgamma[j] += (float)(sums[c + j] * rstd[j]);
+    }
+    if (!dx) return YOLOC_OK;
+    /* the statistics are constants: dx = dy silu'(bn(x)) gamma rstd */
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < npix; p++) {
+        const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
+        float *o = dx + p * (size_t)c;
+        for (int j = 0; j < c; j++) {
+            float v = g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) * fa[j];
+            o[j] = beta_dx == 0.0f ? v : beta_dx * o[j] + v;
+        }
+    }
+    return YOLOC_OK;
+}
+
 void bnsilu_cpu_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
                              const float *running_mean, const float *running_var, float *y) {
     const int c = d->c;
