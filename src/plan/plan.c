@@ -742,11 +742,15 @@ status plan_noise(plan *p, long steps, const char *project, const char *name) {
             TRY_GOTO(st, config_set(&nc, opts[i].name, config_value_str(&p->c, &opts[i], buf, sizeof buf), NULL));
     /* small batches of `batch` against a step of >= PLAN_NOISE_ACC of them */
     int acc = p->lp.accumulate > PLAN_NOISE_ACC ? p->lp.accumulate : PLAN_NOISE_ACC;
-    /* BatchNorm: each small batch normalised by its own statistics couples
-     * its images and adds noise the estimator does not model (measured: the
-     * estimate varied 7x between seeds). The probe trains `warm` steps with
-     * batch statistics (the running statistics settle), then freezes them
-     * and measures with independent images. */
+    /* The probe measures at the starting weights (given or initial): the
+     * learning rate is 0, so every step's gradients are drawn at the same
+     * point (training during the measurement let seeds drift apart:
+     * 172..2117 from scratch). BatchNorm: each small batch normalised by
+     * its own statistics couples its images and adds noise the estimator
+     * does not model (measured: the estimate varied 7x between seeds), so
+     * `warm` steps with batch statistics let the running statistics settle
+     * at these weights, then they are frozen and the probe measures with
+     * independent images. */
     long warm = p->norm != NORM_GN ? PLAN_NOISE_WARM : 0, total = warm + steps;
     long nb = (p->train_images + p->batch - 1) / p->batch;
     long spe = (nb + acc - 1) / acc;
@@ -771,15 +775,14 @@ status plan_noise(plan *p, long steps, const char *project, const char *name) {
         TRY_GOTO(st, config_set(&nc, "bn_freeze", v, NULL));
         TRY_GOTO(st, config_set(&nc, "backend", "cpu", NULL));
     }
-    noise_ctx ctx = {.lr = 0.1 * p->lp.lr_peak, .steps = total, .last = NAN};
-    if (!(ctx.lr > 0)) ctx.lr = 1e-4;
+    noise_ctx ctx = {.lr = 0, .steps = total, .last = NAN};
     train_hooks h = {.ctx = &ctx, .lr_at = noise_lr, .on_step = noise_on_step, .skip_final_val = 1};
     train_result res;
     dist one;
     dist_single(&one);
-    printf("noise scale: %ld optimizer steps of batch %d x accumulate %d at a constant lr %.3g (a tenth of the planned "
-           "peak), noise_scale=True\n",
-           steps, p->batch, acc, ctx.lr);
+    printf("noise scale: %ld optimizer steps of batch %d x accumulate %d at lr 0 (measured at the starting weights, "
+           "which do not move), noise_scale=True\n",
+           steps, p->batch, acc);
     if (warm > 0)
         printf("noise scale: BatchNorm: %ld steps with batch statistics first, then measured with the running statistics "
                "frozen (bn_freeze=%ld), so that the images of a batch do not share statistics\n",

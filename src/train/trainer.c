@@ -919,10 +919,10 @@ static void progress_line(const trainer *t, progress *pg, int epoch, long bi, lo
 static void step_hp(const trainer *t, int epoch, long nb, long ni, optim_group_hp hp[3], sched_point *sp) {
     if (t->ultra) sched_ultralytics_at(&t->sc, ni < 0 ? 0 : ni, epoch, nb, sp);
     else sched_at(&t->sc, t->step, sp);
-    double fixed = t->h && t->h->lr_at ? t->h->lr_at(t->h->ctx, t->step) : 0;
+    double fixed = t->h && t->h->lr_at ? t->h->lr_at(t->h->ctx, t->step) : -1;
     for (int g = 0; g < 3; g++) {
-        hp[g].lr = fixed > 0 ? fixed : sp->lr[g] * t->lr_factor;
-        hp[g].momentum = fixed > 0 ? t->momentum0 : sp->momentum;
+        hp[g].lr = fixed >= 0 ? fixed : sp->lr[g] * t->lr_factor;
+        hp[g].momentum = fixed >= 0 ? t->momentum0 : sp->momentum;
         hp[g].weight_decay = g == 1 ? t->wd : 0.0;
     }
 }

@@ -58,9 +58,10 @@ typedef struct {
  * plug in here. Every field may be NULL / 0. */
 typedef struct {
     void *ctx;
-    /* > 0: the learning rate of every parameter group at this optimizer
+    /* >= 0: the learning rate of every parameter group at this optimizer
      * step instead of the schedule's (momentum stays at the configured
-     * value); <= 0: the schedule's. */
+     * value; 0 leaves the weights where they are); < 0 or NaN: the
+     * schedule's. */
     double (*lr_at)(void *ctx, long step);
     /* After each optimizer step (every rank, the same values): non-zero
      * ends the training after this step, as if it had reached its last
