@@ -608,9 +608,13 @@ void plan_print(const plan *p, FILE *f) {
             else
                 verdict = "is near it: the efficient trade-off between steps and images";
             fprintf(f,
-                    "noise scale: B_simple = %.0f images after %ld optimizer steps (%s): the critical batch size; "
-                    "B_eff %ld %s. It grows as the loss falls, so this early value is a lower bound\n",
-                    p->b_simple, p->noise_steps, p->noise_dir, be, verdict);
+                    "noise scale: B_simple = %.0f images over %ld optimizer steps at the %s weights (%s): the critical "
+                    "batch size; B_eff %ld %s. It grows as the loss falls%s\n",
+                    p->b_simple, p->noise_steps, p->c.weights && *p->c.weights ? "given" : "initial", p->noise_dir, be,
+                    verdict,
+                    p->c.weights && *p->c.weights ? ""
+                                                  : ", so this value is a lower bound (weights=<a checkpoint> measures "
+                                                    "later in training)");
         } else {
             fprintf(f,
                     "noise scale: not resolved after %ld optimizer steps (%s): the estimate of |G|^2 is not positive "
