@@ -89,6 +89,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     if (out > pc->scratch) pc->scratch = out;
     int mid = cb->norm || cb->act; /* anything after the conv */
     cb->wf = NULL;
+    cb->wgen = 0;
     if (cb->folded) cb->wf = plan_floats(pc, (size_t)cb->c2 * (cb->c1 / cb->g) * cb->k * cb->k + (size_t)cb->c2);
     cb->conv_out = cb->norm_out = NULL;
     if (pc->training && mid) cb->conv_out = plan_floats(pc, out);
@@ -158,11 +159,13 @@ static status norm_forward(convblock *cb, model *m, const float *x, float *y, in
 /* BatchNorm folded into the convolution (eval plans): per output channel
  * s = gamma / sqrt(running_var + eps), w' = w s, b' = beta - running_mean s.
  * Recomputed at every forward (the parameters may have changed since the
- * plan; it costs one pass over the block's weights). */
+ * plan; it costs one pass over the block's weights) unless the model's
+ * weights are static (model_set_static_weights). */
 static void convblock_fold(convblock *cb, model *m, float *wf, float *bf) {
     const float *w = P(m, cb->w_off), *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
     const float *rm = B(m, cb->rm_off), *rv = B(m, cb->rv_off);
     size_t per = (size_t)(cb->c1 / cb->g) * cb->k * cb->k;
+#pragma omp parallel for schedule(static) if (per * cb->c2 > 32768)
     for (int o = 0; o < cb->c2; o++) {
         float s = (float)(gamma[o] / sqrt((double)rv[o] + cb->bn.d.eps));
         const float *wo = w + (size_t)o * per;
@@ -176,10 +179,13 @@ status convblock_forward(convblock *cb, model *m, const float *x) {
     int training = m->plan_training;
     layer_prof *lp = nn_prof(m);
     double t = lp ? time_now() : 0;
+    /* weights known not to have changed since this block's last forward */
+    int same = !training && m->static_gen && cb->wgen == m->static_gen;
+    cb->wgen = training ? 0 : m->static_gen;
     if (cb->folded) {
         float *bf = cb->wf + (size_t)cb->c2 * (cb->c1 / cb->g) * cb->k * cb->k;
-        convblock_fold(cb, m, cb->wf, bf);
-        TRY(conv2d_op_forward(&cb->conv, x, cb->wf, bf, cb->y));
+        if (!same) convblock_fold(cb, m, cb->wf, bf);
+        TRY(conv2d_op_forward_ex(&cb->conv, x, cb->wf, bf, cb->y, same));
         NN_PROF_LAP(lp, conv_s[0], t);
         if (lp) lp->conv_flops[0] += cb->flops;
         return YOLOC_OK;
@@ -187,7 +193,7 @@ status convblock_forward(convblock *cb, model *m, const float *x) {
     const float *w = P(m, cb->w_off), *b = cb->norm ? NULL : P(m, cb->b_off);
     int mid = cb->norm || cb->act;
     float *c_out = !mid ? cb->y : training ? cb->conv_out : m->scratch[0];
-    TRY(conv2d_op_forward(&cb->conv, x, w, b, c_out));
+    TRY(conv2d_op_forward_ex(&cb->conv, x, w, b, c_out, same));
     NN_PROF_LAP(lp, conv_s[0], t);
     if (lp) lp->conv_flops[0] += cb->flops;
     if (cb->norm && cb->nk != NORM_GN && training && m->bn_frozen && !cb->fused)

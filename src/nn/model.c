@@ -364,6 +364,7 @@ size_t model_freeze_layers(model *m, int k) {
 
 void model_set_reducer(model *m, ops_reducer r) { m->reducer = r; }
 void model_set_bn_frozen(model *m, int on) { m->bn_frozen = on != 0; }
+void model_set_static_weights(model *m, int on) { m->static_gen = on ? ++m->gen_counter : 0; }
 
 void model_set_backward_hook(model *m, void (*fn)(void *ctx, int layer), void *ctx) {
     m->bwd_hook = fn;

@@ -127,6 +127,12 @@ void model_set_reducer(model *m, ops_reducer r);
  * cpu backend (a training forward of a reference-backend BatchNorm fails,
  * saying so); GroupNorm layers are unaffected. */
 void model_set_bn_frozen(model *m, int on);
+/* on = 1 promises that the parameters and buffers will not change until
+ * the next call (inference: predict, validation): eval plans then fold
+ * BatchNorm into the convolutions and reorder their weights once instead of
+ * at every forward. on = 0 (the default) withdraws the promise; the next
+ * forward redoes both. */
+void model_set_static_weights(model *m, int on);
 /* Called after each layer's backward (layer index, in decreasing order),
  * e.g. to start all-reducing the gradients that are final; NULL: none. */
 void model_set_backward_hook(model *m, void (*fn)(void *ctx, int layer), void *ctx);

@@ -46,6 +46,7 @@ typedef struct {
     int fused;         /* BN/SyncBN + SiLU through bnsilu_cpu_* (no norm_out, no bn/silu ops) */
     int folded;        /* eval plan of a fused block: BN folded into the conv, SiLU as post-op */
     float *wf;         /* folded: the weights, then the bias (plan buffer) */
+    unsigned wgen;     /* the static_gen wf and the conv's reordered weights are from (0: none) */
     float *conv_out, *norm_out, *y;
     float *mean, *var; /* BN: batch mean/var; GN: mean/rstd per (n, group) */
     double *sync_work; /* SyncBN: syncbn_workspace doubles (training plans) */
@@ -148,6 +149,8 @@ struct model {
 
     ops_reducer reducer;          /* SyncBN */
     int bn_frozen;                /* model_set_bn_frozen */
+    unsigned static_gen;          /* model_set_static_weights: 0 off, else this promise's number */
+    unsigned gen_counter;
     void (*bwd_hook)(void *ctx, int layer);
     void *bwd_hook_ctx;
 

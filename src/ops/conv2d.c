@@ -96,7 +96,12 @@ status conv2d_op_init(conv2d_op *op, cpu_ctx *ctx, backend be, const conv2d_desc
 }
 
 status conv2d_op_forward(conv2d_op *op, const float *x, const float *w, const float *b, float *y) {
-    if (op->be == BACKEND_CPU) return conv2d_cpu_forward(op->cpu, x, w, b, y);
+    return conv2d_op_forward_ex(op, x, w, b, y, 0);
+}
+
+status conv2d_op_forward_ex(conv2d_op *op, const float *x, const float *w, const float *b, float *y,
+                            int weights_unchanged) {
+    if (op->be == BACKEND_CPU) return conv2d_cpu_forward_ex(op->cpu, x, w, b, y, weights_unchanged);
     conv2d_ref_forward(&op->d, x, w, b, y);
     if (op->d.act) silu_ref_forward((size_t)op->d.n * conv2d_out_h(&op->d) * conv2d_out_w(&op->d) * op->d.co, y, y);
     return YOLOC_OK;

@@ -84,6 +84,10 @@ typedef struct conv2d_cpu conv2d_cpu;
 /* training = 0 creates only the forward (inference) primitive. */
 status conv2d_cpu_create(conv2d_cpu **out, cpu_ctx *ctx, const conv2d_desc *d, int training);
 status conv2d_cpu_forward(conv2d_cpu *p, const float *x, const float *w, const float *b, float *y);
+/* weights_unchanged = 1: w holds what it held at the previous call with the
+ * same pointer, so the weights reorder of that call is reused. */
+status conv2d_cpu_forward_ex(conv2d_cpu *p, const float *x, const float *w, const float *b, float *y,
+                             int weights_unchanged);
 status conv2d_cpu_backward(conv2d_cpu *p, const float *x, const float *w, const float *dy,
                            float *dx, float beta_dx, float *dw, float *db);
 void conv2d_cpu_free(conv2d_cpu *p);
@@ -283,6 +287,10 @@ typedef struct {
 } conv2d_op;
 status conv2d_op_init(conv2d_op *op, cpu_ctx *ctx, backend be, const conv2d_desc *d, int training);
 status conv2d_op_forward(conv2d_op *op, const float *x, const float *w, const float *b, float *y);
+/* The same; weights_unchanged = 1 lets the cpu backend reuse its reorder of
+ * w from the previous call (the caller guarantees w did not change). */
+status conv2d_op_forward_ex(conv2d_op *op, const float *x, const float *w, const float *b, float *y,
+                            int weights_unchanged);
 status conv2d_op_backward(conv2d_op *op, const float *x, const float *w, const float *dy, float *dx,
                           float beta_dx, float *dw, float *db);
 void conv2d_op_free(conv2d_op *op);

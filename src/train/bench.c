@@ -241,7 +241,9 @@ status bench_run(const bench_options *o, bench_result *r) {
     }
     TRY_GOTO(st, model_profile_enable(m, 0));
 
-    /* eval forward at the batch, then the predict latency (batch 1) */
+    /* eval forward at the batch, then the predict latency (batch 1), as
+     * yoloc predict runs them (static weights: folded and reordered once) */
+    model_set_static_weights(m, 1);
     TRY_GOTO(st, model_plan(m, B, S, S, 0));
     TRY_GOTO(st, time_forward(m, x, reps, &r->eval_s));
     r->eval_img_s = r->eval_s > 0 ? B / r->eval_s : 0;

@@ -90,6 +90,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
         TRY_GOTO(st, detloss_init(&loss, m, &o->loss_cfg));
         have_loss = 1;
     }
+    model_set_static_weights(m, 1); /* no parameter changes during validation: fold and reorder once per plan */
     TRY_GOTO(st, loader_open(&L, &src, &lo));
     TRY_GOTO(st, loader_start_epoch(L, 0));
     for (;;) {
@@ -163,6 +164,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
     r->ms_per_image = r->images ? t_model * 1e3 / (double)r->images : 0;
     if (o->verbose) eval_summary_print(&r->sum, stdout);
 fail: /* also the normal exit */
+    model_set_static_weights(m, 0);
     loader_close(L);
     if (have_loss) detloss_free(&loss);
     free(ws);

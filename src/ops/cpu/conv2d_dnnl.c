@@ -64,6 +64,7 @@ struct conv2d_cpu {
     /* diff_src temporary over the shared scratch (beta_dx != 0). */
     dnnl_memory_t m_dxtmp;
     size_t dxtmp_off; /* byte offset in ctx->scratch */
+    const float *wfwd_from; /* the weights m_wfwd holds (conv2d_cpu_forward_ex's reuse), or NULL */
 };
 
 /* Jumps to the enclosing function's fail label with st set. */
@@ -311,12 +312,23 @@ static status conv2d_cpu_weights_for(conv2d_cpu *p, dnnl_primitive_t reorder, dn
 }
 
 status conv2d_cpu_forward(conv2d_cpu *p, const float *x, const float *w, const float *b, float *y) {
+    return conv2d_cpu_forward_ex(p, x, w, b, y, 0);
+}
+
+status conv2d_cpu_forward_ex(conv2d_cpu *p, const float *x, const float *w, const float *b, float *y,
+                             int weights_unchanged) {
     YOLOC_ASSERT(p && x && w && y && (!p->d.bias || b));
     dnnl_memory_t wm;
     TRY(conv2d_cpu_bind(p, p->m_x, x));
     TRY(conv2d_cpu_bind(p, p->m_y, y));
     TRY(conv2d_cpu_bind(p, p->m_w, w));
-    TRY(conv2d_cpu_weights_for(p, p->fwd_wreorder, p->m_wfwd, &wm));
+    if (weights_unchanged && p->fwd_wreorder && p->wfwd_from == w) {
+        wm = p->m_wfwd; /* reordered by an earlier call from these very weights */
+    } else {
+        p->wfwd_from = NULL;
+        TRY(conv2d_cpu_weights_for(p, p->fwd_wreorder, p->m_wfwd, &wm));
+        p->wfwd_from = w;
+    }
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, p->m_x}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, p->m_y}};
     int nargs = 3;

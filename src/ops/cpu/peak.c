@@ -18,38 +18,42 @@
 
 #define CHAINS 12
 
+/* Twelve named accumulators (an array would live in memory: one FMA and a
+ * load/store per iteration instead of twelve register FMAs). */
+#define PEAK_CHAINS(T, FMA, SET)                                                                                       \
+    T a0 = SET(1.00f), a1 = SET(1.01f), a2 = SET(1.02f), a3 = SET(1.03f), a4 = SET(1.04f), a5 = SET(1.05f);          \
+    T a6 = SET(1.06f), a7 = SET(1.07f), a8 = SET(1.08f), a9 = SET(1.09f), a10 = SET(1.10f), a11 = SET(1.11f);        \
+    const T m = SET(0.999999f), c = SET(1e-7f);                                                                        \
+    for (long i = 0; i < iters; i++) {                                                                                 \
+        a0 = FMA(a0, m, c), a1 = FMA(a1, m, c), a2 = FMA(a2, m, c), a3 = FMA(a3, m, c);                                \
+        a4 = FMA(a4, m, c), a5 = FMA(a5, m, c), a6 = FMA(a6, m, c), a7 = FMA(a7, m, c);                                \
+        a8 = FMA(a8, m, c), a9 = FMA(a9, m, c), a10 = FMA(a10, m, c), a11 = FMA(a11, m, c);                            \
+    }
+
 #ifdef PEAK_X86
 __attribute__((target("avx512f"))) static float run_avx512(long iters) {
-    __m512 a[CHAINS], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (int k = 0; k < CHAINS; k++) a[k] = _mm512_set1_ps(1.0f + 0.01f * k);
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < CHAINS; k++) a[k] = _mm512_fmadd_ps(a[k], m, c);
-    __m512 s = a[0];
-    for (int k = 1; k < CHAINS; k++) s = _mm512_add_ps(s, a[k]);
+    PEAK_CHAINS(__m512, _mm512_fmadd_ps, _mm512_set1_ps)
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
     return _mm512_reduce_add_ps(s);
 }
 
 __attribute__((target("avx2,fma"))) static float run_avx2(long iters) {
-    __m256 a[CHAINS], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int k = 0; k < CHAINS; k++) a[k] = _mm256_set1_ps(1.0f + 0.01f * k);
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < CHAINS; k++) a[k] = _mm256_fmadd_ps(a[k], m, c);
-    __m256 s = a[0];
-    for (int k = 1; k < CHAINS; k++) s = _mm256_add_ps(s, a[k]);
+    PEAK_CHAINS(__m256, _mm256_fmadd_ps, _mm256_set1_ps)
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
     float out[8];
     _mm256_storeu_ps(out, s);
     return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
 }
 #endif
 
+static inline float set1_f(float v) { return v; }
 static float run_scalar(long iters) {
-    float a[CHAINS];
-    for (int k = 0; k < CHAINS; k++) a[k] = 1.0f + 0.01f * k;
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < CHAINS; k++) a[k] = fmaf(a[k], 0.999999f, 1e-7f);
-    float s = 0;
-    for (int k = 0; k < CHAINS; k++) s += a[k];
-    return s;
+    PEAK_CHAINS(float, fmaf, set1_f)
+    return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
 }
 
 /* Vector width in floats of the FMA used, and its name. */

@@ -26,11 +26,16 @@ static inline float silu_grad_f(float n) {
 
 enum { SUMS_X, SUMS_DY, SUMS_DY_SILU };
 
+#define SBN_BLOCK 64 /* pixels summed in float before they go into the chunk's double sums */
+
 /* Per-channel sums over all pixels, chunked, into out[2c]:
  *   SUMS_X:       sum (x - K), sum (x - K)^2              (K = shift)
  *   SUMS_DY:      sum dy, sum dy (x - K)
  *   SUMS_DY_SILU: the same with dy replaced by dy * silu'(x a + b), the
- *                 gradient at the BN output (a, b: BN's scale and shift). */
+ *                 gradient at the BN output (a, b: BN's scale and shift).
+ * Each chunk sums blocks of SBN_BLOCK pixels in float (vectorised over the
+ * channels), then adds each block into its double sums: fixed blocks in
+ * fixed chunks, so the result does not depend on the thread count. */
 static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, const float *x, const float *dy,
                        const float *shift, const float *a, const float *b) {
     memset(part, 0, sizeof(double) * SBN_CHUNKS * 2 * (size_t)c);
@@ -38,27 +43,44 @@ static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, 
     for (int k = 0; k < SBN_CHUNKS; k++) {
         size_t p0 = npix * (size_t)k / SBN_CHUNKS, p1 = npix * (size_t)(k + 1) / SBN_CHUNKS;
         double *s1 = part + (size_t)k * 2 * c, *s2 = s1 + c;
-        for (size_t p = p0; p < p1; p++) {
-            const float *xp = x + p * (size_t)c;
+        float f1[SBN_MAXC], f2[SBN_MAXC];
+        for (size_t b0 = p0; b0 < p1; b0 += SBN_BLOCK) {
+            size_t b1 = b0 + SBN_BLOCK < p1 ? b0 + SBN_BLOCK : p1;
+            memset(f1, 0, sizeof(float) * (size_t)c);
+            memset(f2, 0, sizeof(float) * (size_t)c);
             if (kind == SUMS_X) {
-                for (int j = 0; j < c; j++) {
-                    double v = (double)xp[j] - shift[j];
-                    s1[j] += v;
-                    s2[j] += v * v;
+                for (size_t p = b0; p < b1; p++) {
+                    const float *xp = x + p * (size_t)c;
+#pragma omp simd
+                    for (int j = 0; j < c; j++) {
+                        float v = xp[j] - shift[j];
+                        f1[j] += v;
+                        f2[j] += v * v;
+                    }
                 }
             } else if (kind == SUMS_DY) {
-                const float *g = dy + p * (size_t)c;
-                for (int j = 0; j < c; j++) {
-                    s1[j] += g[j];
-                    s2[j] += (double)g[j] * ((double)xp[j] - shift[j]);
+                for (size_t p = b0; p < b1; p++) {
+                    const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
+#pragma omp simd
+                    for (int j = 0; j < c; j++) {
+                        f1[j] += g[j];
+                        f2[j] += g[j] * (xp[j] - shift[j]);
+                    }
                 }
             } else {
-                const float *g = dy + p * (size_t)c;
-                for (int j = 0; j < c; j++) {
-                    float ds = g[j] * silu_grad_f(xp[j] * a[j] + b[j]);
-                    s1[j] += ds;
-                    s2[j] += (double)ds * ((double)xp[j] - shift[j]);
+                for (size_t p = b0; p < b1; p++) {
+                    const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
+#pragma omp simd
+                    for (int j = 0; j < c; j++) {
+                        float ds = g[j] * silu_grad_f(xp[j] * a[j] + b[j]);
+                        f1[j] += ds;
+                        f2[j] += ds * (xp[j] - shift[j]);
+                    }
                 }
+            }
+            for (int j = 0; j < c; j++) {
+                s1[j] += f1[j];
+                s2[j] += f2[j];
             }
         }
     }
@@ -69,14 +91,22 @@ static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, 
 
 /* y = act(x * scale + bias) per channel. */
 static void apply(size_t npix, int c, int act, const float *x, const float *scale, const float *bias, float *y) {
+    if (act) {
 #pragma omp parallel for schedule(static)
-    for (size_t p = 0; p < npix; p++) {
-        const float *xp = x + p * (size_t)c;
-        float *yp = y + p * (size_t)c;
-        if (act)
+        for (size_t p = 0; p < npix; p++) {
+            const float *xp = x + p * (size_t)c;
+            float *yp = y + p * (size_t)c;
+#pragma omp simd
             for (int j = 0; j < c; j++) yp[j] = silu_f(xp[j] * scale[j] + bias[j]);
-        else
+        }
+    } else {
+#pragma omp parallel for schedule(static)
+        for (size_t p = 0; p < npix; p++) {
+            const float *xp = x + p * (size_t)c;
+            float *yp = y + p * (size_t)c;
+#pragma omp simd
             for (int j = 0; j < c; j++) yp[j] = xp[j] * scale[j] + bias[j];
+        }
     }
 }
 
@@ -154,21 +184,26 @@ static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, const
         b[j] = (float)mdy;
         k[j] = (float)(mdyx * rstd[j]); /* times (x - mean) gives xhat * mean(dy xhat) */
     }
+    const float keep = beta_dx; /* dx = keep dx + v; keep 0 overwrites (dx may hold NaN) */
 #pragma omp parallel for schedule(static)
     for (size_t p = 0; p < npix; p++) {
         const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
         float *o = dx + p * (size_t)c;
-        if (act) {
-            for (int j = 0; j < c; j++) {
-                float ds = g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]);
-                float v = a[j] * (ds - b[j] - (xp[j] - save_mean[j]) * k[j]);
-                o[j] = beta_dx == 0.0f ? v : beta_dx * o[j] + v;
-            }
+        if (act && keep == 0.0f) {
+#pragma omp simd
+            for (int j = 0; j < c; j++)
+                o[j] = a[j] * (g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) - b[j] - (xp[j] - save_mean[j]) * k[j]);
+        } else if (act) {
+#pragma omp simd
+            for (int j = 0; j < c; j++)
+                o[j] = keep * o[j] +
+                       a[j] * (g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) - b[j] - (xp[j] - save_mean[j]) * k[j]);
+        } else if (keep == 0.0f) {
+#pragma omp simd
+            for (int j = 0; j < c; j++) o[j] = a[j] * (g[j] - b[j] - (xp[j] - save_mean[j]) * k[j]);
         } else {
-            for (int j = 0; j < c; j++) {
-                float v = a[j] * (g[j] - b[j] - (xp[j] - save_mean[j]) * k[j]);
-                o[j] = beta_dx == 0.0f ? v : beta_dx * o[j] + v;
-            }
+#pragma omp simd
+            for (int j = 0; j < c; j++) o[j] = keep * o[j] + a[j] * (g[j] - b[j] - (xp[j] - save_mean[j]) * k[j]);
         }
     }
     return YOLOC_OK;
@@ -222,9 +257,12 @@ status bnsilu_cpu_backward_frozen(const bn_desc *d, const float *x, const float 
     for (size_t p = 0; p < npix; p++) {
         const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
         float *o = dx + p * (size_t)c;
-        for (int j = 0; j < c; j++) {
-            float v = g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) * fa[j];
-            o[j] = beta_dx == 0.0f ? v : beta_dx * o[j] + v;
+        if (beta_dx == 0.0f) {
+#pragma omp simd
+            for (int j = 0; j < c; j++) o[j] = g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) * fa[j];
+        } else {
+#pragma omp simd
+            for (int j = 0; j < c; j++) o[j] = beta_dx * o[j] + g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) * fa[j];
         }
     }
     return YOLOC_OK;
