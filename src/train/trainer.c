@@ -470,6 +470,9 @@ static status setup(trainer *t) {
     if (t->nfault) log_warn("YOLOC_FAULT_NONFINITE: %d optimizer steps will get a non-finite gradient (a test hook)", t->nfault);
     t->ns_value = NAN;
     noise_est_init(&t->ns, NS_DECAY);
+    if (c->bn_freeze > 0 && norm_of(t) != NORM_GN && backend_from_name(c->backend) != BACKEND_CPU)
+        return err_set(YOLOC_ERR_INVALID, "key 'bn_freeze': frozen BatchNorm statistics need backend=cpu (got %s)",
+                       c->backend);
     if (c->noise_scale) {
         if (t->ultra) {
             log_warn("noise_scale=True: not measured with sched=ultralytics (gradients carry across epochs there)");
