@@ -37,7 +37,7 @@ enum { SUMS_X, SUMS_DY, SUMS_DY_SILU };
  * channels), then adds each block into its double sums: fixed blocks in
  * fixed chunks, so the result does not depend on the thread count. */
 static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, const float *x, const float *dy,
-                       const float *shift, const float *a, const float *b) {
+                       const float *shift, const float *a, const float *b, float *ds_out) {
     memset(part, 0, sizeof(double) * SBN_CHUNKS * 2 * (size_t)c);
 #pragma omp parallel for schedule(static)
     for (int k = 0; k < SBN_CHUNKS; k++) {
@@ -65,6 +65,18 @@ static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, 
                     for (int j = 0; j < c; j++) {
                         f1[j] += g[j];
                         f2[j] += g[j] * (xp[j] - shift[j]);
+                    }
+                }
+            } else if (ds_out) { /* keeps ds for the second pass */
+                for (size_t p = b0; p < b1; p++) {
+                    const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
+                    float *o = ds_out + p * (size_t)c;
+#pragma omp simd
+                    for (int j = 0; j < c; j++) {
+                        float ds = g[j] * silu_grad_f(xp[j] * a[j] + b[j]);
+                        o[j] = ds;
+                        f1[j] += ds;
+                        f2[j] += ds * (xp[j] - shift[j]);
                     }
                 }
             } else {
@@ -124,7 +136,7 @@ static status bn_forward(const bn_desc *d, const ops_reducer *r, int act, const 
         memset(save_mean, 0, sizeof(float) * (size_t)c);
         shift = save_mean;
     }
-    chunk_sums(npix, c, part, sums, SUMS_X, x, NULL, shift, NULL, NULL);
+    chunk_sums(npix, c, part, sums, SUMS_X, x, NULL, shift, NULL, NULL, NULL);
     sums[2 * c] = (double)npix;
     if (r && r->fn) TRY(r->fn(r->ctx, sums, (size_t)(2 * c + 1)));
     double M = sums[2 * c];
@@ -167,8 +179,11 @@ static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, const
         fa[j] = gamma[j] * rstd[j]; /* the BN output is x fa + fb */
         fb[j] = act ? beta[j] - save_mean[j] * fa[j] : 0.0f;
     }
+    /* with SiLU and dx overwritten, the first pass keeps dy silu' in dx and
+     * the second reads it there instead of computing the sigmoid again */
+    int keep_ds = act && dx && beta_dx == 0.0f;
     chunk_sums(npix, c, part, sums, act ? SUMS_DY_SILU : SUMS_DY, x, dy, save_mean, act ? fa : NULL,
-               act ? fb : NULL);
+               act ? fb : NULL, keep_ds ? dx : NULL);
     for (int j = 0; j < c; j++) {
         if (dbeta) dbeta[j] += (float)sums[j];                   /* this process's own sums */
         if (dgamma) dgamma[j] += (float)(sums[c + j] * rstd[j]); /* sum dy * xhat */
@@ -189,10 +204,9 @@ static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, const
     for (size_t p = 0; p < npix; p++) {
         const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
         float *o = dx + p * (size_t)c;
-        if (act && keep == 0.0f) {
+        if (keep_ds) { /* o holds dy silu' from the first pass */
 #pragma omp simd
-            for (int j = 0; j < c; j++)
-                o[j] = a[j] * (g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) - b[j] - (xp[j] - save_mean[j]) * k[j]);
+            for (int j = 0; j < c; j++) o[j] = a[j] * (o[j] - b[j] - (xp[j] - save_mean[j]) * k[j]);
         } else if (act) {
 #pragma omp simd
             for (int j = 0; j < c; j++)
@@ -246,7 +260,7 @@ status bnsilu_cpu_backward_frozen(const bn_desc *d, const float *x, const float 
         fa[j] = gamma[j] * rstd[j];
         fb[j] = beta[j] - running_mean[j] * fa[j];
     }
-    chunk_sums(npix, c, part, sums, SUMS_DY_SILU, x, dy, running_mean, fa, fb);
+    chunk_sums(npix, c, part, sums, SUMS_DY_SILU, x, dy, running_mean, fa, fb, NULL);
     for (int j = 0; j < c; j++) {
         if (dbeta) dbeta[j] += (float)sums[j];
         if (dgamma) dgamma[j] += (float)(sums[c + j] * rstd[j]);
