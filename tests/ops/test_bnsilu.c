@@ -1,8 +1,8 @@
 /* The fused BatchNorm+SiLU (ops.h bnsilu_*): the fast kernels against the
- * reference (bn_ref then silu_ref) on many shapes, for plain BN and for
- * SyncBN across two "processes" (threads whose reducer sums their
- * buffers); the same results with 1 and 2 threads; the reference backward
- * against finite differences.
+ * reference (bn_ref then silu_ref) on many shapes (SyncBN across two
+ * "processes" is in test_syncbn.c); frozen statistics; the same results
+ * with 1 and 2 threads; the reference backward against finite
+ * differences.
  *
  * Tolerances: y and statistics 1e-5 relative (the fast sigmoid is ~2 ulp
  * off libm's), gradients 1e-4 relative with an absolute floor of 1e-5 (two
@@ -13,7 +13,6 @@
 #include "ops/ops.h"
 
 #include <omp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,93 +184,6 @@ static void test_threads(void) {
     case_free(&ci);
 }
 
-/* SyncBN+SiLU across two "processes": each thread holds half the batch; the
- * reducer adds the two threads' buffers (a barrier-synchronised sum). */
-typedef struct {
-    pthread_barrier_t bar;
-    double *buf[2];
-} pair;
-typedef struct {
-    pair *p;
-    int rank;
-} pair_rank;
-
-static status pair_sum(void *ctx, double *x, size_t n) {
-    pair_rank *pr = ctx;
-    pr->p->buf[pr->rank] = x;
-    pthread_barrier_wait(&pr->p->bar);
-    double *o = pr->p->buf[1 - pr->rank];
-    double *s = malloc(n * sizeof *s);
-    for (size_t i = 0; i < n; i++) s[i] = pr->rank == 0 ? x[i] + o[i] : o[i] + x[i];
-    pthread_barrier_wait(&pr->p->bar);
-    memcpy(x, s, n * sizeof *s);
-    free(s);
-    return YOLOC_OK;
-}
-
-typedef struct {
-    pair_rank pr;
-    bn_desc d; /* this rank's half */
-    const float *x, *dy, *g, *b;
-    float *y, *dx, mean[64], var[64], rm[64], rv[64], dg[64], db[64];
-    status st;
-} rank_job;
-
-static void *rank_run(void *arg) {
-    rank_job *j = arg;
-    ops_reducer r = {pair_sum, &j->pr};
-    double *work = malloc(syncbn_workspace(&j->d) * sizeof(double));
-    omp_set_num_threads(1);
-    j->st = bnsilu_cpu_forward_train(&j->d, &r, j->x, j->g, j->b, j->y, j->mean, j->var, j->rm, j->rv, work);
-    if (j->st == YOLOC_OK)
-        j->st = bnsilu_cpu_backward(&j->d, &r, j->x, j->g, j->b, j->mean, j->var, j->dy, j->dx, 0.0f, j->dg, j->db,
-                                    work);
-    free(work);
-    return NULL;
-}
-
-static void test_sync_two(void) {
-    bn_desc d = {4, 9, 7, 16, 1e-3f, 0.03f};
-    case_in ci;
-    case_make(&ci, &d, 8);
-    size_t N = ci.n, half = N / 2;
-    int c = d.c;
-    float *y = malloc(N * 4), *dx = malloc(N * 4), *tmp = malloc(N * 4), *y2 = malloc(N * 4), *dx2 = malloc(N * 4);
-    float m[64], v[64], rm[64], rv[64], dg[64] = {0}, db[64] = {0};
-    memcpy(rm, ci.rm, (size_t)c * 4), memcpy(rv, ci.rv, (size_t)c * 4);
-    bnsilu_ref_forward_train(&d, ci.x, ci.g, ci.b, y, m, v, rm, rv);
-    bnsilu_ref_backward(&d, ci.x, ci.g, ci.b, m, v, ci.dy, dx, 0.0f, dg, db, tmp);
-    pair p;
-    pthread_barrier_init(&p.bar, NULL, 2);
-    rank_job job[2];
-    pthread_t th[2];
-    for (int r = 0; r < 2; r++) {
-        memset(&job[r], 0, sizeof job[r]);
-        job[r].pr = (pair_rank){&p, r};
-        job[r].d = d;
-        job[r].d.n = d.n / 2;
-        job[r].x = ci.x + r * half, job[r].dy = ci.dy + r * half, job[r].g = ci.g, job[r].b = ci.b;
-        job[r].y = y2 + r * half, job[r].dx = dx2 + r * half;
-        memcpy(job[r].rm, ci.rm, (size_t)c * 4), memcpy(job[r].rv, ci.rv, (size_t)c * 4);
-        pthread_create(&th[r], NULL, rank_run, &job[r]);
-    }
-    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
-    pthread_barrier_destroy(&p.bar);
-    CHECK(job[0].st == YOLOC_OK && job[1].st == YOLOC_OK);
-    test_allclose("syncbn+silu y (2 ranks) vs ref", y2, y, N, 1e-5, 1e-5);
-    test_allclose("syncbn+silu dx (2 ranks) vs ref", dx2, dx, N, 1e-4, 1e-5);
-    for (int r = 0; r < 2; r++) {
-        test_allclose("syncbn+silu mean", job[r].mean, m, (size_t)c, 1e-5, 1e-6);
-        test_allclose("syncbn+silu running var", job[r].rv, rv, (size_t)c, 1e-5, 1e-6);
-    }
-    float dgs[64], dbs[64]; /* each rank holds its own sums; the gradient all-reduce adds them */
-    for (int j = 0; j < c; j++) dgs[j] = job[0].dg[j] + job[1].dg[j], dbs[j] = job[0].db[j] + job[1].db[j];
-    test_allclose("syncbn+silu dgamma (sum of ranks)", dgs, dg, (size_t)c, 1e-4, 1e-5);
-    test_allclose("syncbn+silu dbeta (sum of ranks)", dbs, db, (size_t)c, 1e-4, 1e-5);
-    free(y), free(dx), free(tmp), free(y2), free(dx2);
-    case_free(&ci);
-}
-
 /* The reference backward against finite differences (x, gamma, beta). */
 typedef struct {
     bn_desc d;
@@ -312,7 +224,6 @@ int main(void) {
     test_frozen(3, 7, 5, 40);
     test_frozen_gradcheck();
     test_threads();
-    test_sync_two();
     test_gradcheck();
     return test_finish("bnsilu");
 }

@@ -1,7 +1,8 @@
 /* SyncBatchNorm: with one process it equals BatchNorm (bn_ref) in forward,
  * running statistics and backward; two "processes" (two threads whose
  * reducer sums their buffers) each holding half a batch compute exactly
- * what BatchNorm computes over the whole batch. */
+ * what BatchNorm computes over the whole batch; the same for SyncBN fused
+ * with SiLU (bnsilu_cpu_*) against bn_ref then silu_ref. */
 #include "gradcheck.h"
 #include "harness.h"
 #include "ops/ops.h"
@@ -76,19 +77,26 @@ typedef struct {
     bn_desc d;
     const float *x, *dy, *g, *b;
     float *y, *dx, *mean, *var, *rm, *rv, *dg, *db;
+    int act; /* 1: SyncBN fused with SiLU (bnsilu_cpu_*) */
 } job;
 
 static void *run_half(void *arg) {
     job *j = arg;
     ops_reducer r = {pair_reduce, &j->pe};
     double *work = malloc(syncbn_workspace(&j->d) * sizeof(double));
-    syncbn_forward_train(&j->d, &r, j->x, j->g, j->b, j->y, j->mean, j->var, j->rm, j->rv, work);
-    syncbn_backward(&j->d, &r, j->x, j->g, j->mean, j->var, j->dy, j->dx, 0.0f, j->dg, j->db, work);
+    if (j->act) {
+        bnsilu_cpu_forward_train(&j->d, &r, j->x, j->g, j->b, j->y, j->mean, j->var, j->rm, j->rv, work);
+        bnsilu_cpu_backward(&j->d, &r, j->x, j->g, j->b, j->mean, j->var, j->dy, j->dx, 0.0f, j->dg, j->db, work);
+    } else {
+        syncbn_forward_train(&j->d, &r, j->x, j->g, j->b, j->y, j->mean, j->var, j->rm, j->rv, work);
+        syncbn_backward(&j->d, &r, j->x, j->g, j->mean, j->var, j->dy, j->dx, 0.0f, j->dg, j->db, work);
+    }
     free(work);
     return NULL;
 }
 
-static void test_two_processes(void) {
+/* act = 1: the same for the fused SyncBN+SiLU against bn_ref then silu_ref. */
+static void test_two_processes(int act) {
     int n = 4, h = 5, w = 3, c = 7;
     bn_desc d = {n, h, w, c, 1e-3f, 0.03f}, half = {n / 2, h, w, c, 1e-3f, 0.03f};
     size_t N = (size_t)n * h * w * c, H = N / 2;
@@ -104,15 +112,22 @@ static void test_two_processes(void) {
         g[j] = (float)rng_range(&r, 0.5, 1.5), b[j] = (float)rng_range(&r, -1, 1);
         rm[j] = rms[0][j] = rms[1][j] = 0.1f, rv[j] = rvs[0][j] = rvs[1][j] = 1.0f;
     }
-    bn_ref_forward_train(&d, x, g, b, y, m, v, rm, rv);
-    bn_ref_backward(&d, x, g, m, v, dy, dx, 0.0f, dg, db);
+    if (act) {
+        float *tmp = malloc(N * 4);
+        bnsilu_ref_forward_train(&d, x, g, b, y, m, v, rm, rv);
+        bnsilu_ref_backward(&d, x, g, b, m, v, dy, dx, 0.0f, dg, db, tmp);
+        free(tmp);
+    } else {
+        bn_ref_forward_train(&d, x, g, b, y, m, v, rm, rv);
+        bn_ref_backward(&d, x, g, m, v, dy, dx, 0.0f, dg, db);
+    }
     pair p;
     pthread_barrier_init(&p.bar, NULL, 2);
     job jobs[2];
     pthread_t th[2];
     for (int k = 0; k < 2; k++) {
         jobs[k] = (job){{&p, k}, half, x + k * H, dy + k * H, g, b, ys + k * H, dxs + k * H, ms[k], vs[k], rms[k],
-                        rvs[k], dgs[k], dbs[k]};
+                        rvs[k], dgs[k], dbs[k], act};
         pthread_create(&th[k], NULL, run_half, &jobs[k]);
     }
     for (int k = 0; k < 2; k++) pthread_join(th[k], NULL);
@@ -134,6 +149,7 @@ int main(void) {
     test_one_process(2, 5, 7, 3);
     test_one_process(16, 4, 4, 33);
     test_one_process(1, 13, 11, 64);
-    test_two_processes();
+    test_two_processes(0);
+    test_two_processes(1);
     return test_finish("test_syncbn");
 }
