@@ -598,6 +598,7 @@ void plan_print(const plan *p, FILE *f) {
     if (p->noise_done) {
         long be = p->lp.b_eff;
         if (isfinite(p->b_simple) && p->b_simple > 0) {
+            int given = p->c.weights && *p->c.weights; /* measured at weights= rather than the initial ones */
             const char *verdict;
             if (be > 2 * p->b_simple)
                 verdict = "is above it: bigger batches than ~B_crit stop paying (each step costs more images for "
@@ -610,11 +611,8 @@ void plan_print(const plan *p, FILE *f) {
             fprintf(f,
                     "noise scale: B_simple = %.0f images over %ld optimizer steps at the %s weights (%s): the critical "
                     "batch size; B_eff %ld %s. It grows as the loss falls%s\n",
-                    p->b_simple, p->noise_steps, p->c.weights && *p->c.weights ? "given" : "initial", p->noise_dir, be,
-                    verdict,
-                    p->c.weights && *p->c.weights ? ""
-                                                  : ", so this value is a lower bound (weights=<a checkpoint> measures "
-                                                    "later in training)");
+                    p->b_simple, p->noise_steps, given ? "given" : "initial", p->noise_dir, be, verdict,
+                    given ? "" : ", so this value is a lower bound (weights=<a checkpoint> measures later in training)");
         } else {
             fprintf(f,
                     "noise scale: not resolved after %ld optimizer steps (%s): the estimate of |G|^2 is not positive "

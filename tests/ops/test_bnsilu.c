@@ -127,41 +127,12 @@ static void test_frozen(int n, int h, int w, int c) {
     case_free(&ci);
 }
 
-typedef struct {
-    bn_desc d;
-    float *x, *gamma, *beta, *y, *r, rm[8], rv[8];
-} gcf_ctx;
-
-static double gcf_loss(void *p) {
-    gcf_ctx *c = p;
-    bnsilu_ref_forward_eval(&c->d, c->x, c->gamma, c->beta, c->rm, c->rv, c->y);
-    return gc_project(c->y, c->r, (size_t)c->d.n * c->d.h * c->d.w * c->d.c);
-}
-
-static void test_frozen_gradcheck(void) {
-    gcf_ctx c = {.d = {2, 3, 2, 3, 1e-3f, 0.03f}, .rm = {0.3f, -0.2f, 0.1f}, .rv = {0.8f, 1.7f, 1.1f}};
-    enum { n = 36, k = 3 };
-    rng g;
-    rng_seed(&g, 9);
-    float x[n], gamma[k], beta[k], y[n], r[n], dx[n], tmp[n], dg[k] = {0}, db[k] = {0};
-    gc_fill(&g, x, n, -2, 2);
-    gc_fill(&g, gamma, k, 0.5, 1.5);
-    gc_fill(&g, beta, k, -1, 1);
-    gc_fill(&g, r, n, -1, 1);
-    c.x = x, c.gamma = gamma, c.beta = beta, c.y = y, c.r = r;
-    bnsilu_ref_backward_frozen(&c.d, x, gamma, beta, c.rm, c.rv, r, dx, 0.0f, dg, db, tmp);
-    gradcheck("bnsilu_ref frozen dx", x, n, dx, gcf_loss, &c, 1e-2, 2e-3, 2e-4, n);
-    gradcheck("bnsilu_ref frozen dgamma", gamma, k, dg, gcf_loss, &c, 1e-2, 2e-3, 2e-4, k);
-    gradcheck("bnsilu_ref frozen dbeta", beta, k, db, gcf_loss, &c, 1e-2, 2e-3, 2e-4, k);
-}
-
 /* Bit-identical results with 1 and 2 threads (fixed chunks). */
 static void test_threads(void) {
     bn_desc d = {3, 17, 13, 24, 1e-3f, 0.03f};
     case_in ci;
     case_make(&ci, &d, 5);
     size_t N = ci.n;
-    int c = d.c;
     float *y[2], *dx[2], st[2][4][64];
     double *work = malloc(syncbn_workspace(&d) * sizeof(double));
     int saved = omp_get_max_threads();
@@ -178,29 +149,33 @@ static void test_threads(void) {
     CHECK(memcmp(y[0], y[1], N * 4) == 0);
     CHECK(memcmp(dx[0], dx[1], N * 4) == 0);
     CHECK(memcmp(st[0], st[1], sizeof st[0]) == 0);
-    (void)c;
     for (int t = 0; t < 2; t++) free(y[t]), free(dx[t]);
     free(work);
     case_free(&ci);
 }
 
-/* The reference backward against finite differences (x, gamma, beta). */
+/* The reference backwards against finite differences (x, gamma, beta): with
+ * batch statistics, and frozen (the loss is then the eval forward's). */
 typedef struct {
     bn_desc d;
-    float *x, *gamma, *beta, *y, *r, sm[8], sv[8];
+    int frozen;
+    float *x, *gamma, *beta, *y, *r, sm[8], sv[8], rm[8], rv[8];
 } gc_ctx;
 
 static double gc_loss(void *p) {
     gc_ctx *c = p;
-    bnsilu_ref_forward_train(&c->d, c->x, c->gamma, c->beta, c->y, c->sm, c->sv, NULL, NULL);
+    if (c->frozen)
+        bnsilu_ref_forward_eval(&c->d, c->x, c->gamma, c->beta, c->rm, c->rv, c->y);
+    else
+        bnsilu_ref_forward_train(&c->d, c->x, c->gamma, c->beta, c->y, c->sm, c->sv, NULL, NULL);
     return gc_project(c->y, c->r, (size_t)c->d.n * c->d.h * c->d.w * c->d.c);
 }
 
-static void test_gradcheck(void) {
-    gc_ctx c = {.d = {2, 3, 2, 3, 1e-3f, 0.03f}};
+static void test_gradcheck(int frozen) {
+    gc_ctx c = {.d = {2, 3, 2, 3, 1e-3f, 0.03f}, .frozen = frozen, .rm = {0.3f, -0.2f, 0.1f}, .rv = {0.8f, 1.7f, 1.1f}};
     enum { n = 36, k = 3 };
     rng g;
-    rng_seed(&g, 7);
+    rng_seed(&g, frozen ? 9 : 7);
     float x[n], gamma[k], beta[k], y[n], r[n], dx[n], tmp[n], dg[k] = {0}, db[k] = {0};
     gc_fill(&g, x, n, -2, 2);
     gc_fill(&g, gamma, k, 0.5, 1.5);
@@ -208,10 +183,18 @@ static void test_gradcheck(void) {
     gc_fill(&g, r, n, -1, 1);
     c.x = x, c.gamma = gamma, c.beta = beta, c.y = y, c.r = r;
     gc_loss(&c);
-    bnsilu_ref_backward(&c.d, x, gamma, beta, c.sm, c.sv, r, dx, 0.0f, dg, db, tmp);
-    gradcheck("bnsilu_ref dx", x, n, dx, gc_loss, &c, 1e-2, 2e-3, 2e-4, n);
-    gradcheck("bnsilu_ref dgamma", gamma, k, dg, gc_loss, &c, 1e-2, 2e-3, 2e-4, k);
-    gradcheck("bnsilu_ref dbeta", beta, k, db, gc_loss, &c, 1e-2, 2e-3, 2e-4, k);
+    if (frozen)
+        bnsilu_ref_backward_frozen(&c.d, x, gamma, beta, c.rm, c.rv, r, dx, 0.0f, dg, db, tmp);
+    else
+        bnsilu_ref_backward(&c.d, x, gamma, beta, c.sm, c.sv, r, dx, 0.0f, dg, db, tmp);
+    const char *what = frozen ? "bnsilu_ref frozen" : "bnsilu_ref";
+    char name[64];
+    snprintf(name, sizeof name, "%s dx", what);
+    gradcheck(name, x, n, dx, gc_loss, &c, 1e-2, 2e-3, 2e-4, n);
+    snprintf(name, sizeof name, "%s dgamma", what);
+    gradcheck(name, gamma, k, dg, gc_loss, &c, 1e-2, 2e-3, 2e-4, k);
+    snprintf(name, sizeof name, "%s dbeta", what);
+    gradcheck(name, beta, k, db, gc_loss, &c, 1e-2, 2e-3, 2e-4, k);
 }
 
 int main(void) {
@@ -222,8 +205,8 @@ int main(void) {
     test_fast_vs_ref(3, 7, 5, 40); /* a channel count that is not a vector multiple */
     test_frozen(4, 9, 11, 16);
     test_frozen(3, 7, 5, 40);
-    test_frozen_gradcheck();
     test_threads();
-    test_gradcheck();
+    test_gradcheck(0);
+    test_gradcheck(1);
     return test_finish("bnsilu");
 }

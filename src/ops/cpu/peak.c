@@ -16,7 +16,7 @@
 #define PEAK_X86 1
 #endif
 
-#define CHAINS 12
+#define CHAINS 12 /* the accumulators a0..a11 of PEAK_CHAINS */
 
 /* Twelve named accumulators (an array would live in memory: one FMA and a
  * load/store per iteration instead of twelve register FMAs). */

@@ -166,7 +166,10 @@ static status bn_forward(const bn_desc *d, const ops_reducer *r, int act, const 
     return YOLOC_OK;
 }
 
-static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, const float *x, const float *gamma,
+/* frozen: save_mean/save_var are the running statistics, constants of the
+ * forward (no mean(dy) terms, nothing to reduce). */
+static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, int frozen, const float *x,
+                          const float *gamma,
                           const float *beta, const float *save_mean, const float *save_var, const float *dy,
                           float *dx, float beta_dx, float *dgamma, float *dbeta, double *work) {
     const int c = d->c;
@@ -190,14 +193,14 @@ static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, const
     }
     if (!dx) return YOLOC_OK;
     sums[2 * c] = (double)npix;
-    if (r && r->fn) TRY(r->fn(r->ctx, sums, (size_t)(2 * c + 1)));
+    if (!frozen && r && r->fn) TRY(r->fn(r->ctx, sums, (size_t)(2 * c + 1)));
     double M = sums[2 * c];
     for (int j = 0; j < c; j++) {
-        /* dx = g rstd (dy - mean(dy) - xhat mean(dy xhat)) */
+        /* dx = g rstd (dy - mean(dy) - xhat mean(dy xhat)); frozen: g rstd dy */
         double mdy = sums[j] / M, mdyx = sums[c + j] / M * rstd[j];
         a[j] = fa[j];
-        b[j] = (float)mdy;
-        k[j] = (float)(mdyx * rstd[j]); /* times (x - mean) gives xhat * mean(dy xhat) */
+        b[j] = frozen ? 0.0f : (float)mdy;
+        k[j] = frozen ? 0.0f : (float)(mdyx * rstd[j]); /* times (x - mean) gives xhat * mean(dy xhat) */
     }
     const float keep = beta_dx; /* dx = keep dx + v; keep 0 overwrites (dx may hold NaN) */
 #pragma omp parallel for schedule(static)
@@ -232,7 +235,7 @@ status syncbn_forward_train(const bn_desc *d, const ops_reducer *r, const float 
 status syncbn_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
                        const float *save_mean, const float *save_var, const float *dy, float *dx,
                        float beta_dx, float *dgamma, float *dbeta, double *work) {
-    return bn_backward(d, r, 0, x, gamma, NULL, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
+    return bn_backward(d, r, 0, 0, x, gamma, NULL, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
 }
 
 status bnsilu_cpu_forward_train(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
@@ -244,42 +247,14 @@ status bnsilu_cpu_forward_train(const bn_desc *d, const ops_reducer *r, const fl
 status bnsilu_cpu_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
                            const float *beta, const float *save_mean, const float *save_var, const float *dy,
                            float *dx, float beta_dx, float *dgamma, float *dbeta, double *work) {
-    return bn_backward(d, r, 1, x, gamma, beta, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
+    return bn_backward(d, r, 1, 0, x, gamma, beta, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
 }
 
 status bnsilu_cpu_backward_frozen(const bn_desc *d, const float *x, const float *gamma, const float *beta,
                                   const float *running_mean, const float *running_var, const float *dy, float *dx,
                                   float beta_dx, float *dgamma, float *dbeta, double *work) {
-    const int c = d->c;
-    const size_t npix = (size_t)d->n * d->h * d->w;
-    double *sums = work, *part = work + 2 * c + 1;
-    YOLOC_ASSERT(c > 0 && c <= SBN_MAXC);
-    float rstd[SBN_MAXC], fa[SBN_MAXC], fb[SBN_MAXC];
-    for (int j = 0; j < c; j++) {
-        rstd[j] = (float)(1.0 / sqrt((double)running_var[j] + d->eps));
-        fa[j] = gamma[j] * rstd[j];
-        fb[j] = beta[j] - running_mean[j] * fa[j];
-    }
-    chunk_sums(npix, c, part, sums, SUMS_DY_SILU, x, dy, running_mean, fa, fb, NULL);
-    for (int j = 0; j < c; j++) {
-        if (dbeta) dbeta[j] += (float)sums[j];
-        if (dgamma) dgamma[j] += (float)(sums[c + j] * rstd[j]);
-    }
-    if (!dx) return YOLOC_OK;
-    /* the statistics are constants: dx = dy silu'(bn(x)) gamma rstd */
-#pragma omp parallel for schedule(static)
-    for (size_t p = 0; p < npix; p++) {
-        const float *xp = x + p * (size_t)c, *g = dy + p * (size_t)c;
-        float *o = dx + p * (size_t)c;
-        if (beta_dx == 0.0f) {
-#pragma omp simd
-            for (int j = 0; j < c; j++) o[j] = g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) * fa[j];
-        } else {
-#pragma omp simd
-            for (int j = 0; j < c; j++) o[j] = beta_dx * o[j] + g[j] * silu_grad_f(xp[j] * fa[j] + fb[j]) * fa[j];
-        }
-    }
-    return YOLOC_OK;
+    return bn_backward(d, NULL, 1, 1, x, gamma, beta, running_mean, running_var, dy, dx, beta_dx, dgamma, dbeta,
+                       work);
 }
 
 void bnsilu_cpu_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
