@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "train/bench.h"
 #include "train/config.h"
+#include "train/precision.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,15 +55,7 @@ int cmd_bench(int argc, char **argv) {
         goto fail;
     }
     if (c.threads > 0) ops_set_threads((int)c.threads);
-    if (c.amp) {
-        char flags[64];
-        int bf16 = bench_cpu_bf16(flags, sizeof flags);
-        if (bf16 > 0)
-            printf("amp=True: this CPU has bf16 (%s), but yoloc's kernels compute in fp32 only: running fp32\n", flags);
-        else
-            printf("amp=True: this CPU has no bf16 support (%s): running fp32\n",
-                   bf16 < 0 ? "cannot read /proc/cpuinfo" : "no avx512_bf16 or amx_bf16 in /proc/cpuinfo");
-    }
+    int bf16 = precision_resolve(c.amp, stdout);
     optim_kind kind = OPTIM_SGD;
     int is_auto = 0;
     TRY_GOTO(st, optim_kind_parse(c.optimizer, &kind, &is_auto));
@@ -76,7 +69,8 @@ int cmd_bench(int argc, char **argv) {
         .seed = (uint64_t)c.seed,
         .mopt = {.be = (backend)backend_from_name(c.backend),
                  .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
-                 .gn_groups = (int)c.gn_groups},
+                 .gn_groups = (int)c.gn_groups,
+                 .bf16 = bf16},
         .optimizer = kind,
         .lr = c.lr0,
         .momentum = c.momentum,

@@ -1,14 +1,26 @@
-/* yoloc version */
+/* yoloc version: the version, oneDNN's, and the CPU paths that run here
+ * (the instruction set oneDNN's kernels use, the one yoloc's own loops use,
+ * and what amp=True would do). */
 #include "cli/commands.h"
+#include "core/cpu.h"
+#include "ops/ops.h"
 #include "yoloc.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 
 int cmd_version(int argc, char **argv) {
+    (void)argc;
     (void)argv;
     const dnnl_version_t *v = dnnl_version();
-    printf("yoloc %s (oneDNN %d.%d.%d, cpu isa %s)\n", yoloc_version(), v->major, v->minor, v->patch,
-           argc >= 0 ? "auto" : "");
+    printf("yoloc %s (oneDNN %d.%d.%d)\n", yoloc_version(), v->major, v->minor, v->patch);
+    printf("cpu: %s\n", cpu_model_name());
+    printf("oneDNN isa: %s\n", ops_dnnl_isa());
+    printf("yoloc kernels: %s\n", cpu_kernel_isa());
+    char why[256];
+    if (ops_amp_bf16(1, why, sizeof why))
+        printf("amp=True: bf16 convolutions (native bf16 on this CPU)\n");
+    else
+        printf("amp=True: fp32 (%s)\n", why);
     return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TENSOR_MAX_DIMS 6
 
@@ -48,6 +49,17 @@ int64_t shape_numel(int ndim, const int64_t *shape);
 
 /* bf16 conversion (round to nearest even). */
 uint16_t f32_to_bf16(float x);
+/* x rounded to the nearest bf16 (ties to even), as a float: the value
+ * f32_to_bf16 then bf16_to_f32 give. NaN stays NaN. Inline for kernels. */
+static inline float bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return x;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
 float bf16_to_f32(uint16_t x);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float x);

@@ -6,6 +6,7 @@
  * double sums per anchor row in class order; the box and DFL terms of the
  * few foreground anchors run in double with libm. The assigner's predicted
  * boxes are decoded in float, as Ultralytics decodes them. */
+#include "core/cpu.h"
 #include "loss/v8loss.h"
 #include "core/fastmath.h"
 
@@ -140,7 +141,7 @@ static int is_index(float v, long hi) {
 /* Softmax expectation of n <= 64 logits, in float (the assigner's decode
  * of the predicted boxes). The sums run in 8 lanes over a zero-padded copy, then the
  * lanes are added in order: a fixed order whatever the SIMD width. */
-static float dfl_expect_f(const float *z, int n) {
+YOLOC_HOT static float dfl_expect_f(const float *z, int n) {
     if (n == 1) return z[0];
     float m = z[0], p[64], q[64];
     for (int k = 1; k < n; k++) m = z[k] > m ? z[k] : m;
@@ -278,7 +279,7 @@ status v8_loss_assign(v8_loss *L, const float *pred, int batch, int nlevels, con
 
 /* BCE with logits over n elements: loss[i] = max(x,0) - x t + log(1 + e^-|x|)
  * and d[i] = sigmoid(x) - t. Branch-free so that it vectorises. */
-static void bce_chunk(const float *x, const float *t, int n, float *loss, float *d) {
+YOLOC_HOT static void bce_chunk(const float *x, const float *t, int n, float *loss, float *d) {
 #pragma omp simd
     for (int i = 0; i < n; i++) {
         float xi = x[i];
@@ -298,7 +299,7 @@ static void bce_chunk(const float *x, const float *t, int n, float *loss, float 
  * slots, when g is not NULL, and returns the unweighted box (1 - CIoU) and
  * DFL values in out[2]. alpha: CIoU's detached alpha, in/out (see
  * box_iou_backward_alpha). */
-static void fg_anchor(const float *z, int R, double ax, double ay, const double tb[4], double wgt,
+YOLOC_HOT static void fg_anchor(const float *z, int R, double ax, double ay, const double tb[4], double wgt,
                       double gbox, double gdfl, float *g, double *alpha, double out[2]) {
     double p[4][64], dist[4], lse[4];
     for (int s = 0; s < 4; s++) {
@@ -345,7 +346,7 @@ static void fg_anchor(const float *z, int R, double ax, double ay, const double 
     out[1] = dfl;
 }
 
-status v8_loss_compute_assigned(v8_loss *L, const float *pred, float terms[3], float *grad) {
+YOLOC_HOT status v8_loss_compute_assigned(v8_loss *L, const float *pred, float terms[3], float *grad) {
     if (!L->assigned) return err_set(YOLOC_ERR_INVALID, "v8 loss: no assignment held");
     const int nc = L->cfg.nc, R = L->cfg.reg_max;
     const size_t B = (size_t)L->batch, A = anchor_grid_count(&L->grid);

@@ -76,7 +76,8 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     cb->folded = cb->fused && !pc->training;
     conv2d_desc d = {.n = n, .h = h, .w = w, .ci = cb->c1, .co = cb->c2, .kh = cb->k, .kw = cb->k,
                      .sh = cb->s, .sw = cb->s, .ph = cb->p, .pw = cb->p, .dh = cb->d, .dw = cb->d,
-                     .groups = cb->g, .bias = !cb->norm || cb->folded, .act = cb->folded};
+                     .groups = cb->g, .bias = !cb->norm || cb->folded, .act = cb->folded,
+                     .bf16 = m->opt.bf16};
     TRY(conv2d_desc_check(&d));
     cb->n = n;
     cb->h = h;

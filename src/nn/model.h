@@ -69,6 +69,9 @@ typedef struct {
     backend be;      /* BACKEND_CPU (oneDNN) by default */
     norm_kind norm;  /* BatchNorm (default) or GroupNorm */
     int gn_groups;   /* GroupNorm groups (largest divisor of c <= this; default 32) */
+    int bf16;        /* 1: convolutions in bf16 mixed precision (conv2d_desc.bf16; the rest
+                        of the model, its parameters and gradients stay fp32). Set from
+                        amp= through ops_amp_bf16 */
 } model_options;
 
 /* Builds a model from a spec (copied): registers every parameter, allocates

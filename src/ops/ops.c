@@ -11,6 +11,7 @@
 #include "ops/ops.h"
 
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *backend_name(backend be) {
@@ -243,4 +244,22 @@ void acc(backend be, size_t n, const float *src, float *dst, float beta) {
         acc_cpu(n, src, dst, beta);
     else
         acc_ref(n, src, dst, beta);
+}
+
+int ops_amp_bf16(int amp_requested, char *why, size_t cap) {
+    if (why && cap) why[0] = 0;
+    if (!amp_requested) return 0;
+    switch (ops_bf16_support()) {
+    case OPS_BF16_NATIVE: return 1;
+    case OPS_BF16_EMULATED:
+        if (why)
+            snprintf(why, cap,
+                     "this CPU has AVX-512 but no bf16 instructions (oneDNN isa %s): bf16 would be emulated, "
+                     "slower than fp32",
+                     ops_dnnl_isa());
+        return 0;
+    default:
+        if (why) snprintf(why, cap, "this CPU has no bf16 instructions (oneDNN isa %s)", ops_dnnl_isa());
+        return 0;
+    }
 }

@@ -65,6 +65,9 @@ typedef struct {
     int bias;        /* 1: a bias vector of co values */
     int act;         /* 1: SiLU applied to the output (inference only: the Conv block with
                         BatchNorm folded into the weights and bias); 0: none */
+    int bf16;        /* 1: bf16 mixed precision (amp): x, w and dy are rounded to bf16
+                        (nearest even) and multiplied with fp32 accumulation; y, dx, dw,
+                        db, the bias and the caller's arrays stay fp32. 0: fp32 */
 } conv2d_desc;
 
 int conv2d_out_h(const conv2d_desc *d);
@@ -264,12 +267,42 @@ void chcopy_cpu(size_t npix, int c, const float *src, int src_ct, int src_off, f
                 int dst_ct, int dst_off, float beta);
 
 /* ------------------------------------------------------------------------ */
+/* fp32 -> bf16 (round to nearest even, NaN kept a quiet NaN: core/tensor.h's
+ * f32_to_bf16 per element) over n values. The bf16 convolutions convert
+ * their fp32 inputs with it. */
+void f32_to_bf16_ref(size_t n, const float *x, uint16_t *y);
+void f32_to_bf16_cpu(size_t n, const float *x, uint16_t *y);
+
+/* ------------------------------------------------------------------------ */
 /* Element-wise: y = a + b; and the backward/accumulate helper
  * dst = beta*dst + src (used for the add's two input gradients). */
 void add_ref_forward(size_t n, const float *a, const float *b, float *y);
 void add_cpu_forward(size_t n, const float *a, const float *b, float *y);
 void acc_ref(size_t n, const float *src, float *dst, float beta);
 void acc_cpu(size_t n, const float *src, float *dst, float beta);
+
+/* ------------------------------------------------------------------------ */
+/* CPU paths and bf16. oneDNN picks its kernels at run time; these say which. */
+
+/* The instruction set oneDNN's kernels use on this CPU: "avx2",
+ * "avx512_core", "avx512_core_vnni", "avx512_core_bf16",
+ * "avx512_core_amx", "avx2_vnni", "sse41", ... (static string). */
+const char *ops_dnnl_isa(void);
+
+/* What bf16 convolutions (conv2d_desc.bf16) do on this CPU:
+ *   OPS_BF16_NATIVE:   bf16 dot products in hardware (AVX512-BF16 or AMX):
+ *                      faster than fp32;
+ *   OPS_BF16_EMULATED: AVX-512 without them: oneDNN emulates bf16, correct
+ *                      but slower than fp32 (tests use it);
+ *   OPS_BF16_NONE:     no AVX-512: oneDNN has no bf16 convolutions. */
+typedef enum { OPS_BF16_NONE = 0, OPS_BF16_EMULATED = 1, OPS_BF16_NATIVE = 2 } ops_bf16_level;
+ops_bf16_level ops_bf16_support(void);
+
+/* The amp rule, the one place it is decided: with amp requested, returns 1
+ * (convolutions in bf16) where the CPU computes bf16 natively, else 0 with
+ * the reason in why ("this CPU has no bf16 instructions (oneDNN isa avx2)",
+ * ...). Without amp: 0 and why empty. why may be NULL. */
+int ops_amp_bf16(int amp_requested, char *why, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* The measured FP32 peak of this CPU in GFLOP/s: `threads` threads (0: the

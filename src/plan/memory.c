@@ -7,6 +7,7 @@
 #include "loss/assigner.h"
 #include "train/detloss.h"
 #include "train/ema.h"
+#include "train/precision.h"
 #include "train/weights.h"
 #include "train/trainer.h"
 
@@ -295,7 +296,8 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     out->peak_reset = mem_reset_peak();
     double t0 = time_now();
 
-    model_options mo = {.be = (backend)backend_from_name(c->backend), .norm = norm, .gn_groups = (int)c->gn_groups};
+    model_options mo = {.be = (backend)backend_from_name(c->backend), .norm = norm, .gn_groups = (int)c->gn_groups,
+                        .bf16 = precision_resolve(c->amp, NULL)};
     TRY_GOTO(st, weights_open_model(c->model, NULL, ds->nc, &mo, (uint64_t)c->seed, &m, NULL, NULL));
     model_spec spec = *model_get_spec(m);
     TRY_GOTO(st, model_create(&vm, &spec, &mo, (uint64_t)c->seed));

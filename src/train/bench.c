@@ -1,12 +1,14 @@
 /* `yoloc bench` (see bench.h). */
 #include "train/bench.h"
 
+#include "core/cpu.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "io/file.h"
 #include "io/json.h"
 #include "plan/memory.h"
 #include "train/ema.h"
+#include "train/precision.h"
 #include "train/weights.h"
 
 #include <math.h>
@@ -122,6 +124,8 @@ status bench_run(const bench_options *o, bench_result *r) {
     r->reps = reps;
     r->threads = ops_get_threads();
     r->amp_requested = o->amp_requested;
+    r->dtype = precision_dtype(o->mopt.bf16);
+    precision_describe(o->mopt.bf16, r->cpu_line, sizeof r->cpu_line);
     r->bn_folded = o->mopt.be == BACKEND_CPU && o->mopt.norm != NORM_GN; /* nn/conv.c folds in eval plans */
     r->fp32_peak_gflops = ops_fp32_peak_gflops(r->threads, 1.0, &r->peak_isa);
 
@@ -268,9 +272,10 @@ static double pct(double part, double whole) { return whole > 0 ? 100.0 * part /
 
 void bench_print(const bench_result *r, FILE *f, int top) {
     char rss[32], act[32];
-    fprintf(f, "yoloc bench: %s (%.2fM parameters, %.3g GFLOPs per image at %d), batch %d, imgsz %d, %d thread%s, fp32\n",
+    fprintf(f, "yoloc bench: %s (%.2fM parameters, %.3g GFLOPs per image at %d), batch %d, imgsz %d, %d thread%s, %s\n",
             r->model, r->params / 1e6, r->model_gflops, r->imgsz, r->batch, r->imgsz, r->threads,
-            r->threads == 1 ? "" : "s");
+            r->threads == 1 ? "" : "s", r->dtype);
+    fprintf(f, "%s\n", r->cpu_line);
     fprintf(f, "synthetic batch: %d random images, %d random boxes each; %s; medians of %d repeats after a warm-up\n",
             r->batch, BENCH_TARGETS_PER_IMAGE, r->optimizer, r->reps);
     fprintf(f, "%s\n\n", r->bn_folded ? "eval forward and predict: BatchNorm folded into the convolutions, SiLU as "
@@ -356,7 +361,15 @@ status bench_write_json(const bench_result *r, const char *path) {
     NUM("batch", r->batch);
     NUM("threads", r->threads);
     NUM("reps", r->reps);
-    sbuf_printf(&s, ",\n  \"precision\": \"fp32\",\n  \"amp_requested\": %s", r->amp_requested ? "true" : "false");
+    sbuf_printf(&s, ",\n  \"dtype\": ");
+    sbuf_json_string(&s, r->dtype);
+    sbuf_printf(&s, ",\n  \"amp_requested\": %s", r->amp_requested ? "true" : "false");
+    sbuf_printf(&s, ",\n  \"isa\": ");
+    sbuf_json_string(&s, ops_dnnl_isa());
+    sbuf_printf(&s, ",\n  \"kernel_isa\": ");
+    sbuf_json_string(&s, cpu_kernel_isa_short());
+    sbuf_printf(&s, ",\n  \"cpu\": ");
+    sbuf_json_string(&s, cpu_model_name());
     sbuf_printf(&s, ",\n  \"bn_folded\": %s", r->bn_folded ? "true" : "false");
     sbuf_printf(&s, ",\n  \"optimizer\": ");
     sbuf_json_string(&s, r->optimizer);
@@ -414,31 +427,4 @@ status bench_write_json(const bench_result *r, const char *path) {
                          : file_write_atomic(path, s.buf, s.len);
     sbuf_free(&s);
     return st;
-}
-
-int bench_cpu_bf16(char *flags, size_t cap) {
-    if (cap) flags[0] = 0;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return -1;
-    char line[8192];
-    int found = 0, seen = 0;
-    while (!seen && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "flags", 5) != 0) continue;
-        seen = 1; /* the first processor's flags */
-        const char *want[] = {"avx512_bf16", "amx_bf16"};
-        for (int i = 0; i < 2; i++) {
-            size_t wl = strlen(want[i]);
-            for (const char *p = strstr(line, want[i]); p; p = strstr(p + 1, want[i])) {
-                if ((p[-1] == ' ' || p[-1] == '\t') && (p[wl] == ' ' || p[wl] == '\n' || p[wl] == 0)) {
-                    size_t o = strlen(flags);
-                    if (o + wl + 2 < cap) snprintf(flags + o, cap - o, "%s%s", o ? " " : "", want[i]);
-                    found = 1;
-                    break;
-                }
-            }
-        }
-    }
-    fclose(f);
-    if (!seen) return -1;
-    return found;
 }

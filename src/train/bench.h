@@ -59,7 +59,7 @@ typedef struct {
     detloss_cfg loss;    /* gains and label smoothing (the train keys box, cls, dfl) */
     int box_given, cls_given; /* 0: a YOLOv5 head takes its own default box/cls gains,
                                  as the trainer does */
-    int amp_requested;   /* recorded only: yoloc computes in fp32 */
+    int amp_requested;   /* amp=True was given (mopt.bf16 says what runs: precision_resolve) */
 } bench_options;
 
 /* One layer's means per training step. */
@@ -91,6 +91,8 @@ typedef struct {
     char model[256];
     int imgsz, batch, reps, threads;
     int amp_requested;
+    const char *dtype;         /* "bf16" (convolutions, amp) or "fp32" */
+    char cpu_line[320];        /* precision_describe: CPU, oneDNN isa, yoloc kernels' isa, precision */
     int bn_folded;             /* 1: BatchNorm folded in the eval forward (cpu backend) */
     size_t params;             /* trainable + frozen parameters */
     double model_gflops;       /* forward GFLOPs of one image at imgsz */
@@ -126,9 +128,5 @@ void bench_print(const bench_result *r, FILE *f, int top);
  * peak_rss_mb, conv_gflops, non_conv_share and the details. */
 status bench_write_json(const bench_result *r, const char *path);
 
-/* Whether this CPU can compute in bf16 (the avx512_bf16 or amx_bf16 flag in
- * /proc/cpuinfo): 1 yes (names the flags found in `flags`), 0 no, -1 when
- * /proc/cpuinfo cannot be read. */
-int bench_cpu_bf16(char *flags, size_t cap);
 
 #endif

@@ -1,4 +1,5 @@
 /* Model EMA over the flat buffers (see ema.h). */
+#include "core/cpu.h"
 #include "train/ema.h"
 
 #include <math.h>
@@ -46,7 +47,7 @@ double ema_decay_at(const ema *e, long updates) {
 }
 
 /* x = d*x + (1-d)*y over n floats, in PyTorch's order: (x*d) + ((1-d)*y). */
-static void ema_blend(float *restrict x, const float *restrict y, size_t n, float d, float omd) {
+YOLOC_HOT static void ema_blend(float *restrict x, const float *restrict y, size_t n, float d, float omd) {
 #pragma omp parallel for simd schedule(static) if (n > EMA_PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] = x[i] * d + omd * y[i];
 }

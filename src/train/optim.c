@@ -5,6 +5,7 @@
  * like PyTorch's CPU kernels, in the same order of operations as torch.optim
  * 1.13 (so results agree to float rounding, not bit for bit: ATen may fuse
  * multiply-adds where -std=c11 here does not). */
+#include "core/cpu.h"
 #include "train/optim.h"
 
 #include <ctype.h>
@@ -189,7 +190,7 @@ static size_t group_nchunks(const optim *o, int g) {
     return o->group_start[g + 1] - o->group_start[g];
 }
 
-static void sgd_group(const optim *o, int g, float *restrict p, const float *restrict gr,
+YOLOC_HOT static void sgd_group(const optim *o, int g, float *restrict p, const float *restrict gr,
                       float *restrict b, const optim_group_hp *hp) {
     const optim_chunk *ch = o->chunks + o->group_start[g];
     const size_t nch = group_nchunks(o, g);
@@ -225,7 +226,7 @@ static void sgd_group(const optim *o, int g, float *restrict p, const float *res
     }
 }
 
-static void adam_group(const optim *o, int g, float *restrict p, const float *restrict gr,
+YOLOC_HOT static void adam_group(const optim *o, int g, float *restrict p, const float *restrict gr,
                        float *restrict m, float *restrict v, const optim_group_hp *hp) {
     const optim_chunk *ch = o->chunks + o->group_start[g];
     const size_t nch = group_nchunks(o, g);
@@ -427,7 +428,7 @@ static int grad_parallel(const optim *o) {
     return o->numel[0] + o->numel[1] + o->numel[2] > OPTIM_PAR_MIN;
 }
 
-double grad_global_norm(const optim *o, const float *grads) {
+YOLOC_HOT double grad_global_norm(const optim *o, const float *grads) {
     const size_t nch = o->group_start[OPTIM_NGROUPS];
     const optim_chunk *ch = o->chunks;
     double *part = o->partials;
@@ -445,7 +446,7 @@ double grad_global_norm(const optim *o, const float *grads) {
     return sqrt(total);
 }
 
-void grad_scale(const optim *o, float *grads, float factor) {
+YOLOC_HOT void grad_scale(const optim *o, float *grads, float factor) {
     const size_t nch = o->group_start[OPTIM_NGROUPS];
     const optim_chunk *ch = o->chunks;
 #pragma omp parallel for schedule(static) if (grad_parallel(o))
@@ -465,7 +466,7 @@ double grad_clip(const optim *o, float *grads, double max_norm) {
     return total;
 }
 
-int grad_all_finite(const optim *o, const float *grads) {
+YOLOC_HOT int grad_all_finite(const optim *o, const float *grads) {
     const size_t nch = o->group_start[OPTIM_NGROUPS];
     const optim_chunk *ch = o->chunks;
     int bad = 0;

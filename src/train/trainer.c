@@ -19,6 +19,7 @@
 
 #define NS_DECAY 0.998 /* noise scale: exponential averaging over about 500 optimizer steps */
 #include "train/optim.h"
+#include "train/precision.h"
 #include "train/sched.h"
 #include "train/validate.h"
 #include "train/weights.h"
@@ -149,6 +150,7 @@ struct trainer {
     char *args_text;
     /* several processes */
     int lead;              /* rank 0: writes the run directory, logs, checkpoints */
+    int bf16;              /* amp=True honoured: convolutions in bf16 (precision_resolve) */
     struct gbucket {
         size_t lo, hi;     /* range of the flat gradient buffer */
         int first_layer;   /* complete once this layer's backward is done */
@@ -242,6 +244,7 @@ static status write_args_yaml(trainer *t) {
     fprintf(f, "  total_steps: %ld\n", t->lp.total_steps);
     fprintf(f, "  lr0: %.10g\n", t->li.lr0); /* at nbs, after optimizer=auto */
     fprintf(f, "  norm: %s\n", t->li.syncbn ? "syncbn" : t->li.batchnorm ? "bn" : "gn");
+    fprintf(f, "  dtype: %s\n", precision_dtype(t->bf16));
     fclose(f);
     free(t->args_text);
     t->args_text = buf;
@@ -262,7 +265,7 @@ static status reduce_f64(void *ctx, double *x, size_t n) { return dist_allreduce
 static status setup_model(trainer *t) {
     config *c = t->c;
     model_options opt = {.be = (backend)backend_from_name(c->backend), .norm = norm_of(t),
-                         .gn_groups = (int)c->gn_groups};
+                         .gn_groups = (int)c->gn_groups, .bf16 = t->bf16};
     TRY(weights_open_model(c->model, NULL, t->ds.nc, &opt, (uint64_t)c->seed, &t->m, NULL, NULL));
     if (c->weights && *c->weights) { /* fine-tuning: what matches by name and shape, the rest fresh */
         weights_report wr;
@@ -338,6 +341,12 @@ static status setup(trainer *t) {
     if (c->batch < 1 || c->batch != floor(c->batch)) /* -1 or a fraction: the planner's memory model chooses */
         TRY(plan_trainer_batch(c, t->d, stdout));
     t->lead = t->d->rank == 0;
+    t->bf16 = precision_resolve(c->amp, t->lead ? stdout : NULL);
+    if (t->lead) {
+        char cpu[320];
+        precision_describe(t->bf16, cpu, sizeof cpu);
+        printf("%s\n", cpu);
+    }
     if (t->d->world > 1)
         printf("processes: %d (this is rank %d); normalisation: %s\n", t->d->world, t->d->rank,
                strcmp(c->norm, "gn") == 0 ? "GroupNorm" : (norm_of(t) == NORM_SYNCBN ? "SyncBatchNorm" : "BatchNorm per process"));

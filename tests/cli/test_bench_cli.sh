@@ -1,8 +1,10 @@
 #!/bin/sh
 # yoloc bench as a process (not a timing test): on the tiny model at 64x64,
 # one repeat, one thread, it exits 0, prints the summary, the per-layer table
-# and the time by kind, says that BatchNorm is not folded, answers amp=True
-# with a one-line fp32 notice, and writes out= as JSON with every key of the
+# and the time by kind, says that BatchNorm is folded, runs amp=True in bf16
+# where `yoloc version` says the CPU has it (dtype bf16 in the JSON) and
+# answers it with a one-line fp32 notice elsewhere, names the CPU paths
+# (oneDNN isa, yoloc kernels), and writes out= as JSON with every key of the
 # comparison (step_s, train_img_s, predict_ms, peak_rss_mb, conv_gflops,
 # non_conv_share) holding finite positive numbers (non_conv_share in
 # [0, 1], train_img_s = batch / step_s). Without out= it writes bench.json
@@ -30,8 +32,17 @@ grep -q '^slowest layers of the training step' "$T/log" && ok "per-layer table" 
 grep -q 'outside convolutions: [0-9.]* %' "$T/log" && ok "non-conv share printed" || bad "no non-conv share"
 grep -q '^eval forward and predict: BatchNorm folded' "$T/log" && ok "says BatchNorm is folded" || bad "no BN folding note"
 grep -q '^FP32 FMA peak, measured (.*): [0-9.]* GFLOP/s' "$T/log" && ok "FMA peak printed" || bad "no FMA peak line"
-[ "$(grep -c '^amp=True: .*running fp32$' "$T/log")" -eq 1 ] && ok "amp=True: $(grep '^amp=True' "$T/log")" \
-    || bad "amp=True gave no one-line fp32 notice"
+grep -q '^cpu: .*; oneDNN isa [a-z0-9_]*; yoloc kernels [a-z0-9]* .*; precision ' "$T/log" \
+    && ok "CPU paths: $(grep '^cpu: ' "$T/log")" || bad "no 'cpu: ... oneDNN isa ... yoloc kernels ...' line"
+if "$Y" version | grep -q '^amp=True: bf16'; then
+    WANT_DTYPE=bf16
+    grep -q '^amp=True' "$T/log" && bad "amp=True on a bf16 CPU printed a fallback notice" || ok "amp=True runs bf16 here"
+    grep -q 'precision bf16 convolutions' "$T/log" && ok "says bf16 convolutions" || bad "no bf16 precision line"
+else
+    WANT_DTYPE=fp32
+    [ "$(grep -c '^amp=True: running fp32: .*bf16' "$T/log")" -eq 1 ] && ok "amp=True: $(grep '^amp=True' "$T/log")" \
+        || bad "amp=True gave no one-line fp32 notice with the reason"
+fi
 
 # every key the comparison reads: a finite positive number; the file is one JSON object
 check_json() { # file
@@ -49,8 +60,10 @@ check_json() { # file
     awk -F': ' '/^  "step_s"/ { s = $2 + 0 } /^  "train_img_s"/ { r = $2 + 0 } /^  "batch"/ { b = $2 + 0 }
                 END { d = r - b / s; if (d < 0) d = -d; exit !(s > 0 && d <= 1e-6 * r) }' "$f" \
         && ok "$f: train_img_s = batch / step_s" || bad "$f: train_img_s is not batch / step_s"
-    grep -q '"bn_folded": true' "$f" && grep -q '"amp_requested": ' "$f" && grep -q '"precision": "fp32"' "$f" \
-        || bad "$f: bn_folded / amp_requested / precision missing"
+    grep -q '"bn_folded": true' "$f" && grep -q '"amp_requested": ' "$f" && grep -q "\"dtype\": \"$2\"" "$f" \
+        || bad "$f: bn_folded / amp_requested / dtype $2 missing"
+    grep -q '"isa": "[a-z0-9_]*"' "$f" && grep -q '"kernel_isa": "[a-z0-9]*"' "$f" && ok "$f: isa and kernel_isa" \
+        || bad "$f: isa / kernel_isa missing"
     # a strict parser, where one is installed
     for p in python3 /usr/bin/python3; do
         if command -v "$p" >/dev/null 2>&1; then
@@ -63,13 +76,14 @@ assert len(d["layers"]) == 23, len(d["layers"])' "$f" && ok "$f parses ($p)" || 
         fi
     done
 }
-check_json "$T/b.json"
+check_json "$T/b.json" "$WANT_DTYPE"
 [ ! -e "$T/bench.json" ] && ok "out= given: no bench.json in the working folder" || bad "bench.json written despite out="
 
 # default out: bench.json in the working folder
 "$Y" bench $TINY >"$T/log2" 2>&1 && [ -s "$T/bench.json" ] && grep -q "^written to bench.json" "$T/log2" \
     && ok "default out=bench.json" || { bad "default out"; tail -5 "$T/log2"; }
 grep -q '^amp=True' "$T/log2" && bad "amp notice without amp=True" || true
+check_json "$T/bench.json" fp32
 
 # refusals: one error line naming the key
 expect_error() { # name needle args...

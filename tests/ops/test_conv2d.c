@@ -233,11 +233,18 @@ static void fill(rng *g, float *a, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] = (float)rng_range(g, -1.0, 1.0);
 }
 
-static void test_case_vs_ref(cpu_ctx *ctx, const conv_case *c, uint64_t seed) {
+/* bf16: the oneDNN bf16 plan against the reference's bf16 (the fp32 sums
+ * of the same rounded operands: products of two bf16 values are exact in
+ * float, so only the order of the sums differs and the fp32 tolerances
+ * hold), and against the fp32 reference with bf16's tolerance. */
+static void test_case_vs_ref(cpu_ctx *ctx, const conv_case *c, uint64_t seed, int bf16) {
     conv2d_desc d =
         conv_make(c->n, c->h, c->w, c->ci, c->co, c->k, c->s, c->p, c->dil, c->groups, c->bias);
+    d.bf16 = bf16;
+    char label[96];
+    snprintf(label, sizeof label, "%s%s", c->name, bf16 ? " [bf16]" : "");
     status st = conv2d_desc_check(&d);
-    CHECK_MSG(st == YOLOC_OK, "%s: %s", c->name, yoloc_last_error());
+    CHECK_MSG(st == YOLOC_OK, "%s: %s", label, yoloc_last_error());
     if (st != YOLOC_OK) return;
     const size_t nx = conv_nx(&d), ny = conv_ny(&d), nw = conv_nw(&d), nb = (size_t)d.co;
     float *x = conv_alloc(nx), *w = conv_alloc(nw), *b = conv_alloc(nb), *dy = conv_alloc(ny);
@@ -257,18 +264,27 @@ static void test_case_vs_ref(cpu_ctx *ctx, const conv_case *c, uint64_t seed) {
 
     conv2d_cpu *p = NULL;
     st = conv2d_cpu_create(&p, ctx, &d, 1);
-    CHECK_MSG(st == YOLOC_OK, "%s: conv2d_cpu_create: %s", c->name, yoloc_last_error());
+    CHECK_MSG(st == YOLOC_OK, "%s: conv2d_cpu_create: %s", label, yoloc_last_error());
     if (st != YOLOC_OK) goto done;
-    if (verbose()) printf("%s\n", c->name);
+    if (verbose()) printf("%s\n", label);
 
     /* Forward, and determinism: a second run gives the same bits. */
     const float *bp = d.bias ? b : NULL;
     conv2d_ref_forward(&d, x, w, bp, y_ref);
     CHECK(conv2d_cpu_forward(p, x, w, bp, y_cpu) == YOLOC_OK);
-    conv_compare(c->name, "y", y_cpu, y_ref, ny);
+    conv_compare(label, "y", y_cpu, y_ref, ny);
+    if (bf16) { /* against fp32: relative error of bf16 operands, 2^-8 each */
+        conv2d_desc d32 = d;
+        d32.bf16 = 0;
+        conv2d_ref_forward(&d32, x, w, bp, y_cpu2);
+        char name[160];
+        snprintf(name, sizeof name, "%s: y against fp32", label);
+        double scale = max_abs(y_cpu2, ny);
+        test_allclose(name, y_cpu, y_cpu2, ny, 2e-2, 1e-2 * (scale > 1 ? scale : 1));
+    }
     CHECK(conv2d_cpu_forward(p, x, w, bp, y_cpu2) == YOLOC_OK);
     CHECK_MSG(memcmp(y_cpu, y_cpu2, ny * sizeof *y_cpu) == 0, "%s: two forward runs differ",
-              c->name);
+              label);
 
     /* New weights in the same array (as after an optimizer step) must be
      * picked up: the plan reorders them at every call, never caches them. */
@@ -277,7 +293,7 @@ static void test_case_vs_ref(cpu_ctx *ctx, const conv_case *c, uint64_t seed) {
     fill(&g, w, nw);
     conv2d_ref_forward(&d, x, w, bp, y_ref);
     CHECK(conv2d_cpu_forward(p, x, w, bp, y_cpu2) == YOLOC_OK);
-    conv_compare(c->name, "y (weights changed in place)", y_cpu2, y_ref, ny);
+    conv_compare(label, "y (weights changed in place)", y_cpu2, y_ref, ny);
     memcpy(w, w_keep, nw * sizeof *w);
     free(w_keep);
 
@@ -289,36 +305,36 @@ static void test_case_vs_ref(cpu_ctx *ctx, const conv_case *c, uint64_t seed) {
     memcpy(db_cpu, db0, nb * sizeof *db0);
     conv2d_ref_backward(&d, x, w, dy, dx_ref, 0.0f, dw_ref, db_ref);
     CHECK(conv2d_cpu_backward(p, x, w, dy, dx_cpu, 0.0f, dw_cpu, db_cpu) == YOLOC_OK);
-    conv_compare(c->name, "dx (beta 0)", dx_cpu, dx_ref, nx);
-    conv_compare(c->name, "dw (+=)", dw_cpu, dw_ref, nw);
-    if (d.bias) conv_compare(c->name, "db (+=)", db_cpu, db_ref, nb);
+    conv_compare(label, "dx (beta 0)", dx_cpu, dx_ref, nx);
+    conv_compare(label, "dw (+=)", dw_cpu, dw_ref, nw);
+    if (d.bias) conv_compare(label, "db (+=)", db_cpu, db_ref, nb);
 
     /* dx with beta 1 onto dx0; parameter gradients not requested. */
     memcpy(dx_ref, dx0, nx * sizeof *dx0);
     memcpy(dx_cpu, dx0, nx * sizeof *dx0);
     conv2d_ref_backward(&d, x, w, dy, dx_ref, 1.0f, NULL, NULL);
     CHECK(conv2d_cpu_backward(p, x, w, dy, dx_cpu, 1.0f, NULL, NULL) == YOLOC_OK);
-    conv_compare(c->name, "dx (beta 1)", dx_cpu, dx_ref, nx);
+    conv_compare(label, "dx (beta 1)", dx_cpu, dx_ref, nx);
 
     /* dw alone (dx NULL), then db alone (x and dw NULL): accumulate again
      * onto the previous results, which must stay as they were otherwise. */
     conv2d_ref_backward(&d, x, NULL, dy, NULL, 0.0f, dw_ref, NULL);
     CHECK(conv2d_cpu_backward(p, x, NULL, dy, NULL, 0.0f, dw_cpu, NULL) == YOLOC_OK);
-    conv_compare(c->name, "dw (second +=)", dw_cpu, dw_ref, nw);
+    conv_compare(label, "dw (second +=)", dw_cpu, dw_ref, nw);
     if (d.bias) {
         conv2d_ref_backward(&d, NULL, NULL, dy, NULL, 0.0f, NULL, db_ref);
         CHECK(conv2d_cpu_backward(p, NULL, NULL, dy, NULL, 0.0f, NULL, db_cpu) == YOLOC_OK);
-        conv_compare(c->name, "db (second +=)", db_cpu, db_ref, nb);
+        conv_compare(label, "db (second +=)", db_cpu, db_ref, nb);
     }
 
     /* The dispatcher sends BACKEND_CPU to the same plan type. */
     conv2d_op op;
     st = conv2d_op_init(&op, ctx, BACKEND_CPU, &d, 0);
-    CHECK_MSG(st == YOLOC_OK, "%s: conv2d_op_init: %s", c->name, yoloc_last_error());
+    CHECK_MSG(st == YOLOC_OK, "%s: conv2d_op_init: %s", label, yoloc_last_error());
     if (st == YOLOC_OK) {
         CHECK(conv2d_op_forward(&op, x, w, bp, y_cpu2) == YOLOC_OK);
         CHECK_MSG(memcmp(y_cpu, y_cpu2, ny * sizeof *y_cpu) == 0,
-                  "%s: inference plan differs from training plan", c->name);
+                  "%s: inference plan differs from training plan", label);
         conv2d_op_free(&op);
     }
 
@@ -486,7 +502,16 @@ int main(void) {
     }
     test_hand(ctx);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        test_case_vs_ref(ctx, &cases[i], 1000 + i);
+        test_case_vs_ref(ctx, &cases[i], 1000 + i, 0);
+    if (ops_bf16_support() == OPS_BF16_NONE) {
+        printf("test_conv2d: bf16 cases skipped: oneDNN has no bf16 convolutions on this CPU (isa %s, no AVX-512)\n",
+               ops_dnnl_isa());
+    } else {
+        printf("test_conv2d: bf16 cases on oneDNN isa %s (%s)\n", ops_dnnl_isa(),
+               ops_bf16_support() == OPS_BF16_NATIVE ? "native bf16" : "emulated bf16");
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            test_case_vs_ref(ctx, &cases[i], 1000 + i, 1);
+    }
     test_gradcheck();
     test_inference_rejects_backward(ctx);
     test_desc_check(ctx);

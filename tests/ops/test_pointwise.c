@@ -9,6 +9,7 @@
  * exactly, the upsample backward sums f*f values in float (fast) or double (ref): 1e-5
  * relative, 1e-6 absolute. */
 #include "core/rng.h"
+#include "core/tensor.h"
 #include "gradcheck.h"
 #include "harness.h"
 #include "ops/ops.h"
@@ -91,7 +92,8 @@ static void test_silu_fast_vs_ref(cpu_ctx *ctx) {
         float *x = alloc_f(n), *dy = alloc_f(n), *y0 = alloc_f(n), *y1 = alloc_f(n);
         float *dx0 = alloc_f(n), *dx1 = alloc_f(n);
         gc_fill(&g, x, n, -10, 10);
-        memcpy(x + sizes[s], extremes, sizeof extremes);
+        float *tail = x + (n - ne); /* the last ne elements take the extremes */
+        for (size_t i = 0; i < ne; i++) tail[i] = extremes[i];
         gc_fill(&g, dy, n, -1, 1);
         silu_op ref, cpu;
         CHECK_OK(silu_op_init(&ref, ctx, BACKEND_REF, n, 1));
@@ -358,6 +360,55 @@ static void test_upsample_gradcheck(void) {
     gradcheck("upsample_ref dx", x, 36, dx, up_gc_loss, &c, 1e-2, 2e-3, 2e-4, 36);
 }
 
+/* fp32 -> bf16: the fast conversion gives the reference's bits on random
+ * values of every magnitude, on ties (round to even, both directions), on
+ * the largest finite values (rounding up to infinity), on denormals, signed
+ * zeros, infinities and NaNs (kept quiet NaNs), at sizes around the vector
+ * widths and the threading threshold. */
+static void test_f32_to_bf16(void) {
+    static const uint32_t special[] = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+                                       0xffc00001u, 0x7f800001u, 0x7f7fffffu, 0xff7fffffu, 0x00000001u,
+                                       0x807fffffu, 0x3f808000u, 0x3f818000u, 0x3f80c000u, 0x3f807fffu,
+                                       0xbf808000u, 0xbf818000u, 0x3f7fffffu, 0x477fffffu, 0x00008000u};
+    const size_t ns = sizeof special / sizeof *special;
+    static const size_t sizes[] = {1, 15, 16, 17, 31, 33, 1000, 40000, 123457};
+    rng g;
+    rng_seed(&g, 5);
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        const size_t n = sizes[s] + ns;
+        float *x = alloc_f(n);
+        uint16_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        if (!a || !b) {
+            fprintf(stderr, "out of memory\n");
+            exit(2);
+        }
+        for (size_t i = 0; i < sizes[s]; i++) {
+            uint32_t u = (uint32_t)(rng_u64(&g) >> 32); /* any bits: every exponent, NaNs included */
+            memcpy(&x[i], &u, sizeof u);
+        }
+        for (size_t i = 0; i < ns; i++) memcpy(&x[sizes[s] + i], &special[i], sizeof special[i]);
+        f32_to_bf16_ref(n, x, a);
+        f32_to_bf16_cpu(n, x, b);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += a[i] != b[i];
+        CHECK_MSG(bad == 0, "f32_to_bf16 n=%zu: %zu values differ from the reference", n, bad);
+        free(x), free(a), free(b);
+    }
+    /* the reference itself on hand-checked values */
+    CHECK_EQ_INT(f32_to_bf16(1.0f), 0x3f80);
+    float v;
+    uint32_t u = 0x3f808000u; /* 1 + 2^-8: a tie, rounds to even (down) */
+    memcpy(&v, &u, 4);
+    CHECK_EQ_INT(f32_to_bf16(v), 0x3f80);
+    u = 0x3f818000u; /* 1 + 3 * 2^-8: a tie, rounds to even (up) */
+    memcpy(&v, &u, 4);
+    CHECK_EQ_INT(f32_to_bf16(v), 0x3f82);
+    u = 0x7f7fffffu; /* the largest float rounds to infinity */
+    memcpy(&v, &u, 4);
+    CHECK_EQ_INT(f32_to_bf16(v), 0x7f80);
+    CHECK(bf16_round(1.00390625f) == 1.0f && bf16_round(1.01171875f) == 1.015625f);
+}
+
 int main(void) {
     cpu_ctx *ctx = NULL;
     if (cpu_ctx_create(&ctx) != YOLOC_OK) {
@@ -374,6 +425,7 @@ int main(void) {
     test_upsample_hand();
     test_upsample_fast_vs_ref();
     test_upsample_gradcheck();
+    test_f32_to_bf16();
     cpu_ctx_free(ctx);
     return test_finish("test_pointwise");
 }

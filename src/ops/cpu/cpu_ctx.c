@@ -98,3 +98,28 @@ status dnnl_exec(cpu_ctx *ctx, dnnl_primitive_t prim, int nargs, dnnl_exec_arg_t
     if (smem) dnnl_memory_destroy(smem);
     return dnnl_check(s, "primitive_execute");
 }
+
+const char *ops_dnnl_isa(void) {
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "generic";
+    }
+}
+
+ops_bf16_level ops_bf16_support(void) {
+    /* The ISA values are bit sets: each level includes the ones below. */
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    const unsigned bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16, core = (unsigned)dnnl_cpu_isa_avx512_core;
+    if ((isa & bf16) == bf16) return OPS_BF16_NATIVE;
+    if ((isa & core) == core) return OPS_BF16_EMULATED;
+    return OPS_BF16_NONE;
+}

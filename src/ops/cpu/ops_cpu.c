@@ -11,9 +11,11 @@
  * Upsampling stays in C rather than oneDNN's resampling primitive: nearest
  * upsampling is pure copying, which memcpy of channel rows does at memory
  * speed, and the C version needs no plan. */
+#include "core/cpu.h"
 #include "ops/ops.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Below this many floats a kernel runs on one thread. */
@@ -24,7 +26,7 @@
  * pass (sum and sum of squares): with double accumulators the cancellation
  * of E[x^2] - mean^2 stays far below float resolution for activations. */
 
-void gn_cpu_forward(const gn_desc *d, const float *x, const float *gamma, const float *beta,
+YOLOC_HOT void gn_cpu_forward(const gn_desc *d, const float *x, const float *gamma, const float *beta,
                     float *y, float *save_mean, float *save_rstd) {
     const size_t hw = (size_t)d->h * d->w, c = (size_t)d->c;
     const int groups = d->groups;
@@ -72,7 +74,7 @@ void gn_cpu_forward(const gn_desc *d, const float *x, const float *gamma, const 
  * stack). */
 #define GN_CBLK 64
 
-void gn_cpu_backward(const gn_desc *d, const float *x, const float *gamma, const float *save_mean,
+YOLOC_HOT void gn_cpu_backward(const gn_desc *d, const float *x, const float *gamma, const float *save_mean,
                      const float *save_rstd, const float *dy, float *dx, float beta_dx,
                      float *dgamma, float *dbeta) {
     const size_t hw = (size_t)d->h * d->w, c = (size_t)d->c;
@@ -152,7 +154,7 @@ void gn_cpu_backward(const gn_desc *d, const float *x, const float *gamma, const
 /* Nearest upsampling: each output row is built once (input pixels repeated
  * f times with memcpy) and then copied f-1 times. */
 
-void upsample_cpu_forward(int n, int h, int w, int c, int f, const float *x, float *y) {
+YOLOC_HOT void upsample_cpu_forward(int n, int h, int w, int c, int f, const float *x, float *y) {
     const size_t ow = (size_t)w * f, cs = (size_t)c, rowlen = ow * cs;
     const size_t rows = (size_t)n * h;
 #pragma omp parallel for schedule(static) if (rows * rowlen * f > CPU_PAR_MIN)
@@ -166,7 +168,7 @@ void upsample_cpu_forward(int n, int h, int w, int c, int f, const float *x, flo
     }
 }
 
-void upsample_cpu_backward(int n, int h, int w, int c, int f, const float *dy, float *dx,
+YOLOC_HOT void upsample_cpu_backward(int n, int h, int w, int c, int f, const float *dy, float *dx,
                            float beta_dx) {
     const size_t ow = (size_t)w * f, cs = (size_t)c, rowlen = ow * cs;
     const size_t rows = (size_t)n * h;
@@ -197,7 +199,7 @@ void upsample_cpu_backward(int n, int h, int w, int c, int f, const float *dy, f
 /* Channel copy: one contiguous block when both sides are dense, else one
  * row of c floats per pixel (memcpy when overwriting). */
 
-void chcopy_cpu(size_t npix, int c, const float *src, int src_ct, int src_off, float *dst,
+YOLOC_HOT void chcopy_cpu(size_t npix, int c, const float *src, int src_ct, int src_off, float *dst,
                 int dst_ct, int dst_off, float beta) {
     const size_t cs = (size_t)c, sct = (size_t)src_ct, dct = (size_t)dst_ct;
     if (c == src_ct && c == dst_ct) {
@@ -229,12 +231,12 @@ void chcopy_cpu(size_t npix, int c, const float *src, int src_ct, int src_off, f
 /* ------------------------------------------------------------------------ */
 /* Element-wise add and accumulate. */
 
-void add_cpu_forward(size_t n, const float *a, const float *b, float *y) {
+YOLOC_HOT void add_cpu_forward(size_t n, const float *a, const float *b, float *y) {
 #pragma omp parallel for simd schedule(static) if (n > CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
-void acc_cpu(size_t n, const float *src, float *dst, float beta) {
+YOLOC_HOT void acc_cpu(size_t n, const float *src, float *dst, float beta) {
     if (beta == 0.0f) {
         if (dst != src) {
 #pragma omp parallel for simd schedule(static) if (n > CPU_PAR_MIN)
@@ -246,5 +248,19 @@ void acc_cpu(size_t n, const float *src, float *dst, float beta) {
     } else {
 #pragma omp parallel for simd schedule(static) if (n > CPU_PAR_MIN)
         for (size_t i = 0; i < n; i++) dst[i] = beta * dst[i] + src[i];
+    }
+}
+
+/* The same bits as f32_to_bf16 (core/tensor.c), written as one select so
+ * the loop vectorises. */
+YOLOC_HOT void f32_to_bf16_cpu(size_t n, const float *x, uint16_t *y) {
+    const long long nn = (long long)n;
+#pragma omp parallel for simd schedule(static) if (nn > CPU_PAR_MIN)
+    for (long long i = 0; i < nn; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        const uint32_t quiet = (u >> 16) | 0x40u;
+        y[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
     }
 }

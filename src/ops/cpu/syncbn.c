@@ -6,6 +6,7 @@
  * plan keeps two tensors per Conv block instead of three, and neither pass
  * writes an intermediate. The references they are tested against are
  * bn_ref_* (one process) and bnsilu_ref_* (bn_ref then silu_ref). */
+#include "core/cpu.h"
 #include "core/fastmath.h"
 #include "ops/ops.h"
 
@@ -36,7 +37,7 @@ enum { SUMS_X, SUMS_DY, SUMS_DY_SILU };
  * Each chunk sums blocks of SBN_BLOCK pixels in float (vectorised over the
  * channels), then adds each block into its double sums: fixed blocks in
  * fixed chunks, so the result does not depend on the thread count. */
-static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, const float *x, const float *dy,
+YOLOC_HOT static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, const float *x, const float *dy,
                        const float *shift, const float *a, const float *b, float *ds_out) {
     memset(part, 0, sizeof(double) * SBN_CHUNKS * 2 * (size_t)c);
 #pragma omp parallel for schedule(static)
@@ -102,7 +103,7 @@ static void chunk_sums(size_t npix, int c, double *part, double *out, int kind, 
 }
 
 /* y = act(x * scale + bias) per channel. */
-static void apply(size_t npix, int c, int act, const float *x, const float *scale, const float *bias, float *y) {
+YOLOC_HOT static void apply(size_t npix, int c, int act, const float *x, const float *scale, const float *bias, float *y) {
     if (act) {
 #pragma omp parallel for schedule(static)
         for (size_t p = 0; p < npix; p++) {
@@ -122,7 +123,7 @@ static void apply(size_t npix, int c, int act, const float *x, const float *scal
     }
 }
 
-static status bn_forward(const bn_desc *d, const ops_reducer *r, int act, const float *x, const float *gamma,
+YOLOC_HOT static status bn_forward(const bn_desc *d, const ops_reducer *r, int act, const float *x, const float *gamma,
                          const float *beta, float *y, float *save_mean, float *save_var, float *running_mean,
                          float *running_var, double *work) {
     const int c = d->c;
@@ -168,7 +169,7 @@ static status bn_forward(const bn_desc *d, const ops_reducer *r, int act, const 
 
 /* frozen: save_mean/save_var are the running statistics, constants of the
  * forward (no mean(dy) terms, nothing to reduce). */
-static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, int frozen, const float *x,
+YOLOC_HOT static status bn_backward(const bn_desc *d, const ops_reducer *r, int act, int frozen, const float *x,
                           const float *gamma,
                           const float *beta, const float *save_mean, const float *save_var, const float *dy,
                           float *dx, float beta_dx, float *dgamma, float *dbeta, double *work) {
@@ -257,7 +258,7 @@ status bnsilu_cpu_backward_frozen(const bn_desc *d, const float *x, const float 
                        work);
 }
 
-void bnsilu_cpu_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
+YOLOC_HOT void bnsilu_cpu_forward_eval(const bn_desc *d, const float *x, const float *gamma, const float *beta,
                              const float *running_mean, const float *running_var, float *y) {
     const int c = d->c;
     YOLOC_ASSERT(c <= SBN_MAXC);

@@ -10,11 +10,20 @@
  * into independent multiply-adds: fast enough (>= 1 GFLOP/s) to run a
  * whole yolov8n through the reference path.
  *
+ * bf16 (desc.bf16): every x, w and dy value is rounded to bf16 where it is
+ * read, and the products are summed in float as above: the oracle of
+ * oneDNN's bf16 convolutions up to the order of the sums.
+ *
  * Leaves out: threading, blocking, any weight reordering (no allocation:
  * the OIHW weights are read with a stride instead). */
+#include "core/tensor.h"
 #include "ops/ops.h"
 
 #include <string.h>
+
+/* v rounded to bf16 when on: the bf16 convolution is the fp32 one on
+ * rounded operands (ops.h). */
+static inline float conv2d_q(float v, int on) { return on ? bf16_round(v) : v; }
 
 /* Input row iy (or column) touched by output oy and kernel tap ky. */
 static inline int conv2d_in_pos(int o, int s, int p, int k, int dil) {
@@ -28,6 +37,7 @@ void conv2d_ref_forward(const conv2d_desc *d, const float *x, const float *w, co
     const int cig = d->ci / d->groups, cog = d->co / d->groups;
     const size_t khw = (size_t)d->kh * d->kw;
     const size_t wco = (size_t)cig * khw; /* stride between output channels in w */
+    const int q = d->bf16;
     for (int n = 0; n < d->n; n++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -44,9 +54,9 @@ void conv2d_ref_forward(const conv2d_desc *d, const float *x, const float *w, co
                         for (int g = 0; g < d->groups; g++) {
                             float *yg = yp + (size_t)g * cog;
                             for (int c = 0; c < cig; c++) {
-                                const float xv = xp[(size_t)g * cig + c];
+                                const float xv = conv2d_q(xp[(size_t)g * cig + c], q);
                                 const float *wp = w + (size_t)g * cog * wco + (size_t)c * khw + tap;
-                                for (int o = 0; o < cog; o++) yg[o] += xv * wp[(size_t)o * wco];
+                                for (int o = 0; o < cog; o++) yg[o] += xv * conv2d_q(wp[(size_t)o * wco], q);
                             }
                         }
                     }
@@ -61,6 +71,7 @@ static void conv2d_ref_backward_data(const conv2d_desc *d, const float *w, const
     const int cig = d->ci / d->groups, cog = d->co / d->groups;
     const size_t khw = (size_t)d->kh * d->kw;
     const size_t wco = (size_t)cig * khw;
+    const int q = d->bf16;
     for (int n = 0; n < d->n; n++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -76,9 +87,9 @@ static void conv2d_ref_backward_data(const conv2d_desc *d, const float *w, const
                         for (int g = 0; g < d->groups; g++) {
                             float *dxg = dxp + (size_t)g * cig;
                             for (int o = 0; o < cog; o++) {
-                                const float dv = dyp[(size_t)g * cog + o];
+                                const float dv = conv2d_q(dyp[(size_t)g * cog + o], q);
                                 const float *wp = w + ((size_t)g * cog + o) * wco + tap;
-                                for (int c = 0; c < cig; c++) dxg[c] += dv * wp[(size_t)c * khw];
+                                for (int c = 0; c < cig; c++) dxg[c] += dv * conv2d_q(wp[(size_t)c * khw], q);
                             }
                         }
                     }
@@ -93,6 +104,7 @@ static void conv2d_ref_backward_weights(const conv2d_desc *d, const float *x, co
     const int cig = d->ci / d->groups, cog = d->co / d->groups;
     const size_t khw = (size_t)d->kh * d->kw;
     const size_t wco = (size_t)cig * khw;
+    const int q = d->bf16;
     for (int n = 0; n < d->n; n++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
@@ -108,9 +120,9 @@ static void conv2d_ref_backward_weights(const conv2d_desc *d, const float *x, co
                         for (int g = 0; g < d->groups; g++) {
                             const float *xg = xp + (size_t)g * cig;
                             for (int o = 0; o < cog; o++) {
-                                const float dv = dyp[(size_t)g * cog + o];
+                                const float dv = conv2d_q(dyp[(size_t)g * cog + o], q);
                                 float *dwp = dw + ((size_t)g * cog + o) * wco + tap;
-                                for (int c = 0; c < cig; c++) dwp[(size_t)c * khw] += dv * xg[c];
+                                for (int c = 0; c < cig; c++) dwp[(size_t)c * khw] += dv * conv2d_q(xg[c], q);
                             }
                         }
                     }
@@ -139,7 +151,7 @@ void conv2d_ref_backward(const conv2d_desc *d, const float *x, const float *w, c
         const size_t npix = (size_t)d->n * conv2d_out_h(d) * conv2d_out_w(d);
         for (size_t p = 0; p < npix; p++) {
             const float *dyp = dy + p * d->co;
-            for (int o = 0; o < d->co; o++) db[o] += dyp[o];
+            for (int o = 0; o < d->co; o++) db[o] += conv2d_q(dyp[o], d->bf16);
         }
     }
 }

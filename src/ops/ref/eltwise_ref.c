@@ -1,6 +1,8 @@
-/* Channel copy (concat/split in NHWC), element-wise add and the
- * accumulate helper, reference implementations. Everywhere beta == 0 means
- * overwrite: the destination is not read (it may hold garbage or NaN). */
+/* Channel copy (concat/split in NHWC), element-wise add, the accumulate
+ * helper and the fp32 -> bf16 conversion, reference implementations.
+ * Everywhere beta == 0 means overwrite: the destination is not read (it may
+ * hold garbage or NaN). */
+#include "core/tensor.h"
 #include "ops/ops.h"
 
 void chcopy_ref(size_t npix, int c, const float *src, int src_ct, int src_off, float *dst,
@@ -19,4 +21,8 @@ void add_ref_forward(size_t n, const float *a, const float *b, float *y) {
 
 void acc_ref(size_t n, const float *src, float *dst, float beta) {
     for (size_t i = 0; i < n; i++) dst[i] = beta == 0.0f ? src[i] : beta * dst[i] + src[i];
+}
+
+void f32_to_bf16_ref(size_t n, const float *x, uint16_t *y) {
+    for (size_t i = 0; i < n; i++) y[i] = f32_to_bf16(x[i]);
 }
