@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#if !(defined(YOLOC_DISPATCH) && YOLOC_DISPATCH && defined(__x86_64__))
 /* The level a compile-time build targets (native or an explicit -march). */
 static const char *cpu_compiled_level(void) {
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
@@ -16,6 +17,7 @@ static const char *cpu_compiled_level(void) {
     return "other";
 #endif
 }
+#endif
 
 const char *cpu_kernel_isa_short(void) {
 #if defined(YOLOC_DISPATCH) && YOLOC_DISPATCH && defined(__x86_64__)

@@ -5,25 +5,31 @@
 #include "gradcheck.h"
 #include "harness.h"
 #include "nn/model.h"
+#include "ops/ops.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tiny_model.h"
 
-static model *make_model(const char *yaml, backend be, norm_kind nk, uint64_t seed) {
+static model *make_model_bf16(const char *yaml, backend be, norm_kind nk, uint64_t seed, int bf16) {
     model_spec spec;
     status st = model_spec_parse(&spec, yaml, strlen(yaml), "tiny.yaml", 0, 0);
     if (st < 0) {
         fprintf(stderr, "spec: %s\n", yoloc_last_error());
         return NULL;
     }
-    model_options opt = {.be = be, .norm = nk, .gn_groups = 4};
+    model_options opt = {.be = be, .norm = nk, .gn_groups = 4, .bf16 = bf16};
     model *m = NULL;
     st = model_create(&m, &spec, &opt, seed);
     model_spec_free(&spec);
     if (st < 0) fprintf(stderr, "create: %s\n", yoloc_last_error());
     return m;
+}
+
+static model *make_model(const char *yaml, backend be, norm_kind nk, uint64_t seed) {
+    return make_model_bf16(yaml, be, nk, seed, 0);
 }
 
 static void test_param_counts(void) {
@@ -254,11 +260,109 @@ static void test_determinism(void) {
     model_free(c);
 }
 
+/* ||a - b|| / ||b|| over n values. */
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* amp: a whole tiny model with bf16 convolutions against the same model in
+ * fp32: outputs and every parameter gradient. A YOLO model at its random
+ * initialisation under a random projection is ill-conditioned: perturbing
+ * the fp32 model's input by bf16's relative step (2^-8, uniform) already
+ * moves its gradients by 10-25 %. So the tolerance is that floor, measured
+ * here: bf16's gradients must stay within 4x of it (bf16 rounds every
+ * convolution's inputs, not only the image), and the bf16 output within 3x
+ * of the perturbed output's distance. The cpu backend's bf16 (where oneDNN
+ * has it) must agree with the reference's bf16, which rounds the same
+ * operands, far more closely (a quarter of the floor). On a CPU without
+ * bf16 convolutions the reference's bf16 is checked against fp32. */
+static void test_bf16_model(void) {
+    const int n = 2, hw = 64;
+    size_t nin = (size_t)n * 3 * hw * hw;
+    float *x = malloc(nin * sizeof(float)), *xp = malloc(nin * sizeof(float));
+    rng g;
+    rng_seed(&g, 13);
+    gc_fill(&g, x, nin, 0, 1);
+    for (size_t i = 0; i < nin; i++) xp[i] = x[i] * (1.0f + (float)rng_range(&g, -1.0, 1.0) / 256.0f);
+    const int have_cpu = ops_bf16_support() != OPS_BF16_NONE;
+    const backend be = have_cpu ? BACKEND_CPU : BACKEND_REF;
+    if (!have_cpu)
+        printf("test_model: bf16 on the cpu backend skipped: oneDNN has no bf16 convolutions on this CPU (isa %s, no "
+               "AVX-512); the reference's bf16 is checked\n",
+               ops_dnnl_isa());
+    model *base = make_model_bf16(TINY_YAML, be, NORM_BN, 21, 0);
+    model *pert = make_model_bf16(TINY_YAML, be, NORM_BN, 21, 0);
+    model *bf = make_model_bf16(TINY_YAML, be, NORM_BN, 21, 1);
+    model *rb = have_cpu ? make_model_bf16(TINY_YAML, BACKEND_REF, NORM_BN, 21, 1) : NULL;
+    model *ms[4] = {base, pert, bf, rb};
+    const float *xs[4] = {x, xp, x, x};
+    CHECK(base && pert && bf && (rb || !have_cpu));
+    if (!base || !pert || !bf || (have_cpu && !rb)) goto done;
+    const float *o[4] = {0};
+    for (int k = 0; k < 4; k++) {
+        if (!ms[k]) continue;
+        CHECK(model_plan(ms[k], n, hw, hw, 1) == YOLOC_OK);
+        CHECK(model_forward(ms[k], xs[k], &o[k]) == YOLOC_OK);
+    }
+    size_t nout = (size_t)n * model_anchors(base) * model_out_channels(base);
+    double eo_floor = rel_l2(o[1], o[0], nout), eo = rel_l2(o[2], o[0], nout);
+    printf("  bf16 train output vs fp32: %.2e (input perturbed by 2^-8: %.2e)", eo, eo_floor);
+    CHECK_MSG(eo > 0 && eo < 3 * eo_floor, "bf16 output vs fp32: %g, floor %g", eo, eo_floor);
+    if (rb) {
+        double e = rel_l2(o[2], o[3], nout);
+        printf("; cpu bf16 vs ref bf16 %.2e", e);
+        CHECK_MSG(e < 0.25 * eo_floor, "output: bf16 cpu vs bf16 ref: %g", e);
+    }
+    printf("\n");
+    float *r = malloc(nout * sizeof(float));
+    gc_fill(&g, r, nout, -1, 1);
+    for (int k = 0; k < 4; k++)
+        if (ms[k]) {
+            model_zero_grad(ms[k]);
+            CHECK(model_backward(ms[k], r) == YOLOC_OK);
+        }
+    const size_t np = model_num_params(base);
+    double floor_g = rel_l2(model_grads(pert), model_grads(base), np);
+    double eg = rel_l2(model_grads(bf), model_grads(base), np);
+    printf("  bf16 gradients vs fp32: %.2e (input perturbed by 2^-8: %.2e)", eg, floor_g);
+    CHECK_MSG(eg > 0 && eg < 4 * floor_g, "bf16 gradients vs fp32: %g, floor %g", eg, floor_g);
+    if (rb) {
+        double worst = 0;
+        const char *wname = "";
+        for (size_t t = 0; t < model_num_tensors(base); t++) {
+            const param_info *p = model_tensor(base, t);
+            if (p->buffer) continue;
+            double e = rel_l2(model_tensor_grad(bf, model_find(bf, p->name)),
+                              model_tensor_grad(rb, model_find(rb, p->name)), p->numel);
+            if (e > worst) worst = e, wname = p->name;
+        }
+        printf("; cpu bf16 vs ref bf16: all %.2e, worst tensor %.2e (%s)",
+               rel_l2(model_grads(bf), model_grads(rb), np), worst, wname);
+        CHECK_MSG(worst < 0.25 * floor_g, "gradients: bf16 cpu vs bf16 ref: worst tensor %s %g", wname, worst);
+    }
+    printf("\n");
+    /* BatchNorm running statistics: updated from bf16 convolutions' outputs */
+    double es = rel_l2(model_bufs(bf), model_bufs(base), model_num_bufs(base));
+    CHECK_MSG(es < 3e-2, "BatchNorm running statistics: bf16 vs fp32: %g", es);
+    free(r);
+done:
+    for (int k = 0; k < 4; k++) model_free(ms[k]);
+    free(x);
+    free(xp);
+}
+
 int main(void) {
     test_param_counts();
     test_spec_errors();
     test_determinism();
     test_backends_agree();
     test_gradcheck_tiny();
+    test_bf16_model();
     return test_finish("test_model");
 }

@@ -22,8 +22,8 @@ grep -q "effective batch" "$T/dry" && grep -q "dry run" "$T/dry" && [ ! -d "$T/r
 "$Y" train $ARGS name=full >"$T/full.log" 2>&1 || { echo "FAIL uninterrupted run"; tail -5 "$T/full.log"; fail=1; }
 "$Y" train $ARGS name=killed >"$T/killed.log" 2>&1 &
 pid=$!
-i=0
-while [ ! -f "$T/runs/killed/weights/last.safetensors" ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i + 1)); done
+# wait for the first checkpoint or the run's end (events, not a deadline)
+while [ ! -f "$T/runs/killed/weights/last.safetensors" ] && kill -0 $pid 2>/dev/null; do sleep 0.01; done
 sleep 0.05
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
