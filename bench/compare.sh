@@ -90,7 +90,7 @@ for S in $(echo "$SIZES" | tr ',' ' '); do
     row "convolutions GFLOP/s" conv_gflops 1 "%.1f"
     row "outside convolutions (% of step)" non_conv_share 100 "%.1f"
     echo "  (ratios: images/s > 1 = yoloc faster; step, latency, RSS < 1 = yoloc faster / smaller;"
-    echo "   precision yoloc $(jget "$YJ" precision), PyTorch $([ -n "$TJ" ] && jget "$TJ" precision || echo -);" \
+    echo "   precision yoloc $(jget "$YJ" dtype) (oneDNN $(jget "$YJ" isa)), PyTorch $([ -n "$TJ" ] && jget "$TJ" precision || echo -);" \
          "BatchNorm folded for predict: yoloc $(jget "$YJ" bn_folded), PyTorch $([ -n "$TJ" ] && jget "$TJ" bn_folded || echo -))"
 done
 echo
