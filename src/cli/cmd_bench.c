@@ -55,7 +55,7 @@ int cmd_bench(int argc, char **argv) {
         goto fail;
     }
     if (c.threads > 0) ops_set_threads((int)c.threads);
-    int bf16 = precision_resolve(c.amp, stdout);
+    int bf16 = precision_resolve(c.amp, c.given.amp, stdout);
     optim_kind kind = OPTIM_SGD;
     int is_auto = 0;
     TRY_GOTO(st, optim_kind_parse(c.optimizer, &kind, &is_auto));

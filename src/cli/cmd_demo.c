@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "data/dataset.h"
 #include "train/config.h"
+#include "train/precision.h"
 #include "train/predict.h"
 #include "train/trainer.h"
 #include "train/weights.h"
@@ -63,7 +64,8 @@ int cmd_demo(int argc, char **argv) {
     printf("\npredicting on new synthetic images:\n");
     char best[4200];
     snprintf(best, sizeof best, "%s/weights/best.safetensors", dir);
-    model_options mo = {.be = BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32};
+    /* amp at its default, as the training above */
+    model_options mo = {.be = BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32, .bf16 = precision_resolve(1, 0, NULL)};
     model *m = NULL;
     char **names = NULL;
     int nn = 0;

@@ -169,7 +169,7 @@ int cmd_predict(int argc, char **argv) {
     if (c.threads > 0) ops_set_threads((int)c.threads);
     model_options mo = {.be = (backend)backend_from_name(c.backend), .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
                         .gn_groups = (int)c.gn_groups,
-                        .bf16 = precision_resolve(c.amp, stdout)};
+                        .bf16 = precision_resolve(c.amp, c.given.amp, stdout)};
     TRY_GOTO(st, weights_open_model(c.model, c.weights, 0, &mo, (uint64_t)c.seed, &m, &names, &nnames));
     model_set_static_weights(m, 1); /* inference only: BatchNorm folded and weights reordered once */
     if (names && generic_names((const char *const *)names, nnames)) { /* placeholders: look for real ones */

@@ -37,7 +37,7 @@ int cmd_val(int argc, char **argv) {
     model_options mo = {.be = (backend)backend_from_name(c.backend),
                         .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
                         .gn_groups = (int)c.gn_groups,
-                        .bf16 = precision_resolve(c.amp, stdout)};
+                        .bf16 = precision_resolve(c.amp, c.given.amp, stdout)};
     TRY_GOTO(st, weights_open_model(c.model, c.weights, ds.nc, &mo, (uint64_t)c.seed, &m, NULL, NULL));
     size_t ml = strlen(c.model);
     if (!(c.weights && *c.weights) && !(ml > 12 && strcmp(c.model + ml - 12, ".safetensors") == 0))

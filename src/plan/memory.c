@@ -297,7 +297,7 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     double t0 = time_now();
 
     model_options mo = {.be = (backend)backend_from_name(c->backend), .norm = norm, .gn_groups = (int)c->gn_groups,
-                        .bf16 = precision_resolve(c->amp, NULL)};
+                        .bf16 = precision_resolve(c->amp, 0, NULL)};
     TRY_GOTO(st, weights_open_model(c->model, NULL, ds->nc, &mo, (uint64_t)c->seed, &m, NULL, NULL));
     model_spec spec = *model_get_spec(m);
     TRY_GOTO(st, model_create(&vm, &spec, &mo, (uint64_t)c->seed));

@@ -163,7 +163,7 @@ static status setup_common(const config *in, plan *p, int processes, int per_mac
     size_t base = mem_rss_now();
     model_options mo = {.be = (backend)backend_from_name(in->backend),
                         .norm = strcmp(in->norm, "gn") == 0 ? NORM_GN : NORM_BN,
-                        .gn_groups = (int)in->gn_groups, .bf16 = precision_resolve(in->amp, NULL)};
+                        .gn_groups = (int)in->gn_groups, .bf16 = precision_resolve(in->amp, 0, NULL)};
     TRY(weights_open_model(in->model, NULL, p->nc, &mo, (uint64_t)in->seed, mp, NULL, NULL));
     model *m = *mp;
     int stride = model_stride(m, model_nlevels(m) - 1);
@@ -551,7 +551,7 @@ status plan_make(const config *in, plan *p) {
         model *gm = NULL;
         if ((nk == NORM_GN) != (strcmp(in->norm, "gn") == 0)) { /* the memory of the decided normalisation */
             model_options mo = {.be = (backend)backend_from_name(in->backend), .norm = nk == NORM_GN ? NORM_GN : NORM_BN,
-                                .gn_groups = (int)in->gn_groups, .bf16 = precision_resolve(in->amp, NULL)};
+                                .gn_groups = (int)in->gn_groups, .bf16 = precision_resolve(in->amp, 0, NULL)};
             TRY_GOTO(st, weights_open_model(in->model, NULL, p->nc, &mo, (uint64_t)in->seed, &gm, NULL, NULL));
             fm = gm;
         }
@@ -686,7 +686,7 @@ status plan_check(plan *p, int batch) {
     if (batch <= 0) batch = p->batch;
     model *m = NULL;
     model_options mo = {.be = (backend)backend_from_name(p->c.backend), .norm = p->norm == NORM_GN ? NORM_GN : NORM_BN,
-                        .gn_groups = (int)p->c.gn_groups, .bf16 = precision_resolve(p->c.amp, NULL)};
+                        .gn_groups = (int)p->c.gn_groups, .bf16 = precision_resolve(p->c.amp, 0, NULL)};
     TRY(weights_open_model(p->c.model, NULL, p->nc, &mo, (uint64_t)p->c.seed, &m, NULL, NULL));
     mem_estimate e;
     status st = predict(p, m, batch, &e);

@@ -4,10 +4,10 @@
 #include "core/cpu.h"
 #include "ops/ops.h"
 
-int precision_resolve(int amp_requested, FILE *out) {
+int precision_resolve(int amp_requested, int amp_given, FILE *out) {
     char why[256];
     int bf16 = ops_amp_bf16(amp_requested, why, sizeof why);
-    if (amp_requested && !bf16 && out) {
+    if (amp_requested && amp_given && !bf16 && out) {
         fprintf(out, "amp=True: running fp32: %s\n", why);
         fflush(out);
     }

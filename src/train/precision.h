@@ -13,9 +13,10 @@
 #include <stdio.h>
 
 /* 1: convolutions in bf16 (model_options.bf16). With amp requested and no
- * native bf16, prints "amp=True: running fp32: <reason>" to out (NULL:
- * silent) and returns 0. */
-int precision_resolve(int amp_requested, FILE *out);
+ * native bf16, returns 0 and, when the user gave amp=True explicitly
+ * (amp_given; the default is on), prints "amp=True: running fp32: <reason>"
+ * to out (NULL: silent). */
+int precision_resolve(int amp_requested, int amp_given, FILE *out);
 
 /* "bf16" or "fp32", as bench.json's dtype. */
 const char *precision_dtype(int bf16);

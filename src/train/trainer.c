@@ -341,7 +341,7 @@ static status setup(trainer *t) {
     if (c->batch < 1 || c->batch != floor(c->batch)) /* -1 or a fraction: the planner's memory model chooses */
         TRY(plan_trainer_batch(c, t->d, stdout));
     t->lead = t->d->rank == 0;
-    t->bf16 = precision_resolve(c->amp, t->lead ? stdout : NULL);
+    t->bf16 = precision_resolve(c->amp, c->given.amp, t->lead ? stdout : NULL);
     if (t->lead) {
         char cpu[320];
         precision_describe(t->bf16, cpu, sizeof cpu);

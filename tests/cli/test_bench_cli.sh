@@ -1,9 +1,10 @@
 #!/bin/sh
 # yoloc bench as a process (not a timing test): on the tiny model at 64x64,
 # one repeat, one thread, it exits 0, prints the summary, the per-layer table
-# and the time by kind, says that BatchNorm is folded, runs amp=True in bf16
-# where `yoloc version` says the CPU has it (dtype bf16 in the JSON) and
-# answers it with a one-line fp32 notice elsewhere, names the CPU paths
+# and the time by kind, says that BatchNorm is folded, runs amp=True (the
+# default) in bf16 where `yoloc version` says the CPU has it (dtype bf16 in
+# the JSON), answers an explicit amp=True with a one-line fp32 notice
+# elsewhere, runs amp=False in fp32, names the CPU paths
 # (oneDNN isa, yoloc kernels), and writes out= as JSON with every key of the
 # comparison (step_s, train_img_s, predict_ms, peak_rss_mb, conv_gflops,
 # non_conv_share) holding finite positive numbers (non_conv_share in
@@ -82,8 +83,11 @@ check_json "$T/b.json" "$WANT_DTYPE"
 # default out: bench.json in the working folder
 "$Y" bench $TINY >"$T/log2" 2>&1 && [ -s "$T/bench.json" ] && grep -q "^written to bench.json" "$T/log2" \
     && ok "default out=bench.json" || { bad "default out"; tail -5 "$T/log2"; }
-grep -q '^amp=True' "$T/log2" && bad "amp notice without amp=True" || true
-check_json "$T/bench.json" fp32
+grep -q '^amp=True' "$T/log2" && bad "amp notice without amp=True given" || true
+check_json "$T/bench.json" "$WANT_DTYPE" # amp is on by default: bf16 where the CPU has it
+"$Y" bench $TINY amp=False out="$T/f.json" >"$T/log3" 2>&1 || { bad "amp=False run"; tail -5 "$T/log3"; }
+grep -q '^amp=' "$T/log3" && bad "a notice with amp=False" || true
+check_json "$T/f.json" fp32
 
 # refusals: one error line naming the key
 expect_error() { # name needle args...
