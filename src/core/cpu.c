@@ -38,7 +38,6 @@ const char *cpu_kernel_isa(void) {
     if (!strcmp(s, "avx2")) return "avx2 (x86-64-v3, picked at run time)";
     return "sse2 (x86-64 baseline, picked at run time)";
 #else
-    (void)s;
     if (!strcmp(s, "avx512")) return "avx512 (compiled for this CPU)";
     if (!strcmp(s, "avx2")) return "avx2 (compiled for this CPU)";
     if (!strcmp(s, "sse2")) return "sse2 (x86-64 baseline build)";

@@ -47,20 +47,24 @@ const char *tensor_shape_str(const tensor *t, char *buf, size_t cap);
 /* Shape product helper for raw arrays. */
 int64_t shape_numel(int ndim, const int64_t *shape);
 
-/* bf16 conversion (round to nearest even). */
-uint16_t f32_to_bf16(float x);
-/* x rounded to the nearest bf16 (ties to even), as a float: the value
- * f32_to_bf16 then bf16_to_f32 give. NaN stays NaN. Inline for kernels. */
-static inline float bf16_round(float x) {
+/* bf16 conversion: round to nearest even; a NaN stays a (quiet) NaN.
+ * Inline and written as one select, so loops over it vectorise (the bf16
+ * kernels call it per element). */
+static inline uint16_t f32_to_bf16(float x) {
     uint32_t u;
-    memcpy(&u, &x, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return x;
-    u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    memcpy(&x, &u, 4);
-    return x;
+    memcpy(&u, &x, sizeof u);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    const uint32_t quiet = (u >> 16) | 0x40u;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
 }
-float bf16_to_f32(uint16_t x);
+static inline float bf16_to_f32(uint16_t x) {
+    uint32_t u = (uint32_t)x << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+/* x rounded to the nearest bf16, as a float. */
+static inline float bf16_round(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float x);
 

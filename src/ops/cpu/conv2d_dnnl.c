@@ -182,11 +182,14 @@ static status conv2d_cpu_weights_copy(cpu_ctx *ctx, const dnnl_memory_desc_t *us
     return conv2d_cpu_make_reorder(ctx, user, want, 0, reorder);
 }
 
-/* Bytes of the scratchpad a primitive descriptor asks for. */
-static size_t conv2d_cpu_pd_scratch(const_dnnl_primitive_desc_t pd) {
+/* The larger of cur and the scratchpad bytes pd asks for. */
+static size_t conv2d_cpu_max_scratch(size_t cur, const_dnnl_primitive_desc_t pd) {
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    return smd ? dnnl_memory_desc_get_size(smd) : 0;
+    size_t s = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    return s > cur ? s : cur;
 }
+
+static size_t conv2d_cpu_align64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
 static status conv2d_cpu_build(conv2d_cpu *p) {
     cpu_ctx *ctx = p->ctx;
@@ -227,7 +230,7 @@ static status conv2d_cpu_build(conv2d_cpu *p) {
                  dnnl_convolution_direct, &xc_md, &w_any, bias_md, &y_md, strides, dil, pad, pad),
              "convolution_forward_desc_init");
     TRY(conv2d_cpu_make_prim(ctx, &cd, NULL, d->act, &p->fwd, &fwd_pd, "convolution forward"));
-    spad = conv2d_cpu_pd_scratch(fwd_pd);
+    spad = conv2d_cpu_max_scratch(0, fwd_pd);
     TRY_GOTO(st, conv2d_cpu_weights_copy(
                      ctx, &w_md, dnnl_primitive_desc_query_md(fwd_pd, dnnl_query_weights_md, 0),
                      &p->m_wfwd, &p->fwd_wreorder));
@@ -247,7 +250,7 @@ static status conv2d_cpu_build(conv2d_cpu *p) {
     TRY_GOTO(st, conv2d_cpu_weights_copy(
                      ctx, &w_md, dnnl_primitive_desc_query_md(bd_pd, dnnl_query_weights_md, 0),
                      &p->m_wbwd, &p->bwd_wreorder));
-    if (conv2d_cpu_pd_scratch(bd_pd) > spad) spad = conv2d_cpu_pd_scratch(bd_pd);
+    spad = conv2d_cpu_max_scratch(spad, bd_pd);
 
     /* Backward weights (and bias). */
     DNNL_GOTO(dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct,
@@ -256,7 +259,7 @@ static status conv2d_cpu_build(conv2d_cpu *p) {
               "convolution_backward_weights_desc_init");
     TRY_GOTO(st, conv2d_cpu_make_prim(ctx, &cd, fwd_pd, 0, &p->bwd_weights, &bw_pd,
                                       "convolution backward weights"));
-    if (conv2d_cpu_pd_scratch(bw_pd) > spad) spad = conv2d_cpu_pd_scratch(bw_pd);
+    spad = conv2d_cpu_max_scratch(spad, bw_pd);
     const dnnl_memory_desc_t *dw_md =
         dnnl_primitive_desc_query_md(bw_pd, dnnl_query_diff_weights_md, 0);
     DNNL_GOTO(dnnl_memory_create(&p->m_dwbuf, dw_md, ctx->engine, DNNL_MEMORY_ALLOCATE),
@@ -280,18 +283,18 @@ static status conv2d_cpu_build(conv2d_cpu *p) {
 layout:
     /* The shared scratch after the largest scratchpad: [dx tmp | x bf16 | dy bf16]. */
     {
-        size_t off = (spad + 63) & ~(size_t)63;
+        size_t off = conv2d_cpu_align64(spad);
         if (p->training) {
             p->dxtmp_off = off;
-            off += (p->nx * sizeof(float) + 63) & ~(size_t)63;
+            off += conv2d_cpu_align64(p->nx * sizeof(float));
         }
         if (d->bf16) {
             p->xb_off = off;
-            off += (p->nx * 2 + 63) & ~(size_t)63;
+            off += conv2d_cpu_align64(p->nx * sizeof(uint16_t));
             TRY_GOTO(st, dnnl_mem_empty(&p->m_xb, &xc_md, ctx));
             if (p->training) {
                 p->dyb_off = off;
-                off += (p->ny * 2 + 63) & ~(size_t)63;
+                off += conv2d_cpu_align64(p->ny * sizeof(uint16_t));
                 TRY_GOTO(st, dnnl_mem_empty(&p->m_dyb, &yc_md, ctx));
             }
         }

@@ -12,10 +12,10 @@
  * upsampling is pure copying, which memcpy of channel rows does at memory
  * speed, and the C version needs no plan. */
 #include "core/cpu.h"
+#include "core/tensor.h"
 #include "ops/ops.h"
 
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
 
 /* Below this many floats a kernel runs on one thread. */
@@ -251,16 +251,9 @@ YOLOC_HOT void acc_cpu(size_t n, const float *src, float *dst, float beta) {
     }
 }
 
-/* The same bits as f32_to_bf16 (core/tensor.c), written as one select so
- * the loop vectorises. */
+/* f32_to_bf16 (core/tensor.h) over threads and vector lanes. */
 YOLOC_HOT void f32_to_bf16_cpu(size_t n, const float *x, uint16_t *y) {
     const long long nn = (long long)n;
 #pragma omp parallel for simd schedule(static) if (nn > CPU_PAR_MIN)
-    for (long long i = 0; i < nn; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], sizeof u);
-        const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        const uint32_t quiet = (u >> 16) | 0x40u;
-        y[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
-    }
+    for (long long i = 0; i < nn; i++) y[i] = f32_to_bf16(x[i]);
 }
