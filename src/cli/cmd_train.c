@@ -2,8 +2,11 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "dist/dist.h"
+#include "plan/plan.h"
 #include "train/config.h"
 #include "train/trainer.h"
+
+#include <math.h>
 
 int cmd_train(int argc, char **argv) {
     config c;
@@ -18,6 +21,9 @@ int cmd_train(int argc, char **argv) {
         if (!freopen("/dev/null", "w", stdout)) st = err_set(YOLOC_ERR_IO, "cannot silence rank %d", d.rank);
         log_set_level(LOG_WARN);
     }
+    /* batch=-1 or a fraction: the planner chooses batch and accumulate
+     * before the trainer starts (the trainer never decides them) */
+    if (st == YOLOC_OK && (c.batch < 1 || c.batch != floor(c.batch))) st = plan_trainer_batch(&c, &d, stdout);
     if (st == YOLOC_OK) st = train_run(&c, &d, NULL, 0);
     config_free(&c);
     int rc = st < 0 ? cli_fail(st) : 0;

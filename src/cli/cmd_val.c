@@ -4,8 +4,10 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "data/dataset.h"
+#include "train/bnstats.h"
 #include "train/config.h"
 #include "train/precision.h"
+#include "train/trainer.h"
 #include "train/validate.h"
 #include "train/weights.h"
 
@@ -52,6 +54,21 @@ int cmd_val(int argc, char **argv) {
     vo.nms.max_det = (int)c.max_det;
     vo.metric = strcmp(c.metric, "coco") == 0 ? EVAL_METRIC_COCO : EVAL_METRIC_ULTRALYTICS;
     vo.verbose = 1;
+    if (c.bn_stats > 0 && bnstats_model_has_bn(m)) {
+        if (ds.train.nimages == 0) {
+            st = err_set(YOLOC_ERR_INVALID, "bn_stats=%ld needs training images: data=%s has none", c.bn_stats, c.data);
+            goto fail;
+        }
+        bnstats_options bo = {.images = (int)c.bn_stats, .batch = (int)c.batch, .imgsz = (int)c.imgsz,
+                              .workers = (int)c.workers};
+        bo.augment = 1; /* the training pipeline of the aug keys given (mosaic=0: as after close_mosaic) */
+        bo.seed = (uint64_t)c.seed ^ 0xb57a75ull;
+        train_aug_params(&c, &bo.aug);
+        bnstats_result br;
+        TRY_GOTO(st, bnstats_recompute(m, model_params(m), model_bufs(m), &ds, &ds.train, &bo, &br));
+        printf("BatchNorm statistics recomputed over %d training images (%d batches of %d, %.1f s)\n", br.images,
+               br.batches, bo.batch, br.seconds);
+    }
     printf("validating %s on %s (%s: %zu images)\n", c.model, c.data, c.split, sp->nimages);
     TRY_GOTO(st, validate_run(m, &ds, sp, &vo, &vr));
     printf("speed: %.1f ms per image (letterbox, forward and NMS), %.1f s in all\n", vr.ms_per_image, vr.seconds);

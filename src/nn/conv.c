@@ -113,7 +113,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     TRY(conv2d_op_init(&cb->conv, m->cpu, be, &d, pc->training));
     status st = YOLOC_OK;
     if (cb->norm && cb->nk != NORM_GN) { /* SyncBN: the BN op serves eval plans */
-        bn_desc bd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2, .eps = 1e-3f, .momentum = 0.03f};
+        bn_desc bd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2, .eps = 1e-3f, .momentum = m->bn_momentum};
         if (cb->fused) { /* only the shape: the fused kernels need no primitive */
             memset(&cb->bn, 0, sizeof cb->bn);
             cb->bn.d = bd;
@@ -197,6 +197,7 @@ status convblock_forward(convblock *cb, model *m, const float *x) {
     TRY(conv2d_op_forward_ex(&cb->conv, x, w, b, c_out, same));
     NN_PROF_LAP(lp, conv_s[0], t);
     if (lp) lp->conv_flops[0] += cb->flops;
+    if (cb->norm && cb->nk != NORM_GN) cb->bn.d.momentum = m->bn_momentum; /* model_set_bn_momentum */
     if (cb->norm && cb->nk != NORM_GN && training && m->bn_frozen && !cb->fused)
         return err_set(YOLOC_ERR_INVALID, "BatchNorm with frozen statistics (the noise-scale probe) needs backend=cpu");
     if (cb->fused) {

@@ -133,6 +133,7 @@ status model_create(model **out, const model_spec *spec, const model_options *op
     model *m = calloc(1, sizeof *m);
     if (!m) return err_set(YOLOC_ERR_NOMEM, "out of memory");
     status st = YOLOC_OK;
+    m->bn_momentum = MODEL_BN_MOMENTUM;
     m->spec = *spec;
     m->spec.yaml_text = NULL;
     if (spec->yaml_text && !(m->spec.yaml_text = strdup(spec->yaml_text))) {
@@ -364,6 +365,10 @@ size_t model_freeze_layers(model *m, int k) {
 
 void model_set_reducer(model *m, ops_reducer r) { m->reducer = r; }
 void model_set_bn_frozen(model *m, int on) { m->bn_frozen = on != 0; }
+void model_set_bn_momentum(model *m, double momentum) {
+    m->bn_momentum = momentum > 0 && momentum <= 1 ? (float)momentum : MODEL_BN_MOMENTUM;
+}
+double model_bn_momentum(const model *m) { return m->bn_momentum; }
 void model_set_static_weights(model *m, int on) { m->static_gen = on ? ++m->gen_counter : 0; }
 
 void model_set_backward_hook(model *m, void (*fn)(void *ctx, int layer), void *ctx) {

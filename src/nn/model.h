@@ -130,6 +130,14 @@ void model_set_reducer(model *m, ops_reducer r);
  * cpu backend (a training forward of a reference-backend BatchNorm fails,
  * saying so); GroupNorm layers are unaffected. */
 void model_set_bn_frozen(model *m, int on);
+/* The BatchNorm momentum of training forwards: running = (1 - momentum) x
+ * running + momentum x the batch statistic (the variance unbiased).
+ * MODEL_BN_MOMENTUM (Ultralytics' 0.03) unless set; a value outside (0, 1]
+ * restores it. Precise statistics (train/bnstats.h) set 1/(k+1) at the k-th
+ * batch, which makes the running values the mean over the batches seen. */
+#define MODEL_BN_MOMENTUM 0.03f
+void model_set_bn_momentum(model *m, double momentum);
+double model_bn_momentum(const model *m);
 /* on = 1 promises that the parameters and buffers will not change until
  * the next call (inference: predict, validation): eval plans then fold
  * BatchNorm into the convolutions and reorder their weights once instead of

@@ -149,6 +149,7 @@ struct model {
 
     ops_reducer reducer;          /* SyncBN */
     int bn_frozen;                /* model_set_bn_frozen */
+    float bn_momentum;            /* model_set_bn_momentum (MODEL_BN_MOMENTUM) */
     unsigned static_gen;          /* model_set_static_weights: 0 off, else this promise's number */
     unsigned gen_counter;
     void (*bwd_hook)(void *ctx, int layer);

@@ -471,6 +471,7 @@ static status plan_of(const config *c, const dist *d, lrf_result *r) {
     li.syncbn = li.batchnorm && d->world > 1 && (strcmp(c->norm, "syncbn") == 0 || !c->given.norm);
     li.epochs = 1;
     li.force = 1; /* the trainer itself applies (and prints) the guard rails */
+    li.bn_stats = c->bn_stats;
     /* the training images of one process */
     dataset ds;
     dataset_options dopt = {.use_cache = 1, .quiet = 1};

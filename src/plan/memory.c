@@ -27,14 +27,6 @@ int mem_val_imgsz(const model *m, int imgsz) {
     return (int)ceil((double)imgsz / stride + RECT_PAD) * stride;
 }
 
-const char *mem_fmt(size_t bytes, char *buf, size_t cap) {
-    double b = (double)bytes;
-    if (b >= 1024.0 * 1024 * 1024) snprintf(buf, cap, "%.2f GiB", b / (1024.0 * 1024 * 1024));
-    else if (b >= 1024.0 * 1024) snprintf(buf, cap, "%.1f MiB", b / (1024.0 * 1024));
-    else snprintf(buf, cap, "%.0f KiB", b / 1024.0);
-    return buf;
-}
-
 /* Anchors (rows of the raw head) for an imgsz x imgsz input. */
 static size_t anchors_at(const model *m, int imgsz) {
     size_t a = 0;
@@ -161,118 +153,17 @@ status mem_predict(model *m, const mem_input *in, mem_estimate *e) {
 
 void mem_print(const mem_estimate *e, FILE *f, const char *indent) {
     char a[32];
-    fprintf(f, "%sactivations, training (batch %d):     %s\n", indent, e->batch, mem_fmt(e->act_train, a, sizeof a));
+    fprintf(f, "%sactivations, training (batch %d):     %s\n", indent, e->batch, sys_fmt_bytes(e->act_train, a, sizeof a));
     fprintf(f, "%sactivations, validation (batch %d, up to %dx%d): %s\n", indent, e->val_batch, e->val_imgsz,
-            e->val_imgsz, mem_fmt(e->act_val, a, sizeof a));
+            e->val_imgsz, sys_fmt_bytes(e->act_val, a, sizeof a));
     fprintf(f, "%sweights, gradients, EMA, optimizer state, validation copy, rollback snapshot (%d x parameters): %s\n",
-            indent, e->weight_copies, mem_fmt(e->weights, a, sizeof a));
-    fprintf(f, "%soneDNN weight layouts and scratch:    %s\n", indent, mem_fmt(e->onednn, a, sizeof a));
-    fprintf(f, "%sloss gradient and workspaces:         %s\n", indent, mem_fmt(e->loss, a, sizeof a));
-    fprintf(f, "%sloader batch buffers (train + val):   %s\n", indent, mem_fmt(e->loaders, a, sizeof a));
-    fprintf(f, "%saugmentation images per thread:       %s\n", indent, mem_fmt(e->augment, a, sizeof a));
-    fprintf(f, "%svalidation detections:                %s\n", indent, mem_fmt(e->dets, a, sizeof a));
-    fprintf(f, "%sprocess base (code, libraries, data index): %s\n", indent, mem_fmt(e->base, a, sizeof a));
-}
-
-/* ------------------------------------------------------------------------ */
-/* What the machine has. */
-
-static int read_u64_file(const char *path, uint64_t *v) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char buf[64] = "";
-    int ok = fgets(buf, sizeof buf, f) != NULL;
-    fclose(f);
-    if (!ok || strncmp(buf, "max", 3) == 0) return 0;
-    char *end;
-    unsigned long long x = strtoull(buf, &end, 10);
-    if (end == buf) return 0;
-    *v = (uint64_t)x;
-    return 1;
-}
-
-static int meminfo_kb(const char *key, uint64_t *kb) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    size_t kl = strlen(key);
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-            *kb = strtoull(line + kl + 1, NULL, 10);
-            found = 1;
-            break;
-        }
-    }
-    fclose(f);
-    return found;
-}
-
-status mem_available(double gib, size_t *bytes, char *src, size_t cap) {
-    if (gib > 0) {
-        *bytes = (size_t)(gib * 1024.0 * 1024.0 * 1024.0);
-        snprintf(src, cap, "mem=%g GiB", gib);
-        return YOLOC_OK;
-    }
-    uint64_t avail_kb = 0, limit = 0;
-    int have_avail = meminfo_kb("MemAvailable", &avail_kb);
-    int have_limit = read_u64_file("/sys/fs/cgroup/memory.max", &limit);
-    const char *lim_src = "cgroup memory.max";
-    if (!have_limit) {
-        have_limit = read_u64_file("/sys/fs/cgroup/memory/memory.limit_in_bytes", &limit);
-        lim_src = "cgroup memory.limit_in_bytes";
-        if (have_limit && limit >= ((uint64_t)1 << 60)) have_limit = 0; /* v1's "no limit" */
-    }
-    if (have_limit && (!have_avail || limit <= avail_kb * 1024)) {
-        *bytes = (size_t)limit;
-        snprintf(src, cap, "the %s limit", lim_src);
-        return YOLOC_OK;
-    }
-    if (have_avail) {
-        *bytes = (size_t)(avail_kb * 1024);
-        char l[32];
-        if (have_limit)
-            snprintf(src, cap, "MemAvailable in /proc/meminfo (below the %s limit of %s)", lim_src,
-                     mem_fmt((size_t)limit, l, sizeof l));
-        else snprintf(src, cap, "MemAvailable in /proc/meminfo");
-        return YOLOC_OK;
-    }
-    return err_set(YOLOC_ERR_UNSUPPORTED,
-                   "cannot tell how much memory this machine has (no /proc/meminfo, no cgroup limit): give mem=GiB");
-}
-
-static size_t status_kb(const char *key) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return 0;
-    char line[256];
-    size_t kl = strlen(key), v = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-            v = (size_t)strtoull(line + kl + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
-}
-
-size_t mem_rss_now(void) { return status_kb("VmRSS") * 1024; }
-
-size_t mem_rss_peak(void) {
-    size_t kb = status_kb("VmHWM");
-    if (!kb) {
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) == 0) kb = (size_t)ru.ru_maxrss; /* KiB on Linux */
-    }
-    return kb * 1024;
-}
-
-int mem_reset_peak(void) {
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f) return 0;
-    int ok = fputs("5", f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    return ok;
+            indent, e->weight_copies, sys_fmt_bytes(e->weights, a, sizeof a));
+    fprintf(f, "%soneDNN weight layouts and scratch:    %s\n", indent, sys_fmt_bytes(e->onednn, a, sizeof a));
+    fprintf(f, "%sloss gradient and workspaces:         %s\n", indent, sys_fmt_bytes(e->loss, a, sizeof a));
+    fprintf(f, "%sloader batch buffers (train + val):   %s\n", indent, sys_fmt_bytes(e->loaders, a, sizeof a));
+    fprintf(f, "%saugmentation images per thread:       %s\n", indent, sys_fmt_bytes(e->augment, a, sizeof a));
+    fprintf(f, "%svalidation detections:                %s\n", indent, sys_fmt_bytes(e->dets, a, sizeof a));
+    fprintf(f, "%sprocess base (code, libraries, data index): %s\n", indent, sys_fmt_bytes(e->base, a, sizeof a));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -292,8 +183,8 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     float *grad = NULL, *snap[2 + OPTIM_MAX_STATE] = {0}, *snap_b[2] = {0};
     void *nms_ws = NULL;
     status st = YOLOC_OK;
-    out->base = mem_rss_now();
-    out->peak_reset = mem_reset_peak();
+    out->base = sys_rss_now();
+    out->peak_reset = sys_reset_rss_peak();
     double t0 = time_now();
 
     model_options mo = {.be = (backend)backend_from_name(c->backend), .norm = norm, .gn_groups = (int)c->gn_groups,
@@ -401,7 +292,7 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     st = detloss_compute(&vloss, vm, bt->targets, bt->ntargets, terms, NULL);
     if (st < 0 && st != YOLOC_ERR_NUMERIC) goto fail;
     st = YOLOC_OK;
-    out->peak = mem_rss_peak();
+    out->peak = sys_rss_peak();
     out->seconds = time_now() - t0;
 fail:
     free(nms_ws);

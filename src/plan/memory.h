@@ -35,12 +35,17 @@
  *   detections   up to max_det per validation image, kept for the metrics;
  *   base         the process before training: code, libraries, threads,
  *                the dataset index (measured by the caller).
+ * Recomputing the BatchNorm statistics before a validation (bn_stats,
+ * train/bnstats.h) runs the training model's own plan with its own loader
+ * (batch buffers and one parameter copy), all freed before the validation
+ * model plans: below the validation peak, so not a term.
  * mem_measure() runs the real thing (one training step and one validation
  * forward) and reads the peak resident set size, to check the model. */
 #ifndef YOLOC_PLAN_MEMORY_H
 #define YOLOC_PLAN_MEMORY_H
 
 #include "core/status.h"
+#include "core/sysmem.h"
 #include "data/dataset.h"
 #include "nn/model.h"
 #include "train/config.h"
@@ -90,23 +95,6 @@ status mem_predict(model *m, const mem_input *in, mem_estimate *e);
 
 /* One line per term, indented by `indent`. */
 void mem_print(const mem_estimate *e, FILE *f, const char *indent);
-
-/* Bytes as "1.23 GiB" / "456.7 MiB". */
-const char *mem_fmt(size_t bytes, char *buf, size_t cap);
-
-/* Memory of one machine for the batch choice: gib > 0 (the mem= key), else
- * the cgroup limit (cgroup v2 memory.max, or v1 limit_in_bytes) when one is
- * set and below MemAvailable, else MemAvailable from /proc/meminfo. src
- * names where the number came from. */
-status mem_available(double gib, size_t *bytes, char *src, size_t cap);
-
-/* This process's resident set now (VmRSS) and its peak (VmHWM; getrusage
- * ru_maxrss when /proc is missing). 0 when unknown. */
-size_t mem_rss_now(void);
-size_t mem_rss_peak(void);
-/* Resets the peak (/proc/self/clear_refs "5"); 1 when done, 0 when the
- * kernel refused (the peak then includes what came before). */
-int mem_reset_peak(void);
 
 /* What mem_measure saw. */
 typedef struct {

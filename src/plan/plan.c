@@ -73,7 +73,7 @@ static void refuse(plan *p, const char *fmt, ...) {
     p->refused = 1;
 }
 
-static const char *gib(size_t b, char *buf, size_t cap) { return mem_fmt(b, buf, cap); }
+static const char *gib(size_t b, char *buf, size_t cap) { return sys_fmt_bytes(b, buf, cap); }
 
 /* ------------------------------------------------------------------------ */
 /* The batch grid: 1, 2, 4, 8, then multiples of 8 from 16. */
@@ -160,7 +160,7 @@ static status setup_common(const config *in, plan *p, int processes, int per_mac
     p->val_images = (long)(p->ds.val.nimages ? p->ds.val.nimages : p->ds.train.nimages);
     p->nc = p->ds.nc;
     if (p->train_images == 0) return err_set(YOLOC_ERR_INVALID, "data=%s: the train split has no usable images", in->data);
-    size_t base = mem_rss_now();
+    size_t base = sys_rss_now();
     model_options mo = {.be = (backend)backend_from_name(in->backend),
                         .norm = strcmp(in->norm, "gn") == 0 ? NORM_GN : NORM_BN,
                         .gn_groups = (int)in->gn_groups, .bf16 = precision_resolve(in->amp, 0, NULL)};
@@ -201,7 +201,7 @@ static status setup_common(const config *in, plan *p, int processes, int per_mac
     p->mi.optimizer = kind;
     p->optimizer = kind;
 
-    TRY(mem_available(in->mem, &p->avail, p->avail_src, sizeof p->avail_src));
+    TRY(sys_mem_available(in->mem, &p->avail, p->avail_src, sizeof p->avail_src));
     if (machine_note && *machine_note) {
         size_t n = strlen(p->avail_src);
         snprintf(p->avail_src + n, sizeof p->avail_src - n, "; %s", machine_note);
@@ -222,14 +222,20 @@ static status choose_batch(const config *in, plan *p, model *m) {
         snprintf(share_txt, sizeof share_txt, "%s", gib(share, a, sizeof a));
     long per_proc_images = (long)loader_shard_len((size_t)p->train_images, p->processes);
     char v[32];
+    lrb_target_input ti = {.images = p->train_images,
+                           .epochs = (int)in->epochs,
+                           .processes = p->processes,
+                           .nbs = (int)in->nbs,
+                           .band_min = in->target_batch_min,
+                           .band_max = in->target_batch_max};
+    p->target_batch = lrb_target_batch(&ti, p->target_reason, sizeof p->target_reason);
     if (p->auto_batch) {
         p->budget = (size_t)(p->fraction * (double)share);
-        int cap = 65536, cap_why = 0;
-        long band_cap = in->target_batch_max / p->processes;
-        if (band_cap < 1) band_cap = 1;
-        if (band_cap < cap) {
-            cap = (int)band_cap;
-            cap_why = 1;
+        int cap = (int)((p->target_batch + p->processes - 1) / p->processes), cap_why = 1;
+        if (cap < 1) cap = 1;
+        if (cap > LRB_FORWARD_BATCH) {
+            cap = LRB_FORWARD_BATCH;
+            cap_why = 3;
         }
         if (per_proc_images < cap) {
             cap = (int)per_proc_images;
@@ -253,28 +259,33 @@ static status choose_batch(const config *in, plan *p, model *m) {
         mem_estimate en;
         TRY(predict(p, m, p->next_batch, &en));
         p->next_bytes = en.total;
-        char why_not_more[300];
-        if (p->next_batch > cap && cap_why == 1 && p->next_bytes <= p->budget)
-            snprintf(why_not_more, sizeof why_not_more,
-                     "capped at target_batch_max %ld / %d process%s: a bigger batch per process only pushes the "
-                     "effective batch past the band (%d would need %s)",
-                     in->target_batch_max, p->processes, p->processes == 1 ? "" : "es", p->next_batch,
-                     gib(p->next_bytes, c3, sizeof c3));
-        else if (p->next_batch > cap && cap_why == 2 && p->next_bytes <= p->budget)
-            snprintf(why_not_more, sizeof why_not_more, "capped at the %ld training images of one process",
-                     per_proc_images);
-        else
-            snprintf(why_not_more, sizeof why_not_more, "%d would need %s", p->next_batch,
-                     gib(p->next_bytes, c3, sizeof c3));
+        char why[1024];
+        if (p->next_batch > cap && p->next_bytes <= p->budget) { /* the training decided, memory had room */
+            if (cap_why == 2)
+                snprintf(why, sizeof why, "the %ld training images of one process", per_proc_images);
+            else if (cap_why == 3)
+                snprintf(why, sizeof why,
+                         "%d images per forward, BatchNorm's batch in the defaults (bigger forwards lose its noise: "
+                         "train/lrbatch.h), towards the effective batch %ld (%s) with accumulation",
+                         LRB_FORWARD_BATCH, p->target_batch, p->target_reason);
+            else
+                snprintf(why, sizeof why, "the training needs an effective batch of %ld (%s)%s", p->target_batch,
+                         p->target_reason, p->processes > 1 ? ", shared by the processes" : "");
+            size_t n = strlen(why);
+            snprintf(why + n, sizeof why - n, "; memory is not the limit (predicted peak %s, within %.0f%% of %s)",
+                     gib(p->largest_fit_bytes, a, sizeof a), p->fraction * 100, share_txt);
+        } else {
+            snprintf(why, sizeof why,
+                     "the training needs an effective batch of %ld (%s); memory allows at most %d per process "
+                     "(predicted peak %s within %.0f%% of %s, %s; %d would need %s), accumulation makes up the rest",
+                     p->target_batch, p->target_reason, p->batch, gib(p->largest_fit_bytes, a, sizeof a),
+                     p->fraction * 100, share_txt, p->avail_src, p->next_batch, gib(p->next_bytes, c3, sizeof c3));
+        }
         snprintf(v, sizeof v, "%d", p->batch);
         char asked[48];
         if (in->given.batch) snprintf(asked, sizeof asked, "batch=%g", in->batch);
         else snprintf(asked, sizeof asked, "no batch given (batch=-1)");
-        return decide(p, "batch", 1, v,
-                      "%s: the largest batch (1, 2, 4, 8, then multiples of 8) whose predicted peak %s is "
-                      "within %.0f%% of the memory of this process (%s; %s): %s",
-                      asked, gib(p->largest_fit_bytes, a, sizeof a), p->fraction * 100, share_txt, p->avail_src,
-                      why_not_more);
+        return decide(p, "batch", 1, v, "%s: %s", asked, why);
     }
     /* a requested batch */
     mem_estimate e;
@@ -392,35 +403,14 @@ status plan_make(const config *in, plan *p) {
         acc = (int)in->accumulate;
         snprintf(v, sizeof v, "%d", acc);
         TRY_GOTO(st, decide(p, "accumulate", 1, v, "given: B_eff = %d x %d x %d = %ld", P, b, acc, per_step * acc));
-    } else if (in->target_batch_min == 0) {
-        double r = nearbyint((double)in->nbs / (double)per_step);
+    } else {
+        double r = nearbyint((double)p->target_batch / (double)per_step);
         acc = r < 1 ? 1 : (int)r;
         snprintf(v, sizeof v, "%d", acc);
         TRY_GOTO(st, decide(p, "accumulate", 1, v,
-                            "target_batch_min=0 (no band): nbs-derived, max(round(nbs %ld / (%d process%s x batch %d)), "
-                            "1) = %d -> B_eff %ld",
-                            in->nbs, P, P == 1 ? "" : "es", b, acc, per_step * acc));
-    } else if (per_step >= in->target_batch_min) {
-        acc = 1;
-        TRY_GOTO(st, decide(p, "accumulate", 1, "1",
-                            "%d process%s x batch %d = %ld images per step already reach target_batch_min %ld%s", P,
-                            P == 1 ? "" : "es", b, per_step, in->target_batch_min,
-                            per_step > in->target_batch_max ? " (and exceed target_batch_max: see regularisation)" : ""));
-    } else {
-        long tmin = in->target_batch_min, tmax = in->target_batch_max;
-        acc = (int)((tmin + per_step - 1) / per_step);
-        char capped[160] = "";
-        if (per_step * acc > tmax && per_step <= tmax) {
-            int lowered = (int)(tmax / per_step);
-            snprintf(capped, sizeof capped, ", lowered to %d so that B_eff <= target_batch_max %ld", lowered, tmax);
-            acc = lowered;
-        }
-        snprintf(v, sizeof v, "%d", acc);
-        TRY_GOTO(st, decide(p, "accumulate", 1, v,
-                            "ceil(target_batch_min %ld / (%d process%s x batch %d)) = %ld%s -> B_eff %ld, inside the "
-                            "band %ld-%ld",
-                            tmin, P, P == 1 ? "" : "es", b, (tmin + per_step - 1) / per_step, capped, per_step * acc,
-                            tmin, tmax));
+                            "max(round(effective batch %ld / (%d process%s x batch %d)), 1) = %d -> B_eff %ld; the "
+                            "effective batch: %s",
+                            p->target_batch, P, P == 1 ? "" : "es", b, acc, per_step * acc, p->target_reason));
     }
     long b_eff = per_step * acc;
 
@@ -501,6 +491,8 @@ status plan_make(const config *in, plan *p) {
     li->images_per_epoch = (long)loader_shard_len((size_t)p->train_images, P);
     li->epochs = (int)in->epochs;
     li->force = in->force;
+    li->bn_stats = in->bn_stats;
+    li->lr0_auto = is_auto;
     if (strcmp(in->sched, "ultralytics") == 0) li->rule = LR_SCALE_NONE; /* as the trainer does */
     status lst = lrb_compute(li, &p->lp);
     if (lst < 0 && !p->lp.refused) {
@@ -863,6 +855,16 @@ status plan_trainer_batch(config *c, dist *d, FILE *f) {
         st = config_set(c, "batch", v, NULL);
         const plan_decision *dd = find_decision(p, "batch");
         if (st == YOLOC_OK) fprintf(f, "batch: %d per process, %s\n", p->batch, dd ? dd->reason : "");
+        if (st == YOLOC_OK && !(c->given.accumulate && c->accumulate > 0)) { /* the rest of the effective batch */
+            long per_step = (long)d->world * p->batch;
+            double r = nearbyint((double)p->target_batch / (double)per_step);
+            int acc = r < 1 ? 1 : (int)r;
+            snprintf(v, sizeof v, "%d", acc);
+            st = config_set(c, "accumulate", v, NULL);
+            if (st == YOLOC_OK)
+                fprintf(f, "accumulate: %d = max(round(effective batch %ld / (%d process%s x batch %d)), 1)\n", acc,
+                        p->target_batch, d->world, d->world == 1 ? "" : "es", p->batch);
+        }
     }
     plan_free(p);
     free(p);

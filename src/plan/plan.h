@@ -3,29 +3,29 @@
  * `yoloc train cfg=plan.yaml` loads.
  *
  * The decisions, in order:
+ *   target       the effective batch the training needs, memory aside
+ *                (train/lrbatch.h, lrb_target_batch): nbs, inside the band
+ *                target_batch_min..max, halved while the run would take
+ *                fewer than 100 optimizer steps.
  *   batch        per process. batch=-1 (fraction 0.6) or a fraction f in
- *                (0, 1): the largest batch on the grid 1, 2, 4, 8, 16, 24,
- *                32, ... (powers of 2 below 16, multiples of 8 from 16)
- *                whose predicted peak memory (plan/memory.h) is within f of
- *                the memory available to this process (mem= GiB, else the
- *                cgroup limit, else MemAvailable, shared by the processes
- *                of one machine: processes / nodes of them), and no larger
- *                than target_batch_max / processes (a bigger batch per
- *                process only pushes B_eff past the band) nor than the
- *                training images of one process. batch=N: N, refused when
+ *                (0, 1): the target's share of one process
+ *                (target / processes) on the grid 1, 2, 4, 8, 16, 24, 32,
+ *                ... (powers of 2 below 16, multiples of 8 from 16), no
+ *                larger than 16 (LRB_FORWARD_BATCH: BatchNorm's batch in
+ *                the defaults) nor the training images of one process, and
+ *                lowered to the largest grid batch whose predicted peak
+ *                memory (plan/memory.h) is within f of the memory available
+ *                to this process (mem= GiB, else the cgroup limit, else
+ *                MemAvailable, shared by the processes of one machine:
+ *                processes / nodes of them); accumulation makes up the
+ *                rest. Memory is a ceiling, not a target. batch=N: N, refused when
  *                its predicted memory exceeds what is available (the
  *                message gives the prediction and the largest batch that
  *                fits) unless force=True.
  *   optimizer    optimizer=auto resolved as the trainer resolves it
  *                (Ultralytics' rule), with lr0, momentum, warmup_bias_lr.
- *   accumulate   given: kept. Else, with the band target_batch_min..max
- *                (32..128): accumulate = ceil(target_batch_min /
- *                (processes x batch)), lowered so that B_eff <=
- *                target_batch_max where processes x batch alone is inside
- *                it; 1 when processes x batch >= target_batch_min already.
- *                target_batch_min=0 switches the band off: accumulate is
- *                then nbs-derived, max(round(nbs / (processes x batch)), 1),
- *                as in Ultralytics.
+ *   accumulate   given: kept. Else max(round(target / (processes x
+ *                batch)), 1).
  *   norm         given: kept. One process: BatchNorm from 8 images per
  *                process, GroupNorm below (BatchNorm statistics over fewer
  *                images are noise; GroupNorm is per image, which also makes
@@ -94,6 +94,8 @@ typedef struct {
     double fraction;          /* of the process's share the batch may use */
     size_t budget;            /* fraction x avail / per_machine */
     int auto_batch;
+    long target_batch;        /* the effective batch the training needs (lrb_target_batch) */
+    char target_reason[320];
     int batch;
     int largest_fit;          /* largest grid batch within the budget (auto) or within avail (given); 0: none */
     size_t largest_fit_bytes;

@@ -2,6 +2,8 @@
  * halving and the search loop over train_run_ex (see tune.h). */
 #include "plan/tune.h"
 
+#include "plan/plan.h"
+
 #include "core/kv.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -1281,6 +1283,7 @@ fail:
 }
 
 status tune_run(config *c, dist *d, tune_result *res) {
+    if (c->batch < 1 || c->batch != floor(c->batch)) TRY(plan_trainer_batch(c, d, stdout)); /* batch=-1: once, for every trial */
     tuner *T = calloc(1, sizeof *T);
     if (!T) return err_set(YOLOC_ERR_NOMEM, "out of memory");
     T->recs = calloc(TUNE_MAX_TRIALS, sizeof *T->recs);

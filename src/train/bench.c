@@ -6,7 +6,7 @@
 #include "core/timer.h"
 #include "io/file.h"
 #include "io/json.h"
-#include "plan/memory.h"
+#include "core/sysmem.h"
 #include "train/ema.h"
 #include "train/precision.h"
 #include "train/weights.h"
@@ -256,7 +256,7 @@ status bench_run(const bench_options *o, bench_result *r) {
     double pred_s;
     TRY_GOTO(st, time_forward(m, x, reps < 10 ? 10 : reps, &pred_s));
     r->predict_ms = pred_s * 1e3;
-    r->peak_rss = mem_rss_peak();
+    r->peak_rss = sys_rss_peak();
 fail:
     if (have_loss) detloss_free(&L);
     if (have_ema) ema_free(&e);
@@ -293,7 +293,7 @@ void bench_print(const bench_result *r, FILE *f, int top) {
     fprintf(f, "%-38s %10.3f s   %8.2f images/s  %6.1f GFLOP/s\n", lbl, r->eval_s, r->eval_img_s, r->eval_gflops);
     fprintf(f, "%-38s %10.2f ms\n", "predict latency, batch 1 (forward)", r->predict_ms);
     fprintf(f, "%-38s %10s      (training activations %s)\n", "peak RSS (VmHWM)",
-            r->peak_rss ? mem_fmt(r->peak_rss, rss, sizeof rss) : "unknown", mem_fmt(r->train_act_bytes, act, sizeof act));
+            r->peak_rss ? sys_fmt_bytes(r->peak_rss, rss, sizeof rss) : "unknown", sys_fmt_bytes(r->train_act_bytes, act, sizeof act));
 
     double step = r->step_mean_s;
     int n = top < r->nlayers ? top : r->nlayers;

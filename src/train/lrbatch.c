@@ -1,6 +1,8 @@
 /* LR / batch rules and guard rails (see lrbatch.h). */
 #include "train/lrbatch.h"
 
+#include "nn/model.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -91,6 +93,33 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
     p->total_steps = p->steps_per_epoch * in->epochs;
     p->warmup_steps = (long)nearbyint(p->warmup_epochs * (double)p->steps_per_epoch);
 
+    /* BatchNorm statistics for validation (bnstats.h). */
+    p->bn_stats_images = 0;
+    p->bn_stats_reason[0] = 0;
+    if (in->batchnorm) {
+        double window = 1.0 / MODEL_BN_MOMENTUM;
+        long want = in->bn_stats > 0 ? in->bn_stats : LRB_BN_STATS_IMAGES;
+        long nb = want > in->batch ? (want + in->batch / 2) / in->batch : 1, imgs = nb * in->batch;
+        if (in->bn_stats > 0) {
+            p->bn_stats_images = imgs;
+            snprintf(p->bn_stats_reason, sizeof p->bn_stats_reason, "bn_stats=%ld given", in->bn_stats);
+        } else if (in->bn_stats == 0) {
+            snprintf(p->bn_stats_reason, sizeof p->bn_stats_reason,
+                     "bn_stats=0: validation and checkpoints use the running statistics as they are");
+        } else if ((double)p->batches_per_epoch < window) {
+            p->bn_stats_images = imgs;
+            snprintf(p->bn_stats_reason, sizeof p->bn_stats_reason,
+                     "bn_stats=auto: %ld forward passes per epoch, fewer than the %.1f that the running statistics "
+                     "average over, so they would mix the weights of earlier epochs",
+                     p->batches_per_epoch, window);
+        } else {
+            snprintf(p->bn_stats_reason, sizeof p->bn_stats_reason,
+                     "bn_stats=auto: %ld forward passes per epoch renew the running statistics (they average the "
+                     "last %.1f), so they are used as they are",
+                     p->batches_per_epoch, window);
+        }
+    }
+
     /* Guard rails. */
     int sgd = in->optimizer == OPTIM_SGD;
     if (in->batchnorm && !in->syncbn && in->batch == 1)
@@ -116,12 +145,23 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
     if (!sgd && p->lr_peak >= 0.1)
         warn(p, "%s with a peak lr of %g: above 0.1 adaptive optimizers diverge; the usual band is 3e-4 to 1e-3",
              optim_kind_name(in->optimizer), p->lr_peak);
-    if (sgd && (in->lr0 < 0.008 || in->lr0 > 0.02) && !p->refused)
+    int out_of_band = sgd ? in->lr0 < 0.008 || in->lr0 > 0.02 : in->lr0 < 3e-4 || in->lr0 > 1e-3;
+    if (out_of_band && in->lr0_auto && !p->refused && p->nnotes < LRB_MAX_NOTES) {
+        double edge = sgd ? (in->lr0 < 0.008 ? 0.008 : 0.02) : (in->lr0 < 3e-4 ? 3e-4 : 1e-3);
+        snprintf(p->notes[p->nnotes++], sizeof p->notes[0],
+                 "lr0 %g from optimizer=auto is %s the usual %s band (%s at nbs %d); yoloc follows optimizer=auto, "
+                 "Ultralytics' rule for this dataset size and number of classes, which its users' runs are tuned "
+                 "to; the band's choice instead: optimizer=%s lr0=%g",
+                 in->lr0, in->lr0 > edge ? "above" : "below", optim_kind_name(in->optimizer),
+                 sgd ? "0.008-0.02" : "3e-4 to 1e-3", in->nbs, optim_kind_name(in->optimizer), edge);
+        out_of_band = 0;
+    }
+    if (sgd && out_of_band && !p->refused)
         warn(p,
              "lr0 %g for SGD is outside the usual band 0.008-0.02 at nbs %d: too high oscillates or diverges, "
              "too low stalls mAP",
              in->lr0, in->nbs);
-    if (!sgd && (in->lr0 < 3e-4 || in->lr0 > 1e-3))
+    if (!sgd && out_of_band)
         warn(p,
              "lr0 %g for %s is outside the usual band 3e-4 to 1e-3 at nbs %d: too high oscillates or diverges, "
              "too low stalls mAP",
@@ -159,7 +199,42 @@ void lrb_print(const lrb_input *in, const lrb_plan *p, double warmup_bias_lr, do
     fprintf(f, "loss: per optimizer step, nbs x the loss of all its %ld images taken as one batch (a mean over "
                "images), so lr0 keeps its Ultralytics meaning at B_eff = nbs\n",
             p->b_eff);
+    if (in->batchnorm && p->bn_stats_images > 0)
+        fprintf(f, "BatchNorm statistics: recomputed for the EMA weights over %ld training images (%ld batch%s) "
+                   "before each validation and checkpoint; %s\n",
+                p->bn_stats_images, p->bn_stats_images / in->batch, p->bn_stats_images / in->batch == 1 ? "" : "es",
+                p->bn_stats_reason);
+    else if (in->batchnorm)
+        fprintf(f, "BatchNorm statistics: the running averages; %s\n", p->bn_stats_reason);
+    for (int i = 0; i < p->nnotes; i++) fprintf(f, "note: %s\n", p->notes[i]);
     for (int i = 0; i < p->nwarnings; i++) fprintf(f, "warning: %s\n", p->warnings[i]);
     if (p->refused)
         fprintf(f, "%s: %s\n", in->force ? "warning (force=True)" : "refused", p->refusal);
+}
+
+static long steps_at(const lrb_target_input *in, long b) { return (in->images + b - 1) / b * (long)in->epochs; }
+
+long lrb_target_batch(const lrb_target_input *in, char *reason, size_t cap) {
+    long b = in->nbs > 0 ? in->nbs : 64;
+    int n = snprintf(reason, cap, "nbs %d: the batch lr0 and the other defaults are tuned at", in->nbs);
+    if (in->band_max > 0 && b > in->band_max) {
+        b = in->band_max;
+        n = snprintf(reason, cap, "target_batch_max %ld (nbs %d is above the band)", in->band_max, in->nbs);
+    } else if (in->band_min > 0 && b < in->band_min) {
+        b = in->band_min;
+        n = snprintf(reason, cap, "target_batch_min %ld (nbs %d is below the band)", in->band_min, in->nbs);
+    }
+    (void)n;
+    long floor_b = (long)LRB_BN_MIN_BATCH * (in->processes > 0 ? in->processes : 1);
+    if (in->images > 0 && in->epochs > 0 && steps_at(in, b) < LRB_MIN_STEPS && b > floor_b) {
+        long from = b, from_steps = steps_at(in, b);
+        while (b / 2 >= floor_b && steps_at(in, b) < LRB_MIN_STEPS) b /= 2;
+        if (b < floor_b) b = floor_b;
+        snprintf(reason, cap,
+                 "enough optimizer steps: %ld images x %d epochs at %ld per step are %ld steps, fewer than %d, so "
+                 "halved to %ld (%ld steps%s)",
+                 in->images, in->epochs, from, from_steps, LRB_MIN_STEPS, b, steps_at(in, b),
+                 steps_at(in, b) < LRB_MIN_STEPS ? "; not below BatchNorm's 8 images per process" : "");
+    }
+    return b;
 }

@@ -2,6 +2,7 @@
 #include "train/trainer.h"
 
 #include "core/log.h"
+#include "core/sysmem.h"
 #include "core/timer.h"
 #include "data/dataset.h"
 #include "data/loader.h"
@@ -10,9 +11,9 @@
 #include "io/plot.h"
 #include "nn/model.h"
 #include "plan/doctor.h"
-#include "plan/plan.h"
 #include "train/checkpoint.h"
 #include "train/detloss.h"
+#include "train/bnstats.h"
 #include "train/ema.h"
 #include "train/lrbatch.h"
 #include "train/noise.h"
@@ -48,15 +49,10 @@ static int ncores(void) {
     return n > 0 ? (int)n : 1;
 }
 
-static double rss_gib(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        fclose(f);
-    }
-    return (double)resident * (double)sysconf(_SC_PAGESIZE) / (1 << 30);
-}
+/* The progress line's Mem: the process's peak resident memory so far, the
+ * figure the planner's memory model predicts (the resident set itself rises
+ * and falls within an epoch, which made two lines of one epoch disagree). */
+static double rss_gib(void) { return (double)sys_rss_peak() / (1 << 30); }
 
 static status mkdir_p(const char *path) {
     TRY(file_mkdirs(path));
@@ -338,8 +334,11 @@ static status setup(trainer *t) {
     config *c = t->c;
     int threads = c->threads > 0 ? (int)c->threads : ncores();
     ops_set_threads(threads);
-    if (c->batch < 1 || c->batch != floor(c->batch)) /* -1 or a fraction: the planner's memory model chooses */
-        TRY(plan_trainer_batch(c, t->d, stdout));
+    if (c->batch < 1 || c->batch != floor(c->batch)) /* -1 or a fraction: the command resolves it first (plan/plan.h) */
+        return err_set(YOLOC_ERR_INVALID,
+                       "key 'batch': %g: the automatic batch (-1 or a fraction) is chosen by the command before training "
+                       "(yoloc train, yoloc tune); the trainer needs a whole number of images",
+                       c->batch);
     t->lead = t->d->rank == 0;
     t->bf16 = precision_resolve(c->amp, c->given.amp, t->lead ? stdout : NULL);
     if (t->lead) {
@@ -411,6 +410,8 @@ static status setup(trainer *t) {
     li->images_per_epoch = (long)loader_num_samples(t->L);
     li->epochs = (int)c->epochs;
     li->force = c->force;
+    li->bn_stats = c->bn_stats;
+    li->lr0_auto = is_auto;
     t->ultra = strcmp(c->sched, "ultralytics") == 0;
     if (t->ultra) li->rule = LR_SCALE_NONE; /* Ultralytics scales through the summed loss */
     status plan_st = lrb_compute(li, &t->lp);
@@ -573,6 +574,25 @@ static status save_checkpoint(trainer *t, int epoch, const char *which) {
         if (!isfinite(p[i]))
             return err_set(YOLOC_ERR_NUMERIC, "not writing %s: the EMA weights hold non-finite values", path);
     return ckpt_save(path, t->m, &t->e, &t->opt, &meta, t->ds.names, t->ds.nc);
+}
+
+/* Precise BatchNorm statistics of the EMA weights (bnstats.h), written into
+ * the EMA's buffers: the validation model and the checkpoints then carry
+ * them. The images and their augmentation are the same at every call and on
+ * every process (this epoch's pipeline, a fixed seed), so resume stays
+ * exact; with SyncBatchNorm every process runs the same forwards. */
+static status recompute_bn_stats(trainer *t, const aug_params *aug, double *seconds) {
+    bnstats_options bo = {.images = (int)t->lp.bn_stats_images,
+                          .batch = (int)t->c->batch,
+                          .imgsz = (int)t->c->imgsz,
+                          .workers = t->lo.workers,
+                          .augment = 1,
+                          .aug = *aug,
+                          .seed = (uint64_t)t->c->seed ^ 0xb57a75ull};
+    bnstats_result br;
+    TRY(bnstats_recompute(t->m, t->e.params, t->e.bufs, &t->ds, &t->ds.train, &bo, &br));
+    *seconds = br.seconds;
+    return YOLOC_OK;
 }
 
 static void ema_to_val_model(trainer *t) {
@@ -915,7 +935,7 @@ static void progress_line(const trainer *t, progress *pg, int epoch, long bi, lo
     if (pg->tty) {
         printf("\r%s%s", line, final ? "\n" : "");
         fflush(stdout);
-    } else if (final || now - pg->t_last_print > 30) {
+    } else if (final || (bi < nb && now - pg->t_last_print > 30)) { /* the last batch: the final line only */
         printf("%s\n", line);
         fflush(stdout);
         pg->t_last_print = now;
@@ -1329,10 +1349,10 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
     double t_start = time_now();
     int last_epoch = t.start_epoch - 1, patience_stop = 0;
     for (int epoch = t.start_epoch; epoch < c->epochs; epoch++) {
+        aug_params epoch_aug = t.lo.aug; /* this epoch's training pipeline */
         if (c->close_mosaic > 0 && epoch >= c->epochs - c->close_mosaic) {
-            aug_params a = t.lo.aug;
-            a.mosaic = a.mixup = a.cutmix = 0;
-            TRY_GOTO(st, loader_set_aug(t.L, &a));
+            epoch_aug.mosaic = epoch_aug.mixup = epoch_aug.cutmix = 0;
+            TRY_GOTO(st, loader_set_aug(t.L, &epoch_aug));
             if (epoch == c->epochs - c->close_mosaic) printf("closing mosaic, mixup and cutmix for the last %ld epochs\n", c->close_mosaic);
         }
         TRY_GOTO(st, snapshot_take(&t));
@@ -1346,11 +1366,15 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
         double fitness = -(tl[0] + tl[1] + tl[2]);
         int final = epoch == c->epochs - 1;
         if (c->val || final) {
+            double bn_s = 0;
+            if (t.lp.bn_stats_images > 0) TRY_GOTO(st, recompute_bn_stats(&t, &epoch_aug, &bn_s));
             ema_to_val_model(&t);
             TRY_GOTO(st, run_validation(&t, 0, &vr));
             fitness = vr.sum.map5095;
-            printf("%22s %11zu %11zu %11.3g %11.3g %11.3g %11.3g  (val %.1fs)\n", "all", vr.sum.nimages,
-                   vr.sum.ninstances, vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.seconds);
+            char bn_note[48] = "";
+            if (t.lp.bn_stats_images > 0) snprintf(bn_note, sizeof bn_note, ", BatchNorm statistics %.1fs", bn_s);
+            printf("%22s %11zu %11zu %11.3g %11.3g %11.3g %11.3g  (val %.1fs%s)\n", "all", vr.sum.nimages,
+                   vr.sum.ninstances, vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.seconds, bn_note);
         }
         if (t.d->world > 1) { /* rank 0 scored the validation: everyone uses its fitness */
             TRY_GOTO(st, dist_broadcast(t.d, &fitness, sizeof fitness, 0));

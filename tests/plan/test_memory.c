@@ -71,11 +71,11 @@ static void test_terms(void) {
 
     size_t avail;
     char src[256];
-    CHECK(mem_available(2.5, &avail, src, sizeof src) == YOLOC_OK);
+    CHECK(sys_mem_available(2.5, &avail, src, sizeof src) == YOLOC_OK);
     CHECK_EQ_INT(avail, (size_t)(2.5 * 1024 * 1024 * 1024));
     CHECK_CONTAINS(src, "mem=2.5 GiB");
-    CHECK(mem_available(0, &avail, src, sizeof src) == YOLOC_OK && avail > 0);
-    CHECK(mem_rss_now() > 0 && mem_rss_peak() >= mem_rss_now());
+    CHECK(sys_mem_available(0, &avail, src, sizeof src) == YOLOC_OK && avail > 0);
+    CHECK(sys_rss_now() > 0 && sys_rss_peak() >= sys_rss_now());
 }
 
 /* The real step against the prediction. */

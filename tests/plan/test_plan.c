@@ -1,14 +1,16 @@
 /* `yoloc plan` (plan/plan.h) on a tiny model and the synthetic dataset:
  *  - a table of scenarios (1, 2 and 8 processes; batch 2/16/48/64; SGD and
  *    AdamW; lr0 inside and outside the usual bands; a guard-rail refusal
- *    and force=True; the band's rules for accumulate, nbs-derived
- *    accumulate; tiny per-process batch -> GroupNorm; B_eff > 128 ->
- *    regularisation and a longer warmup), each asserting the decisions and
- *    that their reasons are printed;
- *  - the automatic batch: capped by the band with 8 processes; bound by
- *    memory (the prediction of the choice within the budget, the next grid
- *    batch beyond it); a requested batch that does not fit is refused with
- *    its prediction and the largest batch that fits;
+ *    and force=True; accumulate from the training's effective batch (nbs,
+ *    or the band's lower end above it); tiny per-process batch ->
+ *    GroupNorm; B_eff > 128 -> regularisation and a longer warmup), each
+ *    asserting the decisions and that their reasons are printed;
+ *  - the automatic batch: the training's effective batch shared by 8
+ *    processes; halved on a small dataset until the run has 100 optimizer
+ *    steps; bound by memory (the prediction of the choice within the
+ *    budget, the next grid batch beyond it, accumulation for the rest); a
+ *    requested batch that does not fit is refused with its prediction and
+ *    the largest batch that fits;
  *  - plan.yaml round trip: cfg=plan.yaml gives a config equal to the
  *    plan's, and the trainer's dry run with it prints the plan's LR/batch
  *    block; `yoloc train batch=-1` chooses through the same planner;
@@ -32,8 +34,9 @@ static const char *TINY = YOLOC_SOURCE_DIR "/tests/train/yolov8t.yaml";
 /* A config from "key=value key=value ..." after the common settings. */
 static status make_config(config *c, const char *args) {
     char all[2048];
-    snprintf(all, sizeof all, "model=%s data=synth:classes=2,images=256,val=16,imgsz=96 imgsz=96 epochs=10 workers=2 %s %s",
-             TINY, strstr(args, "mem=") ? "" : "mem=64", args);
+    snprintf(all, sizeof all, "model=%s %s imgsz=96 %s workers=2 %s %s", TINY,
+             strstr(args, "data=") ? "" : "data=synth:classes=2,images=256,val=16,imgsz=96",
+             strstr(args, "epochs=") ? "" : "epochs=30", strstr(args, "mem=") ? "" : "mem=64", args);
     char *toks[64];
     int n = 0;
     for (char *s = strtok(all, " "); s && n < 64; s = strtok(NULL, " ")) toks[n++] = strdup(s);
@@ -92,21 +95,22 @@ typedef struct {
 } scenario;
 
 static const scenario SCEN[] = {
-    {"processes=1 batch=16 optimizer=SGD lr0=0.01", 0, 16, 2, 32, "bn", "0", "0", "3",
+    {"processes=1 batch=16 optimizer=SGD lr0=0.01", 0, 16, 4, 64, "bn", "0", "0", "3",
      {"batch: 16  # given; its predicted peak",
-      "accumulate: 2  # ceil(target_batch_min 32 / (1 process x batch 16)) = 2 -> B_eff 32, inside the band 32-128",
+      "accumulate: 4  # max(round(effective batch 64 / (1 process x batch 16)), 1) = 4 -> B_eff 64; the effective "
+      "batch: nbs 64: the batch lr0 and the other defaults are tuned at",
       "norm: bn  # batch 16 per process: BatchNorm statistics over >= 8 images are reliable",
-      "lr: SGD; lr_scale=linear: lr0 0.01 is for nbs 64; B_eff 32 -> x0.5 -> peak 0.005"},
+      "lr: SGD; lr_scale=linear: lr0 0.01 is for nbs 64; B_eff 64 -> x1 -> peak 0.01"},
      "outside the usual band"},
-    {"processes=1 batch=2 optimizer=AdamW lr0=0.001", 0, 2, 16, 32, "gn", "0", "0", "3",
+    {"processes=1 batch=2 optimizer=AdamW lr0=0.001", 0, 2, 32, 64, "gn", "0", "0", "3",
      {"norm: gn  # batch 2 per process is below 8: BatchNorm statistics over so few images are mostly noise",
-      "accumulate: 16  # ceil(target_batch_min 32 / (1 process x batch 2)) = 16",
-      "lr: AdamW; lr_scale=linear: lr0 0.001 is for nbs 64; B_eff 32 -> x0.5 -> peak 0.0005",
-      "[regularisation]: none  # B_eff 32 <= target_batch_max 128"},
+      "accumulate: 32  # max(round(effective batch 64 / (1 process x batch 2)), 1) = 32",
+      "lr: AdamW; lr_scale=linear: lr0 0.001 is for nbs 64; B_eff 64 -> x1 -> peak 0.001",
+      "[regularisation]: none  # B_eff 64 <= target_batch_max 128"},
      "outside the usual band"},
     {"processes=8 batch=16 optimizer=SGD", 0, 16, 1, 128, "syncbn", "0", "0", "3",
      {"norm: syncbn  # 8 processes x batch 16: SyncBatchNorm computes the statistics over all 128 images",
-      "accumulate: 1  # 8 processes x batch 16 = 128 images per step already reach target_batch_min 32",
+      "accumulate: 1  # max(round(effective batch 64 / (8 processes x batch 16)), 1) = 1 -> B_eff 128",
       "batch: 16 per process x 8 processes x accumulate 1 = effective batch 128 (nbs 64)",
       "warmup_epochs: 3  # the default; B_eff 128 <= 2 x nbs needs no longer warmup"},
      "label_smoothing:"},
@@ -118,27 +122,27 @@ static const scenario SCEN[] = {
      "refused"},
     {"processes=1 batch=64 optimizer=AdamW lr0=0.01", 0, 64, 1, 64, "bn", "0", "0", "3",
      {"warning: lr0 0.01 for AdamW is outside the usual band 3e-4 to 1e-3",
-      "accumulate: 1  # 1 process x batch 64 = 64 images per step already reach target_batch_min 32",
+      "accumulate: 1  # max(round(effective batch 64 / (1 process x batch 64)), 1) = 1 -> B_eff 64",
       "norm: bn  # batch 64 per process", NULL},
      NULL},
-    {"processes=1 batch=16 optimizer=SGD lr0=0.05", 0, 16, 2, 32, "bn", "0", "0", "3",
+    {"processes=1 batch=16 optimizer=SGD lr0=0.05", 0, 16, 4, 64, "bn", "0", "0", "3",
      {"warning: lr0 0.05 for SGD is outside the usual band 0.008-0.02", "lr0: 0.05  # given", NULL, NULL},
      NULL},
-    {"processes=1 batch=16 optimizer=SGD lr0=0.5", 1, 16, 2, 32, "bn", "0", "0", "3",
-     {"refused: SGD with a peak lr of 0.25", NULL, NULL, NULL},
+    {"processes=1 batch=16 optimizer=SGD lr0=0.5", 1, 16, 4, 64, "bn", "0", "0", "3",
+     {"refused: SGD with a peak lr of 0.5", NULL, NULL, NULL},
      NULL},
-    {"processes=1 batch=16 optimizer=SGD lr0=0.5 force=True", 0, 16, 2, 32, "bn", "0", "0", "3",
-     {"warning (force=True): SGD with a peak lr of 0.25", NULL, NULL, NULL},
+    {"processes=1 batch=16 optimizer=SGD lr0=0.5 force=True", 0, 16, 4, 64, "bn", "0", "0", "3",
+     {"warning (force=True): SGD with a peak lr of 0.5", NULL, NULL, NULL},
      NULL},
-    {"processes=2 batch=2 optimizer=SGD", 0, 2, 8, 32, "gn", "0", "0", "3",
+    {"processes=2 batch=2 optimizer=SGD", 0, 2, 16, 64, "gn", "0", "0", "3",
      {"norm: gn  # 2 processes x batch 2 = 4 images: even SyncBatchNorm would see fewer than 8", NULL, NULL, NULL},
      NULL},
     {"target_batch_min=0 batch=16 optimizer=SGD", 0, 16, 4, 64, "bn", "0", "0", "3",
-     {"accumulate: 4  # target_batch_min=0 (no band): nbs-derived, max(round(nbs 64 / (1 process x batch 16)), 1) = 4",
-      NULL, NULL, NULL},
+     {"accumulate: 4  # max(round(effective batch 64 / (1 process x batch 16)), 1) = 4 -> B_eff 64", NULL, NULL,
+      NULL},
      NULL},
-    {"target_batch_min=100 batch=48 optimizer=SGD", 0, 48, 2, 96, "bn", "0", "0", "3",
-     {"= 3, lowered to 2 so that B_eff <= target_batch_max 128 -> B_eff 96", NULL, NULL, NULL},
+    {"target_batch_min=100 batch=48 optimizer=SGD epochs=100", 0, 48, 2, 96, "bn", "0", "0", "3",
+     {"= 2 -> B_eff 96; the effective batch: target_batch_min 100 (nbs 64 is below the band)", NULL, NULL, NULL},
      NULL},
     {"batch=16 accumulate=3 optimizer=SGD", 0, 16, 3, 48, "bn", "0", "0", "3",
      {"accumulate: 3  # given: B_eff = 1 x 16 x 3 = 48", NULL, NULL, NULL},
@@ -174,18 +178,30 @@ static void test_scenarios(void) {
 static void test_memory_choice(void) {
     char args[256], *text = NULL;
     plan *p = calloc(1, sizeof *p);
-    /* 8 processes: the band caps the batch at 128 / 8 = 16 long before memory does */
+    /* 8 processes: the training's effective batch 64 is 8 per process,
+     * long before memory is a limit */
     status st = run_plan("batch=-1 processes=8 optimizer=SGD", p, &text);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
-    CHECK_EQ_INT(p->batch, 16);
+    CHECK_EQ_INT(p->batch, 8);
+    CHECK_EQ_INT(p->lp.accumulate, 1);
     CHECK(p->auto_batch && fabs(p->fraction - 0.6) < 1e-12);
-    CHECK_CONTAINS(text, "batch: 16  # batch=-1: the largest batch (1, 2, 4, 8, then multiples of 8)");
-    CHECK_CONTAINS(text, "capped at target_batch_max 128 / 8 processes");
+    CHECK_CONTAINS(text, "batch: 8  # batch=-1: the training needs an effective batch of 64 (nbs 64");
+    CHECK_CONTAINS(text, "shared by the processes; memory is not the limit");
+    free(text);
+    plan_free(p);
+
+    /* a small dataset: 40 images x 30 epochs at 64 would be 30 optimizer
+     * steps; halved to 16 (90), then 8 (150) */
+    st = run_plan("batch=-1 optimizer=SGD data=synth:classes=2,images=40,val=4,imgsz=96", p, &text);
+    CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
+    CHECK_EQ_INT(p->lp.b_eff, 8);
+    CHECK(p->lp.total_steps >= LRB_MIN_STEPS);
+    CHECK_CONTAINS(text, "enough optimizer steps: 40 images x 30 epochs at 64 per step are 30 steps, fewer than 100");
     free(text);
     plan_free(p);
 
     /* memory-bound: a budget of about 200 MiB above what this process holds */
-    double mem = ((double)mem_rss_now() + 200.0 * 1024 * 1024) / 0.6 / GIB;
+    double mem = ((double)sys_rss_now() + 200.0 * 1024 * 1024) / 0.6 / GIB;
     snprintf(args, sizeof args, "batch=0.6 optimizer=SGD mem=%.6f", mem);
     st = run_plan(args, p, &text);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
@@ -196,7 +212,8 @@ static void test_memory_choice(void) {
     CHECK(p->mem.total == p->largest_fit_bytes);
     CHECK(p->batch < 16 ? (p->batch & (p->batch - 1)) == 0 : p->batch % 8 == 0); /* the grid */
     CHECK_EQ_INT(p->next_batch, p->batch < 16 ? 2 * p->batch : p->batch + 8);
-    CHECK_CONTAINS(text, "within 60% of the memory of this process");
+    CHECK_CONTAINS(text, "memory allows at most");
+    CHECK_CONTAINS(text, "accumulation makes up the rest");
     CHECK_CONTAINS(text, "would need");
     CHECK_CONTAINS(text, "activations, training (batch");
     CHECK_CONTAINS(text, "mem=");
@@ -240,8 +257,8 @@ static status dry_train(void *arg) {
 static void test_round_trip(void) {
     const char *cases[] = {"processes=8 batch=64 optimizer=SGD warmup_epochs=1 project=/nonexistent",
                            "processes=1 batch=16 optimizer=auto"};
-    const char *comment[] = {"# 8 processes x batch 64 = 512 images per step already reach target_batch_min 32",
-                             "# ceil(target_batch_min 32 / (1 process x batch 16))"};
+    const char *comment[] = {"# max(round(effective batch 64 / (8 processes x batch 64)), 1) = 1",
+                             "# max(round(effective batch 64 / (1 process x batch 16)), 1) = 4"};
     for (int k = 0; k < 2; k++) {
         plan *p = calloc(1, sizeof *p);
         char *text = NULL, path[320], arg[400];
@@ -299,10 +316,19 @@ static void test_round_trip(void) {
     }
 }
 
+/* As `yoloc train` does: batch=-1 resolved by the planner, then the trainer. */
+static status dry_train_auto(void *arg) {
+    dry_arg *a = arg;
+    dist one;
+    dist_single(&one);
+    TRY(plan_trainer_batch(a->c, &one, stdout));
+    return train_run(a->c, &one, NULL, 0);
+}
+
 /* yoloc train batch=-1: the same planner chooses. */
 static void test_trainer_auto(void) {
     config c;
-    double mem = ((double)mem_rss_now() + 200.0 * 1024 * 1024) / 0.6 / GIB;
+    double mem = ((double)sys_rss_now() + 200.0 * 1024 * 1024) / 0.6 / GIB;
     char args[128];
     snprintf(args, sizeof args, "batch=-1 optimizer=SGD dry=True mem=%.6f", mem);
     if (make_config(&c, args) != YOLOC_OK) { /* never train the defaults for real */
@@ -311,14 +337,28 @@ static void test_trainer_auto(void) {
     }
     dry_arg da = {&c};
     status st;
-    char *out = capture_stdout(dry_train, &da, &st);
+    char *out = capture_stdout(dry_train_auto, &da, &st);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
     CHECK(c.batch >= 8 && c.batch == floor(c.batch));
     char line[128];
-    snprintf(line, sizeof line, "batch: %d per process, batch=-1: the largest batch", (int)c.batch);
+    snprintf(line, sizeof line, "batch: %d per process, batch=-1: the training needs an effective batch of 64",
+             (int)c.batch);
     CHECK_CONTAINS(out, line);
     snprintf(line, sizeof line, "batch: %d per process x 1 process", (int)c.batch);
     CHECK_CONTAINS(out, line);
+    snprintf(line, sizeof line, "accumulate: %d = max(round(effective batch 64 / (1 process x batch %d)), 1)",
+             (int)c.accumulate, (int)c.batch);
+    CHECK_CONTAINS(out, line);
+    CHECK_EQ_INT(c.accumulate, (long)fmax(1, nearbyint(64.0 / c.batch)));
+    /* the trainer alone does not decide it */
+    config c2;
+    if (make_config(&c2, "batch=-1 optimizer=SGD dry=True") == YOLOC_OK) {
+        dist one;
+        dist_single(&one);
+        CHECK_EQ_INT(train_run(&c2, &one, NULL, 0), YOLOC_ERR_INVALID);
+        CHECK_CONTAINS(yoloc_last_error(), "chosen by the command before training");
+        config_free(&c2);
+    }
     /* and the plan agrees */
     plan *p = calloc(1, sizeof *p);
     char *text = NULL;
@@ -393,7 +433,7 @@ static void test_noise(void) {
     plan_print(p, f);
     fclose(f);
     CHECK_CONTAINS(text, isfinite(p->b_simple) ? "noise scale: B_simple = " : "noise scale: not resolved after 6");
-    if (isfinite(p->b_simple)) CHECK_CONTAINS(text, "the critical batch size; B_eff 32");
+    if (isfinite(p->b_simple)) CHECK_CONTAINS(text, "the critical batch size; B_eff 64");
     free(text);
     free(csv);
     plan_free(p);

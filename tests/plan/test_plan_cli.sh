@@ -11,15 +11,15 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0
-COMMON="model=$ROOT/tests/train/yolov8t.yaml data=synth:classes=2,images=64,val=16,imgsz=96 imgsz=96 epochs=20 workers=1"
+COMMON="model=$ROOT/tests/train/yolov8t.yaml data=synth:classes=2,images=64,val=16,imgsz=96 imgsz=96 epochs=100 workers=1"
 
 # --- a plan for 1 process, auto batch, written to plan.yaml
 "$Y" plan $COMMON optimizer=SGD check=False mem=64 plan_file="$T/plan.yaml" >"$T/plan.log" 2>&1 \
     || { echo "FAIL plan"; tail -5 "$T/plan.log"; fail=1; }
-grep -q "^  batch: 64  # no batch given (batch=-1): the largest batch" "$T/plan.log" \
-    && grep -q "capped at the 64 training images of one process" "$T/plan.log" \
-    && echo "ok   batch=-1: 64, capped by the dataset, with its reason" || { echo "FAIL batch decision"; grep "batch:" "$T/plan.log"; fail=1; }
-grep -q "^  accumulate: 1  # 1 process x batch 64 = 64 images per step already reach target_batch_min 32" "$T/plan.log" \
+grep -q "^  batch: 64  # no batch given (batch=-1): the training needs an effective batch of 64 (nbs 64" "$T/plan.log" \
+    && grep -q "memory is not the limit" "$T/plan.log" \
+    && echo "ok   batch=-1: 64, the training's effective batch, with its reason" || { echo "FAIL batch decision"; grep "batch:" "$T/plan.log"; fail=1; }
+grep -q "^  accumulate: 1  # max(round(effective batch 64 / (1 process x batch 64)), 1) = 1" "$T/plan.log" \
     && echo "ok   accumulate decision printed" || { echo "FAIL accumulate decision"; fail=1; }
 grep -q "^  predicted peak of one training process at batch 64: " "$T/plan.log" \
     && echo "ok   predicted memory reported" || { echo "FAIL no predicted memory"; fail=1; }
@@ -53,8 +53,8 @@ rc=$?
 # --- yoloc train batch=-1 goes through the planner
 "$Y" train $COMMON batch=0.5 mem=64 dry=True project="$T/runs" >"$T/auto.log" 2>&1 \
     || { echo "FAIL train batch=0.5"; tail -5 "$T/auto.log"; fail=1; }
-grep -q "^batch: 64 per process, batch=0.5: the largest batch" "$T/auto.log" \
+grep -q "^batch: 64 per process, batch=0.5: the training needs an effective batch of 64" "$T/auto.log" \
     && grep -q "batch: 64 per process x 1 process" "$T/auto.log" \
-    && echo "ok   train batch=0.5: chosen by the memory model, reason printed" \
+    && echo "ok   train batch=0.5: chosen by the planner, reason printed" \
     || { echo "FAIL train batch=0.5"; grep "batch" "$T/auto.log"; fail=1; }
 exit $fail

@@ -6,12 +6,17 @@
  *    GroupNorm model (augmentation off) to 1e-5 after 20 optimizer steps;
  *  - bad input: unknown key, wrong type, missing data.yaml, weights of
  *    another model, unwritable project folder.
+ *  - with few forward passes per epoch the saved (EMA) weights carry
+ *    BatchNorm statistics recomputed for them (train/bnstats.h): a
+ *    recomputation from the saved file gives them again; with bn_stats=0
+ *    they are the running averages, which it does not;
  * (Killing and resuming, and a full disk, are in test_train_cli.sh: a fork
  * after OpenMP has started is not safe, so those run the yoloc binary.)
  * ctest-labels: train */
 #include "harness.h"
 #include "io/file.h"
 #include "io/safetensors.h"
+#include "train/bnstats.h"
 #include "train/config.h"
 #include "train/lrbatch.h"
 #include "train/trainer.h"
@@ -292,11 +297,86 @@ static void test_bad_input(void) {
                                                      "imgsz=64", "epochs=1", bp, (char *)NULL));
 }
 
+/* The validated and saved statistics belong to the saved weights. 24
+ * images at batch 8: 3 forward passes per epoch, so bn_stats=auto
+ * recomputes them (over 64 images: 8 batches). */
+static double saved_vs_recomputed(const char *bn_stats, const char *name) {
+    char dir[512], proj[300], modelarg[512], nm[64];
+    snprintf(proj, sizeof proj, "project=%s/runs", TMP);
+    snprintf(modelarg, sizeof modelarg, "model=%s", TINY);
+    snprintf(nm, sizeof nm, "name=%s", name);
+#define BN_ARGS modelarg, "data=synth:classes=2,images=24,val=4,imgsz=64", "imgsz=64", "batch=8", "epochs=2", \
+        "optimizer=SGD", "workers=1", "plots=False", "close_mosaic=1", "seed=3", "amp=False", proj, nm
+    status st = train(dir, sizeof dir, BN_ARGS, bn_stats, (char *)NULL);
+    CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
+    if (st < 0) return -1;
+    /* the same recomputation from the saved file: the last epoch's
+     * pipeline (close_mosaic=1: no mosaic), the trainer's seed rule, fp32
+     * as trained (amp=False) */
+    config c;
+    kv_args a;
+    const char *toks[] = {BN_ARGS};
+#undef BN_ARGS
+    CHECK(config_init(&c) == YOLOC_OK);
+    enum { NT = sizeof toks / sizeof toks[0] };
+    char *mine[NT];
+    for (int i = 0; i < NT; i++) mine[i] = strdup(toks[i]); /* kv_parse splits them in place */
+    CHECK(kv_parse(&a, NT, mine) == YOLOC_OK);
+    CHECK(config_apply_args(&c, &a) == YOLOC_OK);
+    bnstats_options o = {.images = 64, .batch = 8, .imgsz = 64, .workers = 1, .augment = 1,
+                         .seed = (uint64_t)c.seed ^ 0xb57a75ull};
+    train_aug_params(&c, &o.aug);
+    o.aug.mosaic = o.aug.mixup = o.aug.cutmix = 0;
+    o.aug.threads = 1;
+    dataset ds;
+    dataset_options dopt = {.use_cache = 0, .quiet = 1};
+    CHECK(dataset_open(&ds, c.data, &dopt) == YOLOC_OK);
+    config_free(&c);
+    for (int i = 0; i < NT; i++) free(mine[i]);
+    char path[600];
+    snprintf(path, sizeof path, "%s/weights/last.safetensors", dir);
+    model_options mo = {.be = BACKEND_CPU, .norm = NORM_BN};
+    model *m = NULL;
+    double worst = -1;
+    if (weights_open_model(path, NULL, 2, &mo, 0, &m, NULL, NULL) == YOLOC_OK &&
+        model_plan(m, 8, 64, 64, 1) == YOLOC_OK) {
+        size_t nb = model_num_bufs(m);
+        float *re = malloc(nb * sizeof(float));
+        memcpy(re, model_bufs(m), nb * sizeof(float));
+        bnstats_result r;
+        status rs = bnstats_recompute(m, model_params(m), re, &ds, &ds.train, &o, &r);
+        CHECK_MSG(rs == YOLOC_OK, "%s", yoloc_last_error());
+        CHECK_EQ_INT(r.batches, 8);
+        worst = 0;
+        for (size_t t = 0; t < model_num_tensors(m); t++) {
+            const param_info *p = model_tensor(m, t);
+            if (p->buffer && strstr(p->name, "running_"))
+                for (size_t i = p->off; i < p->off + p->numel; i++)
+                    worst = fmax(worst, fabs(re[i] - model_bufs(m)[i]) / (fabs(re[i]) + 1e-2));
+        }
+        free(re);
+    }
+    CHECK(m != NULL);
+    model_free(m);
+    dataset_close(&ds);
+    return worst;
+}
+
+static void test_bn_stats_saved(void) {
+    double on = saved_vs_recomputed("bn_stats=-1", "bn_auto"), off = saved_vs_recomputed("bn_stats=0", "bn_off");
+    printf("  BatchNorm statistics of the saved weights vs recomputed from the saved file: bn_stats=auto %.3g, "
+           "bn_stats=0 %.3g (relative)\n",
+           on, off);
+    CHECK_MSG(on >= 0 && on < 1e-4, "bn_stats=auto: the saved statistics differ by %g from their recomputation", on);
+    CHECK_MSG(off > 1e-2, "bn_stats=0: the running averages match a recomputation (%g): the check cannot fail", off);
+}
+
 int main(void) {
     snprintf(TMP, sizeof TMP, "/tmp/yoloc_trainer_XXXXXX");
     if (!mkdtemp(TMP)) return 1;
     test_schedules();
     test_accumulation();
+    test_bn_stats_saved();
     test_bad_input();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", TMP);
