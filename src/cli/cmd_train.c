@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "dist/dist.h"
+#include "plan/doctor.h"
 #include "plan/plan.h"
 #include "train/config.h"
 #include "train/trainer.h"
@@ -24,7 +25,12 @@ int cmd_train(int argc, char **argv) {
     /* batch=-1 or a fraction: the planner chooses batch and accumulate
      * before the trainer starts (the trainer never decides them) */
     if (st == YOLOC_OK && (c.batch < 1 || c.batch != floor(c.batch))) st = plan_trainer_batch(&c, &d, stdout);
-    if (st == YOLOC_OK) st = train_run(&c, &d, NULL, 0);
+    /* doctor=True: the live LR/batch checks ride on the trainer's hooks */
+    doctor_live live;
+    train_hooks h;
+    doctor_live_hooks(&live, &h);
+    if (st == YOLOC_OK) st = train_run_ex(&c, &d, c.doctor ? &h : NULL, NULL);
+    doctor_live_free(&live);
     config_free(&c);
     int rc = st < 0 ? cli_fail(st) : 0;
     if (opened) dist_close(&d, st < 0 && d.world > 1); /* a failed rank stops the whole job */

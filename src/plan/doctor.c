@@ -2,6 +2,7 @@
  * findings' evidence and next settings, and the reader of a run directory. */
 #include "plan/doctor.h"
 
+#include "core/log.h"
 #include "io/file.h"
 #include "io/json.h"
 #include "io/yaml.h"
@@ -1238,4 +1239,66 @@ fail:
     csv_free(&r);
     doctor_free(d);
     return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Live checks through the trainer's hooks. */
+
+static void live_start(void *ctx, const train_start_info *s) {
+    doctor_live *L = ctx;
+    if (!s->lead) return;
+    doctor_run r = {.have_settings = 1, .lr0 = s->lr0, .lr_peak = s->lr_peak, .nbs = s->nbs, .batch = s->batch,
+                    .processes = s->processes, .accumulate = s->accumulate, .b_eff = s->b_eff,
+                    .warmup_epochs = s->warmup_epochs, .warmup_steps = s->warmup_steps,
+                    .steps_per_epoch = s->steps_per_epoch, .total_steps = s->total_steps, .epochs = s->epochs,
+                    .max_norm = s->max_norm};
+    snprintf(r.optimizer, sizeof r.optimizer, "%s", s->optimizer);
+    snprintf(r.lr_scale, sizeof r.lr_scale, "%s", s->lr_scale);
+    snprintf(r.norm, sizeof r.norm, "%s", s->norm);
+    L->tty = s->tty;
+    if (doctor_create(&L->doc, &r) < 0) {
+        log_warn("doctor: live checks off: %s", yoloc_last_error());
+        L->doc = NULL;
+    }
+}
+
+static int live_step(void *ctx, const train_step_info *s) {
+    doctor_live *L = ctx;
+    if (!L->doc) return 0;
+    doctor_step d = {.step = s->step, .epoch = s->epoch + 1, .grad_norm = s->grad_norm, .skipped = s->skipped};
+    for (int k = 0; k < 3; k++) {
+        d.lr[k] = s->lr[k];
+        d.loss[k] = s->loss[k];
+    }
+    doctor_add_step(L->doc, &d);
+    doctor_print_new(L->doc, stdout, L->tty ? "\ndoctor: " : "doctor: ");
+    return 0;
+}
+
+static int live_epoch(void *ctx, const train_epoch_info *e) {
+    doctor_live *L = ctx;
+    if (!L->doc) return 0;
+    doctor_epoch d = {.epoch = e->epoch + 1, .validated = e->validated, .map50 = e->map50, .map5095 = e->map5095,
+                      .lr = e->lr[1]};
+    for (int k = 0; k < 3; k++) {
+        d.loss[k] = e->loss[k];
+        d.val_loss[k] = e->val_loss[k];
+    }
+    doctor_add_epoch(L->doc, &d);
+    doctor_print_new(L->doc, stdout, "doctor: ");
+    return 0;
+}
+
+void doctor_live_hooks(doctor_live *L, train_hooks *h) {
+    memset(L, 0, sizeof *L);
+    memset(h, 0, sizeof *h);
+    h->ctx = L;
+    h->on_start = live_start;
+    h->on_step = live_step;
+    h->on_epoch = live_epoch;
+}
+
+void doctor_live_free(doctor_live *L) {
+    doctor_free(L->doc);
+    L->doc = NULL;
 }

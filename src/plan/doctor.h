@@ -45,6 +45,7 @@
 #define YOLOC_PLAN_DOCTOR_H
 
 #include "core/status.h"
+#include "train/trainer.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -174,5 +175,18 @@ status doctor_read_args(const char *path, doctor_run *run);
  * are errors naming file:line. `notes` (may be NULL) receives what was
  * missing, e.g. "no steps.csv: the per-step checks are off". */
 status doctor_read_run(const char *dir, doctor **out, char *notes, size_t cap);
+
+/* The live checks of `yoloc train doctor=True`: trainer hooks (rank 0) that
+ * feed a doctor with the run's resolved settings, every optimizer step and
+ * every epoch, and print each new finding as a "doctor: ..." line while the
+ * run trains. They only read: findings never change the training. The
+ * command attaches them (train/ knows nothing of the doctor). */
+typedef struct {
+    doctor *doc;  /* NULL until the run starts on rank 0 (or when it could not be created) */
+    int tty;
+} doctor_live;
+/* Fills h with L's callbacks (h->ctx = L); L starts empty. */
+void doctor_live_hooks(doctor_live *L, train_hooks *h);
+void doctor_live_free(doctor_live *L);
 
 #endif

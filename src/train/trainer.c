@@ -10,7 +10,6 @@
 #include "io/file.h"
 #include "io/plot.h"
 #include "nn/model.h"
-#include "plan/doctor.h"
 #include "train/checkpoint.h"
 #include "train/detloss.h"
 #include "train/bnstats.h"
@@ -164,7 +163,6 @@ struct trainer {
     const train_hooks *h;
     int stop;              /* 1: a hook ended the run */
     train_epoch_info last_epoch;
-    doctor *doc;           /* live LR/batch checks (rank 0, doctor=True; plan/doctor.h) */
     /* gradient noise scale (noise_scale=True): per-step estimates of |G|^2
      * and tr(Sigma) from a small and a big batch, averaged separately */
     int ns_on;
@@ -178,7 +176,6 @@ struct trainer {
 };
 
 static void trainer_free(trainer *t) {
-    doctor_free(t->doc);
     free(t->ns_prev);
     loader_close(t->L);
     if (t->have_loss) detloss_free(&t->loss);
@@ -290,44 +287,29 @@ static status setup_model(trainer *t) {
     return model_create(&t->vm, &spec, &opt, (uint64_t)c->seed);
 }
 
-/* The doctor's live checks (plan/doctor.h): fed the rows of steps.csv and
- * results.csv as they are written, each new finding printed once. Rank 0
- * only; off with doctor=False and under an LR override (lrfind sweeps the
- * LR on purpose). It only reads: findings never change the training. */
-static void live_doctor_open(trainer *t) {
+/* The hooks' view of the resolved recipe. */
+static void start_hooks(trainer *t) {
+    if (!t->h || !t->h->on_start) return;
     const config *c = t->c;
-    if (!t->lead || !c->doctor || (t->h && t->h->lr_at)) return;
-    doctor_run r = {.have_settings = 1, .lr0 = t->li.lr0, .lr_peak = t->lp.lr_peak, .nbs = (int)c->nbs,
-                    .batch = (int)c->batch, .processes = t->d->world, .accumulate = t->lp.accumulate,
-                    .b_eff = t->lp.b_eff, .warmup_epochs = t->ultra ? c->warmup_epochs : t->lp.warmup_epochs,
-                    .warmup_steps = t->sc.warmup_steps, .steps_per_epoch = t->lp.steps_per_epoch,
-                    .total_steps = t->lp.total_steps, .epochs = (int)c->epochs, .max_norm = c->max_norm};
-    snprintf(r.optimizer, sizeof r.optimizer, "%s", optim_kind_name(t->opt.kind));
-    snprintf(r.lr_scale, sizeof r.lr_scale, "%s", lr_scale_name(t->li.rule));
-    snprintf(r.norm, sizeof r.norm, "%s", t->li.syncbn ? "syncbn" : t->li.batchnorm ? "bn" : "gn");
-    if (doctor_create(&t->doc, &r) < 0) log_warn("doctor: live checks off: %s", yoloc_last_error());
-}
-
-static void live_doctor_step(trainer *t, int epoch, const optim_group_hp hp[3], const double S[3], double norm,
-                             double gnorm, int skipped, int tty) {
-    doctor_step s = {.step = t->step, .epoch = epoch + 1, .grad_norm = gnorm, .skipped = skipped};
-    for (int k = 0; k < 3; k++) {
-        s.lr[k] = hp[k].lr;
-        s.loss[k] = S[k] / norm;
-    }
-    doctor_add_step(t->doc, &s);
-    doctor_print_new(t->doc, stdout, tty ? "\ndoctor: " : "doctor: ");
-}
-
-static void live_doctor_epoch(trainer *t, const train_epoch_info *e) {
-    doctor_epoch de = {.epoch = e->epoch + 1, .validated = e->validated, .map50 = e->map50,
-                       .map5095 = e->map5095, .lr = e->lr[1]};
-    for (int k = 0; k < 3; k++) {
-        de.loss[k] = e->loss[k];
-        de.val_loss[k] = e->val_loss[k];
-    }
-    doctor_add_epoch(t->doc, &de);
-    doctor_print_new(t->doc, stdout, "doctor: ");
+    train_start_info s = {.optimizer = optim_kind_name(t->opt.kind),
+                          .lr_scale = lr_scale_name(t->li.rule),
+                          .norm = t->li.syncbn ? "syncbn" : t->li.batchnorm ? "bn" : "gn",
+                          .lr0 = t->li.lr0,
+                          .lr_peak = t->lp.lr_peak,
+                          .nbs = (int)c->nbs,
+                          .batch = (int)c->batch,
+                          .processes = t->d->world,
+                          .accumulate = t->lp.accumulate,
+                          .epochs = (int)c->epochs,
+                          .b_eff = t->lp.b_eff,
+                          .warmup_epochs = t->ultra ? c->warmup_epochs : t->lp.warmup_epochs,
+                          .warmup_steps = t->sc.warmup_steps,
+                          .steps_per_epoch = t->lp.steps_per_epoch,
+                          .total_steps = t->lp.total_steps,
+                          .max_norm = c->max_norm,
+                          .lead = t->lead,
+                          .tty = isatty(fileno(stdout)) && t->d->world == 1};
+    t->h->on_start(t->h->ctx, &s);
 }
 
 static status setup(trainer *t) {
@@ -506,7 +488,7 @@ static status setup(trainer *t) {
                    t->d->world == 1 ? "each accumulated batch" : "each process's share", t->lp.b_eff);
         }
     }
-    live_doctor_open(t);
+    start_hooks(t);
     return YOLOC_OK;
 }
 
@@ -1204,7 +1186,6 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             fprintf(t->steps_csv, "%ld,%d,%.17g,%.17g,%.17g,%.17g,%.9g,%.9g,%.9g,%.6g,%.4g,%.4g,%.6g\n", t->step, epoch + 1,
                     hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_S[0] / norm, step_S[1] / norm, step_S[2] / norm,
                     gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait, t->ns_on ? t->ns_value : NAN);
-        if (t->doc) live_doctor_step(t, epoch, hp, step_S, norm, gnorm, group_bad || !isfinite(gnorm), pg->tty);
         if (t->h && t->h->on_step) {
             train_step_info si = {.step = t->step, .epoch = epoch, .momentum = hp[0].momentum, .grad_norm = gnorm,
                                   .skipped = group_bad || !isfinite(gnorm), .img_s = step_images / (dt > 0 ? dt : 1e-9),
@@ -1410,7 +1391,6 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
             ei->val_loss[k] = vr.loss[k];
             ei->lr[k] = hp[k].lr;
         }
-        if (t.doc) live_doctor_epoch(&t, ei);
         val_result_free(&vr);
         int improved = t.best_epoch < 0 || fitness > t.best_fitness;
         if (improved) {

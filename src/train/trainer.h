@@ -54,10 +54,29 @@ typedef struct {
     double lr[3];         /* at the end of the epoch */
 } train_epoch_info;
 
+/* The resolved LR/batch recipe a training starts with (the start-up block
+ * and args.yaml's derived: say the same). */
+typedef struct {
+    const char *optimizer; /* resolved: SGD, AdamW, Adam */
+    const char *lr_scale;  /* linear, sqrt, conservative, none */
+    const char *norm;      /* bn, syncbn, gn */
+    double lr0;            /* at nbs, after optimizer=auto */
+    double lr_peak;
+    int nbs, batch, processes, accumulate, epochs;
+    long b_eff;
+    double warmup_epochs;
+    long warmup_steps, steps_per_epoch, total_steps;
+    double max_norm;
+    int lead;              /* 1: rank 0, which speaks for the job */
+    int tty;               /* stdout is a terminal holding a live progress line */
+} train_start_info;
+
 /* Callers that drive trainings (lrfind, tune, the doctor's live checks)
  * plug in here. Every field may be NULL / 0. */
 typedef struct {
     void *ctx;
+    /* Once, after set-up and before the first step (every rank). */
+    void (*on_start)(void *ctx, const train_start_info *s);
     /* >= 0: the learning rate of every parameter group at this optimizer
      * step instead of the schedule's (momentum stays at the configured
      * value; 0 leaves the weights where they are); < 0 or NaN: the
