@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "train/bench.h"
 #include "train/config.h"
+#include "train/lrbatch.h"
 #include "train/precision.h"
 
 #include <math.h>
@@ -68,7 +69,7 @@ int cmd_bench(int argc, char **argv) {
         .reps = (int)c.reps,
         .seed = (uint64_t)c.seed,
         .mopt = {.be = (backend)backend_from_name(c.backend),
-                 .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
+                 .norm = lrb_norm(&c, 1),
                  .gn_groups = (int)c.gn_groups,
                  .bf16 = bf16},
         .optimizer = kind,

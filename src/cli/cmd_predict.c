@@ -8,6 +8,7 @@
 #include "io/file.h"
 #include "io/json.h"
 #include "train/config.h"
+#include "train/lrbatch.h"
 #include "train/precision.h"
 #include "train/predict.h"
 #include "train/weights.h"
@@ -167,7 +168,7 @@ int cmd_predict(int argc, char **argv) {
         goto fail;
     }
     if (c.threads > 0) ops_set_threads((int)c.threads);
-    model_options mo = {.be = (backend)backend_from_name(c.backend), .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
+    model_options mo = {.be = (backend)backend_from_name(c.backend), .norm = lrb_norm(&c, 1),
                         .gn_groups = (int)c.gn_groups,
                         .bf16 = precision_resolve(c.amp, c.given.amp, stdout)};
     TRY_GOTO(st, weights_open_model(c.model, c.weights, 0, &mo, (uint64_t)c.seed, &m, &names, &nnames));

@@ -6,6 +6,7 @@
 #include "data/dataset.h"
 #include "train/bnstats.h"
 #include "train/config.h"
+#include "train/lrbatch.h"
 #include "train/precision.h"
 #include "train/trainer.h"
 #include "train/validate.h"
@@ -37,7 +38,7 @@ int cmd_val(int argc, char **argv) {
         goto fail;
     }
     model_options mo = {.be = (backend)backend_from_name(c.backend),
-                        .norm = strcmp(c.norm, "gn") == 0 ? NORM_GN : NORM_BN,
+                        .norm = lrb_norm(&c, 1),
                         .gn_groups = (int)c.gn_groups,
                         .bf16 = precision_resolve(c.amp, c.given.amp, stdout)};
     TRY_GOTO(st, weights_open_model(c.model, c.weights, ds.nc, &mo, (uint64_t)c.seed, &m, NULL, NULL));

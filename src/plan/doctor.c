@@ -6,6 +6,7 @@
 #include "io/file.h"
 #include "io/json.h"
 #include "io/yaml.h"
+#include "train/lrbatch.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -43,8 +44,6 @@
 #define OSC_LOSS     0.05 /* typical swing >= 5 % of the val loss */
 #define OSC_MAP      0.10 /* ... or >= 10 % of the best mAP50-95 */
 #define OSC_MAP_MIN  0.02 /* mAP below this is noise around zero */
-#define BN_MIN       8    /* BatchNorm over < 8 images: noisy statistics */
-#define BN_BAD       4    /* < 4: a warning (lrbatch.h warns there too) */
 #define MAX_EX       4    /* examples kept per finding */
 
 static const char *KIND_NAMES[] = {
@@ -432,18 +431,18 @@ static void render(doctor *d, doctor_kind k) {
         int per = r->batch, total = r->batch * (r->processes > 0 ? r->processes : 1);
         int sync = strcmp(r->norm, "syncbn") == 0 && r->processes > 1;
         int n = sync ? total : per;
-        f->severity = n < BN_BAD ? DOCTOR_WARNING : DOCTOR_NOTE;
+        f->severity = n < LRB_BN_WARN_BATCH ? DOCTOR_WARNING : DOCTOR_NOTE;
         app(ev, ec, "batch=%d per process x %d process%s with norm=%s: every BatchNorm layer normalises over %d "
                     "image%s",
             per, r->processes > 0 ? r->processes : 1, r->processes > 1 ? "es" : "", r->norm, n, n == 1 ? "" : "s");
         if (r->accumulate > 1) app(ev, ec, " (accumulate %d does not change that)", r->accumulate);
-        app(ev, ec, "; statistics over fewer than %d images are noisy and the running statistics drift", BN_MIN);
+        app(ev, ec, "; statistics over fewer than %d images are noisy and the running statistics drift", LRB_BN_MIN_BATCH);
         if (r->processes > 1 && !sync)
             snprintf(sg, sc, "norm=syncbn (statistics over all %d images of the processes; or norm=gn)", total);
         else
             snprintf(sg, sc, "norm=gn (GroupNorm does not depend on the batch; or batch=%d if memory allows, "
                              "accumulate keeps B_eff)",
-                     BN_MIN * 2);
+                     LRB_BN_MIN_BATCH * 2);
         break;
     }
     default:
@@ -498,7 +497,7 @@ static void static_checks(doctor *d, long step, int epoch, double lr) {
         add_event(d, DOCTOR_SHORT_WARMUP, &e, 0);
     int per_process = strcmp(r->norm, "bn") == 0 || (strcmp(r->norm, "syncbn") == 0 && r->processes <= 1);
     int synced = strcmp(r->norm, "syncbn") == 0 && r->processes > 1;
-    if (r->batch > 0 && ((per_process && r->batch < BN_MIN) || (synced && (long)r->batch * r->processes < BN_MIN)))
+    if (r->batch > 0 && ((per_process && r->batch < LRB_BN_MIN_BATCH) || (synced && (long)r->batch * r->processes < LRB_BN_MIN_BATCH)))
         add_event(d, DOCTOR_BN_SMALL_BATCH, &e, 0);
 }
 
@@ -1002,19 +1001,17 @@ status doctor_read_args(const char *path, doctor_run *r) {
     if (procs < 1) procs = 1;
     if (acc < 1) { /* no derived block (e.g. Ultralytics): its rule */
         double per = batch >= 1 ? batch * procs : 0;
-        acc = per > 0 ? fmax(1, nearbyint(nbs / per)) : 1;
+        acc = lrb_accumulate_for((long)nbs, (long)per);
     }
     if (!(batch >= 1) || batch != floor(batch)) /* automatic batch: from the effective one */
         batch = beff > 0 ? beff / (procs * acc) : 0;
     if (beff <= 0) beff = batch * procs * acc;
     /* the scaling factor of the rule (lrbatch.h), for lr0 <-> peak */
-    double ratio = nbs > 0 && beff > 0 ? beff / nbs : 1, factor = 1;
+    double factor = 1;
     if (sched && strcasecmp(sched, "ultralytics") == 0) rule = "none"; /* scaled through the summed loss */
-    if (rule) {
-        if (strcasecmp(rule, "linear") == 0) factor = ratio;
-        else if (strcasecmp(rule, "sqrt") == 0) factor = sqrt(ratio);
-        else if (strcasecmp(rule, "conservative") == 0) factor = beff > 2 * nbs ? ratio * (1 - margin) : ratio;
-    } /* without lr_scale (Ultralytics) the LR is lr0 as is */
+    lr_scale_rule lr_rule;
+    if (rule && lr_scale_parse(rule, &lr_rule) == YOLOC_OK) factor = lrb_lr_factor(lr_rule, (long)beff, (int)nbs, margin);
+    else err_clear(); /* without lr_scale (Ultralytics) the LR is lr0 as is */
     if (dlr0 > 0) lr0 = dlr0;
     else if (was_auto && peak > 0 && factor > 0) lr0 = peak / factor; /* optimizer=auto chose its own lr0 */
     if (peak <= 0) peak = lr0 * factor;

@@ -467,8 +467,8 @@ static status plan_of(const config *c, const dist *d, lrf_result *r) {
     li.warmup_epochs = 0;
     TRY(lr_scale_parse(c->lr_scale, &li.rule));
     li.margin = c->lr_scale_margin;
-    li.batchnorm = strcmp(c->norm, "gn") != 0;
-    li.syncbn = li.batchnorm && d->world > 1 && (strcmp(c->norm, "syncbn") == 0 || !c->given.norm);
+    li.batchnorm = lrb_norm(c, d->world) != NORM_GN;
+    li.syncbn = lrb_norm(c, d->world) == NORM_SYNCBN;
     li.epochs = 1;
     li.force = 1; /* the trainer itself applies (and prints) the guard rails */
     li.bn_stats = c->bn_stats;

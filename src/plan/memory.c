@@ -8,6 +8,7 @@
 #include "train/detloss.h"
 #include "train/ema.h"
 #include "train/precision.h"
+#include "train/validate.h"
 #include "train/weights.h"
 #include "train/trainer.h"
 
@@ -96,7 +97,7 @@ static size_t loss_workspace(const model *m, size_t n, size_t A) {
 status mem_predict(model *m, const mem_input *in, mem_estimate *e) {
     memset(e, 0, sizeof *e);
     if (in->batch < 1) return err_set(YOLOC_ERR_INVALID, "key 'batch': must be >= 1 image per process, got %d", in->batch);
-    const int S = in->imgsz, b = in->batch, vb = in->val_batch > 0 ? in->val_batch : 2 * in->batch;
+    const int S = in->imgsz, b = in->batch, vb = in->val_batch > 0 ? in->val_batch : val_batch_of_training(in->batch);
     const int V = in->val_imgsz > 0 ? in->val_imgsz : mem_val_imgsz(m, S);
     e->batch = b;
     e->val_batch = vb;
@@ -266,7 +267,7 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     aug_source_from_split(&vsrc, ds, ds->val.nimages ? &ds->val : &ds->train);
     loader_options vlo;
     loader_options_default(&vlo);
-    vlo.batch = 2 * batch;
+    vlo.batch = val_batch_of_training(batch);
     vlo.workers = workers;
     vlo.shuffle = 0;
     vlo.augment = 0;

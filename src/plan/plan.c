@@ -8,6 +8,7 @@
 #include "train/optim.h"
 #include "train/precision.h"
 #include "train/trainer.h"
+#include "train/validate.h"
 #include "train/weights.h"
 
 #include <math.h>
@@ -404,8 +405,7 @@ status plan_make(const config *in, plan *p) {
         snprintf(v, sizeof v, "%d", acc);
         TRY_GOTO(st, decide(p, "accumulate", 1, v, "given: B_eff = %d x %d x %d = %ld", P, b, acc, per_step * acc));
     } else {
-        double r = nearbyint((double)p->target_batch / (double)per_step);
-        acc = r < 1 ? 1 : (int)r;
+        acc = lrb_accumulate_for(p->target_batch, per_step);
         snprintf(v, sizeof v, "%d", acc);
         TRY_GOTO(st, decide(p, "accumulate", 1, v,
                             "max(round(effective batch %ld / (%d process%s x batch %d)), 1) = %d -> B_eff %ld; the "
@@ -417,32 +417,32 @@ status plan_make(const config *in, plan *p) {
     /* normalisation */
     norm_kind nk;
     if (in->given.norm) {
-        nk = strcmp(in->norm, "gn") == 0 ? NORM_GN : strcmp(in->norm, "syncbn") == 0 && P > 1 ? NORM_SYNCBN : NORM_BN;
+        nk = lrb_norm(in, P);
         TRY_GOTO(st, decide(p, "norm", 1, in->norm, "given%s",
                             strcmp(in->norm, "syncbn") == 0 && P == 1 ? " (with one process SyncBatchNorm is BatchNorm)" : ""));
     } else if (P == 1) {
         int pretrained = in->weights && *in->weights;
-        if (b >= PLAN_NORM_MIN_BATCH) {
+        if (b >= LRB_BN_MIN_BATCH) {
             nk = NORM_BN;
             TRY_GOTO(st, decide(p, "norm", 1, "bn",
                                 "batch %d per process: BatchNorm statistics over >= %d images are reliable%s", b,
-                                PLAN_NORM_MIN_BATCH,
+                                LRB_BN_MIN_BATCH,
                                 acc > 1 ? " (accumulation is then close to, not exactly, one big batch)" : ""));
         } else if (pretrained && b >= 2) {
             nk = NORM_BN;
             TRY_GOTO(st, decide(p, "norm", 1, "bn",
                                 "batch %d per process is below %d, where GroupNorm would be better, but weights=%s "
                                 "bring BatchNorm statistics that GroupNorm would discard",
-                                b, PLAN_NORM_MIN_BATCH, in->weights));
+                                b, LRB_BN_MIN_BATCH, in->weights));
         } else {
             nk = NORM_GN;
             TRY_GOTO(st, decide(p, "norm", 1, "gn",
                                 "batch %d per process is below %d: BatchNorm statistics over so few images are mostly "
                                 "noise (and drift from the running statistics used at validation); GroupNorm "
                                 "normalises each image on its own, which also makes accumulation exact",
-                                b, PLAN_NORM_MIN_BATCH));
+                                b, LRB_BN_MIN_BATCH));
         }
-    } else if (per_step >= PLAN_NORM_MIN_BATCH) {
+    } else if (per_step >= LRB_BN_MIN_BATCH) {
         nk = NORM_SYNCBN;
         TRY_GOTO(st, decide(p, "norm", 1, "syncbn",
                             "%d processes x batch %d: SyncBatchNorm computes the statistics over all %ld images of a "
@@ -453,7 +453,7 @@ status plan_make(const config *in, plan *p) {
         TRY_GOTO(st, decide(p, "norm", 1, "gn",
                             "%d processes x batch %d = %ld images: even SyncBatchNorm would see fewer than %d; "
                             "GroupNorm normalises each image on its own",
-                            P, b, per_step, PLAN_NORM_MIN_BATCH));
+                            P, b, per_step, LRB_BN_MIN_BATCH));
     }
     p->norm = nk;
 
@@ -584,7 +584,7 @@ void plan_print(const plan *p, FILE *f) {
         fprintf(f,
                 "memory check: one real training step at batch %d and a validation forward at batch %d (%dx%d) took "
                 "%.1f s; peak resident memory %s measured (VmHWM%s), %s predicted: %+.1f%%%s\n",
-                p->check_batch, 2 * p->check_batch, p->check_pred.val_imgsz, p->check_pred.val_imgsz, p->check.seconds, gib(p->check.peak, a, sizeof a),
+                p->check_batch, val_batch_of_training(p->check_batch), p->check_pred.val_imgsz, p->check_pred.val_imgsz, p->check.seconds, gib(p->check.peak, a, sizeof a),
                 p->check.peak_reset ? "" : ", including what this process used before", gib(p->check_pred.total, b, sizeof b),
                 100 * d, fabs(d) > 0.15 ? " -- warning: the memory model is off by more than 15% here" : "");
     }
@@ -856,9 +856,7 @@ status plan_trainer_batch(config *c, dist *d, FILE *f) {
         const plan_decision *dd = find_decision(p, "batch");
         if (st == YOLOC_OK) fprintf(f, "batch: %d per process, %s\n", p->batch, dd ? dd->reason : "");
         if (st == YOLOC_OK && !(c->given.accumulate && c->accumulate > 0)) { /* the rest of the effective batch */
-            long per_step = (long)d->world * p->batch;
-            double r = nearbyint((double)p->target_batch / (double)per_step);
-            int acc = r < 1 ? 1 : (int)r;
+            int acc = lrb_accumulate_for(p->target_batch, (long)d->world * p->batch);
             snprintf(v, sizeof v, "%d", acc);
             st = config_set(c, "accumulate", v, NULL);
             if (st == YOLOC_OK)

@@ -56,7 +56,6 @@
 
 #include <stdio.h>
 
-#define PLAN_NORM_MIN_BATCH 8     /* images BatchNorm should see per forward */
 #define PLAN_DEFAULT_FRACTION 0.6 /* batch=-1 */
 #define PLAN_REG_LABEL_SMOOTHING 0.1
 #define PLAN_REG_CUTMIX 0.1

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#define LRB_STR_(x) #x
+#define LRB_STR(x) LRB_STR_(x)
+
 static const char *RULE_NAMES[] = {"linear", "sqrt", "conservative", "none"};
 
 status lr_scale_parse(const char *name, lr_scale_rule *out) {
@@ -45,30 +48,26 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
     long per_step = (long)in->batch * in->processes;
     if (in->accumulate > 0) {
         p->accumulate = in->accumulate;
-    } else { /* Ultralytics: max(round(nbs / batch), 1), Python rounding */
-        double a = nearbyint((double)in->nbs / (double)per_step);
-        p->accumulate = a < 1 ? 1 : (int)a;
+    } else { /* Ultralytics: max(round(nbs / batch), 1) */
+        p->accumulate = lrb_accumulate_for(in->nbs, per_step);
         p->accumulate_derived = 1;
     }
     p->b_eff = per_step * p->accumulate;
     double ratio = (double)p->b_eff / in->nbs;
     p->warmup_epochs = in->warmup_epochs;
+    p->lr_factor = lrb_lr_factor(in->rule, p->b_eff, in->nbs, in->margin);
     switch (in->rule) {
     case LR_SCALE_LINEAR:
-        p->lr_factor = ratio;
         snprintf(p->rule_reason, sizeof p->rule_reason,
                  "lr_scale=linear: lr0 %g is for nbs %d; B_eff %ld -> x%.4g", in->lr0, in->nbs, p->b_eff, ratio);
         break;
     case LR_SCALE_SQRT:
-        p->lr_factor = sqrt(ratio);
         snprintf(p->rule_reason, sizeof p->rule_reason,
                  "lr_scale=sqrt: lr0 %g is for nbs %d; B_eff %ld -> x sqrt(%.4g) = x%.4g", in->lr0, in->nbs,
                  p->b_eff, ratio, p->lr_factor);
         break;
     case LR_SCALE_CONSERVATIVE:
-        p->lr_factor = ratio;
         if (p->b_eff > 2L * in->nbs) {
-            p->lr_factor = ratio * (1.0 - in->margin);
             if (p->warmup_epochs < 3) p->warmup_epochs = 3;
             snprintf(p->rule_reason, sizeof p->rule_reason,
                      "lr_scale=conservative: B_eff %ld > 2 x nbs %d, so linear x%.4g less %.0f%% = x%.4g, warmup "
@@ -80,7 +79,6 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
         }
         break;
     case LR_SCALE_NONE:
-        p->lr_factor = 1.0;
         snprintf(p->rule_reason, sizeof p->rule_reason,
                  "lr_scale=none: lr0 %g used as is at B_eff %ld (x%.4g of nbs %d: steps are %s than at nbs)", in->lr0,
                  p->b_eff, ratio, in->nbs, ratio >= 1 ? "relatively smaller" : "relatively larger");
@@ -126,7 +124,7 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
         snprintf(p->refusal, sizeof p->refusal,
                  "batch 1 with BatchNorm: each channel would be normalised over a single image, so the "
                  "statistics and gradients are mostly noise and eval-mode running statistics will not match "
-                 "training; use batch >= 4, norm=gn, or norm=syncbn over several processes (force=True to run "
+                 "training; use batch >= " LRB_STR(LRB_BN_WARN_BATCH) ", norm=gn, or norm=syncbn over several processes (force=True to run "
                  "anyway)");
     else if (sgd && p->lr_peak >= 0.1)
         snprintf(p->refusal, sizeof p->refusal,
@@ -134,14 +132,15 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
                  "epochs; use lr0 around 0.01 at nbs %d (force=True to run anyway)",
                  p->lr_peak, in->lr0, p->lr_factor, in->nbs);
     if (p->refusal[0]) p->refused = 1;
-    if (in->batchnorm && !in->syncbn && in->batch > 1 && in->batch < 4)
+    if (in->batchnorm && !in->syncbn && in->batch > 1 && in->batch < LRB_BN_WARN_BATCH)
         warn(p,
              "batch %d per process with BatchNorm: statistics over %d images are noisy and the running "
-             "statistics drift from what the weights saw; prefer batch >= 4 (or norm=gn, or norm=syncbn "
+             "statistics drift from what the weights saw; prefer batch >= " LRB_STR(LRB_BN_WARN_BATCH) " (or norm=gn, or norm=syncbn "
              "across processes)",
              in->batch, in->batch);
-    if (in->batchnorm && in->syncbn && (long)in->batch * in->processes < 4)
-        warn(p, "SyncBatchNorm over %ld images in total is still noisy; prefer >= 4", (long)in->batch * in->processes);
+    if (in->batchnorm && in->syncbn && (long)in->batch * in->processes < LRB_BN_WARN_BATCH)
+        warn(p, "SyncBatchNorm over %ld images in total is still noisy; prefer >= %d", (long)in->batch * in->processes,
+             LRB_BN_WARN_BATCH);
     if (!sgd && p->lr_peak >= 0.1)
         warn(p, "%s with a peak lr of %g: above 0.1 adaptive optimizers diverge; the usual band is 3e-4 to 1e-3",
              optim_kind_name(in->optimizer), p->lr_peak);
@@ -237,4 +236,28 @@ long lrb_target_batch(const lrb_target_input *in, char *reason, size_t cap) {
                  steps_at(in, b) < LRB_MIN_STEPS ? "; not below BatchNorm's 8 images per process" : "");
     }
     return b;
+}
+
+norm_kind lrb_norm(const config *c, int processes) {
+    if (strcmp(c->norm, "gn") == 0) return NORM_GN;
+    int sync = strcmp(c->norm, "syncbn") == 0 || !c->given.norm;
+    return sync && processes > 1 ? NORM_SYNCBN : NORM_BN;
+}
+
+const char *lrb_norm_key(norm_kind k) { return k == NORM_GN ? "gn" : k == NORM_SYNCBN ? "syncbn" : "bn"; }
+
+int lrb_accumulate_for(long b_eff, long per_step) {
+    double a = per_step > 0 ? nearbyint((double)b_eff / (double)per_step) : 1; /* half to even, as Python */
+    return a < 1 ? 1 : (int)a;
+}
+
+double lrb_lr_factor(lr_scale_rule rule, long b_eff, int nbs, double margin) {
+    double ratio = nbs > 0 && b_eff > 0 ? (double)b_eff / nbs : 1;
+    switch (rule) {
+    case LR_SCALE_LINEAR: return ratio;
+    case LR_SCALE_SQRT: return sqrt(ratio);
+    case LR_SCALE_CONSERVATIVE: return b_eff > 2L * nbs ? ratio * (1.0 - margin) : ratio;
+    case LR_SCALE_NONE: break;
+    }
+    return 1.0;
 }

@@ -26,9 +26,18 @@
 #define YOLOC_TRAIN_LRBATCH_H
 
 #include "core/status.h"
+#include "nn/model.h"
+#include "train/config.h"
 #include "train/optim.h"
 
 #include <stdio.h>
+
+/* The normalisation a run uses (one rule for the trainer, the planner, the
+ * range test and the inference commands): GroupNorm with norm=gn;
+ * SyncBatchNorm with several processes when norm=syncbn or norm is not
+ * given; BatchNorm otherwise. lrb_norm_key names it (bn, syncbn, gn). */
+norm_kind lrb_norm(const config *c, int processes);
+const char *lrb_norm_key(norm_kind k);
 
 typedef enum { LR_SCALE_LINEAR = 0, LR_SCALE_SQRT, LR_SCALE_CONSERVATIVE, LR_SCALE_NONE } lr_scale_rule;
 
@@ -112,7 +121,12 @@ typedef struct {
  * effective batch 64 and 120 steps) batch 64 x 1 reached mAP50-95 0.411
  * where 16 x 4 reached 0.426. */
 #define LRB_FORWARD_BATCH 16
-#define LRB_BN_MIN_BATCH 8 /* images per forward BatchNorm statistics need (per process, or over SyncBN's) */
+/* BatchNorm's images per forward (per process, or over all processes with
+ * SyncBatchNorm): from LRB_BN_MIN_BATCH its statistics are reliable (the
+ * planner picks GroupNorm below it, the doctor notes it); below
+ * LRB_BN_WARN_BATCH the trainer warns; at 1 it refuses. */
+#define LRB_BN_MIN_BATCH 8
+#define LRB_BN_WARN_BATCH 4
 
 typedef struct {
     long images;        /* training images, all processes */
@@ -123,6 +137,13 @@ typedef struct {
 } lrb_target_input;
 
 long lrb_target_batch(const lrb_target_input *in, char *reason, size_t cap);
+
+/* The accumulation rule: max(round(b_eff / per_step), 1) batches per
+ * optimizer step (Python rounding as Ultralytics, b_eff = nbs there) where
+ * per_step = processes x batch. */
+int lrb_accumulate_for(long b_eff, long per_step);
+/* lr_peak / lr0 under `rule` at effective batch b_eff (see the top). */
+double lrb_lr_factor(lr_scale_rule rule, long b_eff, int nbs, double margin);
 
 /* Computes the plan. YOLOC_ERR_INVALID (naming the key) for impossible
  * inputs; YOLOC_ERR_INVALID with the refusal as message when a guard rail

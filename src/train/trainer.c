@@ -217,6 +217,9 @@ void train_aug_params(const config *c, aug_params *a) {
 /* ------------------------------------------------------------------------ */
 /* Set-up. */
 
+/* The normalisation of this run (lrbatch.h's rule). */
+static norm_kind norm_of(const trainer *t) { return lrb_norm(t->c, t->d->world); }
+
 static status write_args_yaml(trainer *t) {
     char *buf = NULL;
     size_t len = 0;
@@ -236,7 +239,7 @@ static status write_args_yaml(trainer *t) {
     fprintf(f, "  steps_per_epoch: %ld\n", t->lp.steps_per_epoch);
     fprintf(f, "  total_steps: %ld\n", t->lp.total_steps);
     fprintf(f, "  lr0: %.10g\n", t->li.lr0); /* at nbs, after optimizer=auto */
-    fprintf(f, "  norm: %s\n", t->li.syncbn ? "syncbn" : t->li.batchnorm ? "bn" : "gn");
+    fprintf(f, "  norm: %s\n", lrb_norm_key(norm_of(t)));
     fprintf(f, "  dtype: %s\n", precision_dtype(t->bf16));
     fclose(f);
     free(t->args_text);
@@ -247,11 +250,6 @@ static status write_args_yaml(trainer *t) {
 
 /* GroupNorm when asked; SyncBatchNorm across several processes (the
  * default there, unless norm=bn is given); BatchNorm otherwise. */
-static norm_kind norm_of(const trainer *t) {
-    if (strcmp(t->c->norm, "gn") == 0) return NORM_GN;
-    int sync = strcmp(t->c->norm, "syncbn") == 0 || !t->c->given.norm;
-    return sync && t->d->world > 1 ? NORM_SYNCBN : NORM_BN;
-}
 
 static status reduce_f64(void *ctx, double *x, size_t n) { return dist_allreduce_sum_f64(ctx, x, n); }
 
@@ -293,7 +291,7 @@ static void start_hooks(trainer *t) {
     const config *c = t->c;
     train_start_info s = {.optimizer = optim_kind_name(t->opt.kind),
                           .lr_scale = lr_scale_name(t->li.rule),
-                          .norm = t->li.syncbn ? "syncbn" : t->li.batchnorm ? "bn" : "gn",
+                          .norm = lrb_norm_key(norm_of(t)),
                           .lr0 = t->li.lr0,
                           .lr_peak = t->lp.lr_peak,
                           .nbs = (int)c->nbs,
@@ -585,7 +583,7 @@ static void ema_to_val_model(trainer *t) {
 static status run_validation(trainer *t, int verbose, val_result *vr) {
     val_options vo;
     val_options_default(&vo);
-    vo.batch = (int)t->c->batch * 2;
+    vo.batch = val_batch_of_training((int)t->c->batch);
     vo.imgsz = (int)t->c->imgsz;
     vo.workers = t->lo.workers;
     vo.nms.conf = (float)t->c->conf;

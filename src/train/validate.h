@@ -29,6 +29,11 @@ typedef struct {
 
 void val_options_default(val_options *o);
 
+/* The validation batch of a training at `batch` images per process: 2 x
+ * batch, as Ultralytics' trainer validates (no backward, so twice the
+ * images fit). The trainer, the memory model and the plan's check use this. */
+static inline int val_batch_of_training(int batch) { return 2 * batch; }
+
 typedef struct {
     eval_summary sum;   /* P, R, mAP50, mAP50-95 (all and per class) */
     eval_set set;       /* ground truth and detections (for curves and plots) */

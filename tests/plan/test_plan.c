@@ -200,8 +200,8 @@ static void test_memory_choice(void) {
     free(text);
     plan_free(p);
 
-    /* memory-bound: a budget of about 200 MiB above what this process holds */
-    double mem = ((double)sys_rss_now() + 200.0 * 1024 * 1024) / 0.6 / GIB;
+    /* memory-bound: a budget of about 120 MiB above what this process holds (below the 16 per forward) */
+    double mem = ((double)sys_rss_now() + 120.0 * 1024 * 1024) / 0.6 / GIB;
     snprintf(args, sizeof args, "batch=0.6 optimizer=SGD mem=%.6f", mem);
     st = run_plan(args, p, &text);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
@@ -328,7 +328,7 @@ static status dry_train_auto(void *arg) {
 /* yoloc train batch=-1: the same planner chooses. */
 static void test_trainer_auto(void) {
     config c;
-    double mem = ((double)sys_rss_now() + 200.0 * 1024 * 1024) / 0.6 / GIB;
+    double mem = ((double)sys_rss_now() + 120.0 * 1024 * 1024) / 0.6 / GIB;
     char args[128];
     snprintf(args, sizeof args, "batch=-1 optimizer=SGD dry=True mem=%.6f", mem);
     if (make_config(&c, args) != YOLOC_OK) { /* never train the defaults for real */

@@ -16,14 +16,14 @@ COMMON="model=$ROOT/tests/train/yolov8t.yaml data=synth:classes=2,images=64,val=
 # --- a plan for 1 process, auto batch, written to plan.yaml
 "$Y" plan $COMMON optimizer=SGD check=False mem=64 plan_file="$T/plan.yaml" >"$T/plan.log" 2>&1 \
     || { echo "FAIL plan"; tail -5 "$T/plan.log"; fail=1; }
-grep -q "^  batch: 64  # no batch given (batch=-1): the training needs an effective batch of 64 (nbs 64" "$T/plan.log" \
-    && grep -q "memory is not the limit" "$T/plan.log" \
-    && echo "ok   batch=-1: 64, the training's effective batch, with its reason" || { echo "FAIL batch decision"; grep "batch:" "$T/plan.log"; fail=1; }
-grep -q "^  accumulate: 1  # max(round(effective batch 64 / (1 process x batch 64)), 1) = 1" "$T/plan.log" \
+grep -q "^  batch: 16  # no batch given (batch=-1): 16 images per forward, BatchNorm's batch in the defaults" "$T/plan.log" \
+    && grep -q "towards the effective batch 64 (nbs 64" "$T/plan.log" && grep -q "memory is not the limit" "$T/plan.log" \
+    && echo "ok   batch=-1: 16 per forward towards the training's effective batch 64, with its reason" || { echo "FAIL batch decision"; grep "batch:" "$T/plan.log"; fail=1; }
+grep -q "^  accumulate: 4  # max(round(effective batch 64 / (1 process x batch 16)), 1) = 4" "$T/plan.log" \
     && echo "ok   accumulate decision printed" || { echo "FAIL accumulate decision"; fail=1; }
-grep -q "^  predicted peak of one training process at batch 64: " "$T/plan.log" \
+grep -q "^  predicted peak of one training process at batch 16: " "$T/plan.log" \
     && echo "ok   predicted memory reported" || { echo "FAIL no predicted memory"; fail=1; }
-grep -q "^batch: 64$" "$T/plan.yaml" && grep -q "^accumulate: 1$" "$T/plan.yaml" && grep -q "^# " "$T/plan.yaml" \
+grep -q "^batch: 16$" "$T/plan.yaml" && grep -q "^accumulate: 4$" "$T/plan.yaml" && grep -q "^# " "$T/plan.yaml" \
     && ! grep -q "^plan_file:" "$T/plan.yaml" \
     && echo "ok   plan.yaml: key: value lines with reasons as comments" || { echo "FAIL plan.yaml"; cat "$T/plan.yaml"; fail=1; }
 
@@ -31,7 +31,7 @@ grep -q "^batch: 64$" "$T/plan.yaml" && grep -q "^accumulate: 1$" "$T/plan.yaml"
 peak=$(sed -n 's/^lr: SGD; .* -> peak \([0-9.e-]*\)$/\1/p' "$T/plan.log")
 "$Y" train cfg="$T/plan.yaml" dry=True project="$T/runs" >"$T/dry.log" 2>&1 \
     || { echo "FAIL train cfg=plan.yaml dry=True"; tail -5 "$T/dry.log"; fail=1; }
-grep -q "batch: 64 per process x 1 process x accumulate 1 = effective batch 64 (nbs 64)" "$T/dry.log" \
+grep -q "batch: 16 per process x 1 process x accumulate 4 = effective batch 64 (nbs 64)" "$T/dry.log" \
     && grep -q -- "-> peak $peak$" "$T/dry.log" && [ -n "$peak" ] \
     && echo "ok   train cfg=plan.yaml: the plan's batch, accumulate and peak lr $peak" \
     || { echo "FAIL dry run differs from the plan"; grep -E "^(batch|lr):" "$T/dry.log"; fail=1; }
@@ -53,8 +53,9 @@ rc=$?
 # --- yoloc train batch=-1 goes through the planner
 "$Y" train $COMMON batch=0.5 mem=64 dry=True project="$T/runs" >"$T/auto.log" 2>&1 \
     || { echo "FAIL train batch=0.5"; tail -5 "$T/auto.log"; fail=1; }
-grep -q "^batch: 64 per process, batch=0.5: the training needs an effective batch of 64" "$T/auto.log" \
-    && grep -q "batch: 64 per process x 1 process" "$T/auto.log" \
+grep -q "^batch: 16 per process, batch=0.5: 16 images per forward" "$T/auto.log" \
+    && grep -q "^accumulate: 4 = max(round(effective batch 64" "$T/auto.log" \
+    && grep -q "batch: 16 per process x 1 process x accumulate 4" "$T/auto.log" \
     && echo "ok   train batch=0.5: chosen by the planner, reason printed" \
     || { echo "FAIL train batch=0.5"; grep "batch" "$T/auto.log"; fail=1; }
 exit $fail
