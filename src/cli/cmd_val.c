@@ -63,7 +63,7 @@ int cmd_val(int argc, char **argv) {
         bnstats_options bo = {.images = (int)c.bn_stats, .batch = (int)c.batch, .imgsz = (int)c.imgsz,
                               .workers = (int)c.workers};
         bo.augment = 1; /* the training pipeline of the aug keys given (mosaic=0: as after close_mosaic) */
-        bo.seed = (uint64_t)c.seed ^ 0xb57a75ull;
+        bo.seed = bnstats_seed((uint64_t)c.seed);
         train_aug_params(&c, &bo.aug);
         bnstats_result br;
         TRY_GOTO(st, bnstats_recompute(m, model_params(m), model_bufs(m), &ds, &ds.train, &bo, &br));

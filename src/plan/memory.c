@@ -16,8 +16,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #define DET_BYTES 64      /* one kept validation detection with its matches */
 #define LOADER_PREFETCH 2 /* loader_options_default's prefetch: prefetch + 1 batch buffers */

@@ -35,6 +35,8 @@
 #include "data/dataset.h"
 #include "nn/model.h"
 
+#include <stdint.h>
+
 typedef struct {
     int images;      /* images to average over: rounded to whole batches, at least one */
     int batch;       /* images per forward: the model's planned training batch */
@@ -59,6 +61,10 @@ typedef struct {
  * Errors: the loader's (naming the image), YOLOC_ERR_NOMEM. */
 status bnstats_recompute(model *m, const float *params, float *bufs, const dataset *ds, const ds_split *sp,
                          const bnstats_options *o, bnstats_result *r);
+
+/* The augmentation seed of the recomputation for a run seeded `seed`:
+ * apart from the training loader's, the same at every call. */
+static inline uint64_t bnstats_seed(uint64_t seed) { return seed ^ 0xb57a75ull; }
 
 /* 1 when the model has BatchNorm layers with running statistics. */
 int bnstats_model_has_bn(const model *m);

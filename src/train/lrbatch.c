@@ -215,15 +215,14 @@ static long steps_at(const lrb_target_input *in, long b) { return (in->images + 
 
 long lrb_target_batch(const lrb_target_input *in, char *reason, size_t cap) {
     long b = in->nbs > 0 ? in->nbs : 64;
-    int n = snprintf(reason, cap, "nbs %d: the batch lr0 and the other defaults are tuned at", in->nbs);
+    snprintf(reason, cap, "nbs %d: the batch lr0 and the other defaults are tuned at", in->nbs);
     if (in->band_max > 0 && b > in->band_max) {
         b = in->band_max;
-        n = snprintf(reason, cap, "target_batch_max %ld (nbs %d is above the band)", in->band_max, in->nbs);
+        snprintf(reason, cap, "target_batch_max %ld (nbs %d is above the band)", in->band_max, in->nbs);
     } else if (in->band_min > 0 && b < in->band_min) {
         b = in->band_min;
-        n = snprintf(reason, cap, "target_batch_min %ld (nbs %d is below the band)", in->band_min, in->nbs);
+        snprintf(reason, cap, "target_batch_min %ld (nbs %d is below the band)", in->band_min, in->nbs);
     }
-    (void)n;
     long floor_b = (long)LRB_BN_MIN_BATCH * (in->processes > 0 ? in->processes : 1);
     if (in->images > 0 && in->epochs > 0 && steps_at(in, b) < LRB_MIN_STEPS && b > floor_b) {
         long from = b, from_steps = steps_at(in, b);

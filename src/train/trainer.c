@@ -568,7 +568,7 @@ static status recompute_bn_stats(trainer *t, const aug_params *aug, double *seco
                           .workers = t->lo.workers,
                           .augment = 1,
                           .aug = *aug,
-                          .seed = (uint64_t)t->c->seed ^ 0xb57a75ull};
+                          .seed = bnstats_seed((uint64_t)t->c->seed)};
     bnstats_result br;
     TRY(bnstats_recompute(t->m, t->e.params, t->e.bufs, &t->ds, &t->ds.train, &bo, &br));
     *seconds = br.seconds;

@@ -324,7 +324,7 @@ static double saved_vs_recomputed(const char *bn_stats, const char *name) {
     CHECK(kv_parse(&a, NT, mine) == YOLOC_OK);
     CHECK(config_apply_args(&c, &a) == YOLOC_OK);
     bnstats_options o = {.images = 64, .batch = 8, .imgsz = 64, .workers = 1, .augment = 1,
-                         .seed = (uint64_t)c.seed ^ 0xb57a75ull};
+                         .seed = bnstats_seed((uint64_t)c.seed)};
     train_aug_params(&c, &o.aug);
     o.aug.mosaic = o.aug.mixup = o.aug.cutmix = 0;
     o.aug.threads = 1;
