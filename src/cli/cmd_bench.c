@@ -8,6 +8,7 @@
 #include "train/bench.h"
 #include "train/config.h"
 #include "train/lrbatch.h"
+#include "train/recipe.h"
 #include "train/precision.h"
 
 #include <math.h>
@@ -43,6 +44,7 @@ int cmd_bench(int argc, char **argv) {
     config c;
     kv_args a;
     bench_result *r = NULL;
+    recipe *rc = NULL;
     status st = config_init(&c);
     if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
     if (st == YOLOC_OK) st = check_keys(&a);
@@ -57,10 +59,21 @@ int cmd_bench(int argc, char **argv) {
     }
     if (c.threads > 0) ops_set_threads((int)c.threads);
     int bf16 = precision_resolve(c.amp, c.given.amp, stdout);
-    optim_kind kind = OPTIM_SGD;
-    int is_auto = 0;
-    TRY_GOTO(st, optim_kind_parse(c.optimizer, &kind, &is_auto));
-    if (is_auto) kind = OPTIM_SGD; /* what optimizer=auto picks for a long training */
+    /* the training step's optimizer settings: the recipe of this batch (no
+     * dataset: optimizer=auto as for a long training); its guard rails are
+     * for trainings, a benchmark of batch 1 still runs */
+    recipe_facts rf = {.processes = 1, .train_images = 0, .nc = 0};
+    rc = malloc(sizeof *rc);
+    if (!rc) {
+        st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    st = recipe_resolve(&c, &rf, NULL, rc);
+    if (st < 0 && rc->lp.refused) {
+        err_clear();
+        st = YOLOC_OK;
+    }
+    if (st < 0) goto fail;
     bench_options o = {
         .model = c.model,
         .weights = c.weights,
@@ -69,13 +82,13 @@ int cmd_bench(int argc, char **argv) {
         .reps = (int)c.reps,
         .seed = (uint64_t)c.seed,
         .mopt = {.be = (backend)backend_from_name(c.backend),
-                 .norm = lrb_norm(&c, 1),
+                 .norm = rc->norm,
                  .gn_groups = (int)c.gn_groups,
                  .bf16 = bf16},
-        .optimizer = kind,
-        .lr = c.lr0,
-        .momentum = c.momentum,
-        .weight_decay = c.weight_decay,
+        .optimizer = rc->optimizer,
+        .lr = rc->sc.lr_peak[1],
+        .momentum = rc->momentum,
+        .weight_decay = rc->weight_decay,
         .max_norm = c.max_norm,
         .nbs = (int)c.nbs,
         .loss = {.gains = {(float)c.box, (float)c.cls, (float)c.dfl}, .label_smoothing = (float)c.label_smoothing},
@@ -99,6 +112,7 @@ int cmd_bench(int argc, char **argv) {
     }
 fail: /* also the normal exit */
     free(r);
+    free(rc);
     config_free(&c);
     return st < 0 ? cli_fail(st) : 0;
 }

@@ -974,6 +974,7 @@ status doctor_read_args(const char *path, doctor_run *r) {
     if (dv && dv->kind != YNODE_MAP) dv = NULL;
     double lr0 = 0, nbs = 64, batch = 0, wep = 3, epochs = 0, max_norm = 10, margin = 0.15;
     double procs = 1, acc = 0, beff = 0, peak = 0, dwep = -1, wsteps = -1, spe = 0, total = 0, dlr0 = 0;
+    double dbatch = 0, dfactor = 0;
     TRY_GOTO(st, y_double(&doc, m, "lr0", &lr0));
     TRY_GOTO(st, y_double(&doc, m, "nbs", &nbs));
     TRY_GOTO(st, y_double(&doc, m, "batch", &batch));
@@ -994,6 +995,8 @@ status doctor_read_args(const char *path, doctor_run *r) {
         TRY_GOTO(st, y_double(&doc, dv, "warmup_steps", &wsteps));
         TRY_GOTO(st, y_double(&doc, dv, "steps_per_epoch", &spe));
         TRY_GOTO(st, y_double(&doc, dv, "total_steps", &total));
+        TRY_GOTO(st, y_double(&doc, dv, "batch", &dbatch));
+        TRY_GOTO(st, y_double(&doc, dv, "lr_factor", &dfactor));
         if (y_str(dv, "optimizer")) opt = y_str(dv, "optimizer");
         if (y_str(dv, "norm")) norm = y_str(dv, "norm");
     }
@@ -1003,15 +1006,23 @@ status doctor_read_args(const char *path, doctor_run *r) {
         double per = batch >= 1 ? batch * procs : 0;
         acc = lrb_accumulate_for((long)nbs, (long)per);
     }
-    if (!(batch >= 1) || batch != floor(batch)) /* automatic batch: from the effective one */
+    if (dbatch >= 1) batch = dbatch; /* the recipe's */
+    else if (!(batch >= 1) || batch != floor(batch)) /* automatic batch (older runs): from the effective one */
         batch = beff > 0 ? beff / (procs * acc) : 0;
     if (beff <= 0) beff = batch * procs * acc;
     /* the scaling factor of the rule (lrbatch.h), for lr0 <-> peak */
-    double factor = 1;
+    double factor = dfactor;
     if (sched && strcasecmp(sched, "ultralytics") == 0) rule = "none"; /* scaled through the summed loss */
+    if (dv && y_str(dv, "lr_scale")) rule = y_str(dv, "lr_scale");
     lr_scale_rule lr_rule;
-    if (rule && lr_scale_parse(rule, &lr_rule) == YOLOC_OK) factor = lrb_lr_factor(lr_rule, (long)beff, (int)nbs, margin);
-    else err_clear(); /* without lr_scale (Ultralytics) the LR is lr0 as is */
+    if (factor > 0) {
+        /* the recipe's factor (args.yaml's derived block) */
+    } else if (rule && lr_scale_parse(rule, &lr_rule) == YOLOC_OK) { /* no recipe (Ultralytics, older runs): the rule */
+        factor = lrb_lr_factor(lr_rule, (long)beff, (int)nbs, margin);
+    } else {
+        err_clear(); /* without lr_scale (Ultralytics) the LR is lr0 as is */
+        factor = 1;
+    }
     if (dlr0 > 0) lr0 = dlr0;
     else if (was_auto && peak > 0 && factor > 0) lr0 = peak / factor; /* optimizer=auto chose its own lr0 */
     if (peak <= 0) peak = lr0 * factor;

@@ -8,6 +8,7 @@
 #include "io/file.h"
 #include "io/plot.h"
 #include "train/optim.h"
+#include "train/recipe.h"
 #include "train/trainer.h"
 
 #include <math.h>
@@ -455,24 +456,7 @@ static status plan_of(const config *c, const dist *d, lrf_result *r) {
         return err_set(YOLOC_ERR_INVALID,
                        "key 'optimizer': auto picks by the length of the training, which a range test does not have; "
                        "name the optimizer of the training (SGD, AdamW or Adam)");
-    lrb_input li;
-    memset(&li, 0, sizeof li);
-    li.batch = (int)c->batch;
-    li.processes = d->world;
-    li.accumulate = (int)c->accumulate;
-    li.nbs = (int)c->nbs;
-    li.optimizer = kind;
-    li.lr0 = c->lr0;
-    li.weight_decay = c->weight_decay;
-    li.warmup_epochs = 0;
-    TRY(lr_scale_parse(c->lr_scale, &li.rule));
-    li.margin = c->lr_scale_margin;
-    li.batchnorm = lrb_norm(c, d->world) != NORM_GN;
-    li.syncbn = lrb_norm(c, d->world) == NORM_SYNCBN;
-    li.epochs = 1;
-    li.force = 1; /* the trainer itself applies (and prints) the guard rails */
-    li.bn_stats = c->bn_stats;
-    /* the training images of one process */
+    /* the training images and classes */
     dataset ds;
     dataset_options dopt = {.use_cache = 1, .quiet = 1};
     log_level lv = log_get_level();
@@ -480,21 +464,31 @@ static status plan_of(const config *c, const dist *d, lrf_result *r) {
     status st = dataset_open(&ds, c->data, &dopt);
     log_set_level(lv);
     TRY(st);
-    li.images_per_epoch = (long)loader_shard_len(ds.train.nimages, d->world);
+    recipe_facts rf = {.processes = d->world, .train_images = (long)ds.train.nimages, .nc = ds.nc};
     dataset_close(&ds);
-    if (li.images_per_epoch < 1) return err_set(YOLOC_ERR_INVALID, "data=%s: the train split has no usable images", c->data);
-    lrb_plan p;
-    TRY(lrb_compute(&li, &p));
-    r->optimizer = optim_kind_name(kind);
-    r->b_eff = p.b_eff;
-    r->nbs = li.nbs;
-    r->batch = li.batch;
-    r->processes = li.processes;
-    r->accumulate = p.accumulate;
-    r->rule = li.rule;
-    r->lr_factor = p.lr_factor;
-    r->steps_per_epoch = p.steps_per_epoch;
-    return YOLOC_OK;
+    if (rf.train_images < 1) return err_set(YOLOC_ERR_INVALID, "data=%s: the train split has no usable images", c->data);
+    /* the training's recipe; its guard rails are the trainer's to apply
+     * (and print) when the range test runs */
+    recipe *rc = malloc(sizeof *rc);
+    if (!rc) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    st = recipe_resolve(c, &rf, NULL, rc);
+    if (st < 0 && rc->lp.refused) {
+        err_clear();
+        st = YOLOC_OK;
+    }
+    if (st == YOLOC_OK) {
+        r->optimizer = optim_kind_name(kind);
+        r->b_eff = rc->lp.b_eff;
+        r->nbs = rc->in.nbs;
+        r->batch = rc->batch;
+        r->processes = rc->processes;
+        r->accumulate = rc->lp.accumulate;
+        r->rule = rc->in.rule;
+        r->lr_factor = rc->lp.lr_factor;
+        r->steps_per_epoch = rc->lp.steps_per_epoch;
+    }
+    free(rc);
+    return st;
 }
 
 void lrf_result_free(lrf_result *r) { lrf_curve_free(&r->curve); }

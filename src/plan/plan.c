@@ -367,27 +367,32 @@ status plan_make(const config *in, plan *p) {
     const int b = p->batch;
     char a[32];
 
-    /* optimizer (optimizer=auto as the trainer resolves it) */
-    optim_kind kind;
-    int is_auto = 0;
-    TRY_GOTO(st, optim_kind_parse(in->optimizer, &kind, &is_auto));
-    p->lr0 = in->lr0;
-    p->momentum = in->momentum;
-    p->warmup_bias_lr = in->warmup_bias_lr;
+    /* optimizer: the recipe resolves optimizer=auto as the training will
+     * (the same batch, epochs and dataset), so plan.yaml keeps
+     * optimizer: auto and the training makes the same choice itself */
+    const recipe_facts rf = {.processes = P, .train_images = p->train_images, .nc = p->nc};
+    {
+        status rs = recipe_resolve(&p->c, &rf, NULL, &p->r);
+        if (rs < 0 && !p->r.lp.refused) { /* a refusal is reported with the final recipe below */
+            st = rs;
+            goto fail;
+        }
+        err_clear();
+    }
+    const optim_kind kind = p->r.optimizer;
+    const int is_auto = p->r.optimizer_auto;
+    p->lr0 = p->r.lr0;
+    p->momentum = p->r.momentum;
+    p->warmup_bias_lr = p->r.warmup_bias_lr;
     if (is_auto) {
-        optim_auto_choice ch;
-        optim_auto(p->nc, optim_auto_iterations(p->train_images, b, (int)in->nbs, (int)in->epochs), &ch);
-        kind = ch.kind;
-        p->lr0 = ch.lr;
-        p->momentum = ch.momentum;
-        p->warmup_bias_lr = ch.warmup_bias_lr;
-        TRY_GOTO(st, decide(p, "optimizer", 1, optim_kind_name(kind), "%s", ch.reason));
+        TRY_GOTO(st, decide(p, "optimizer", 1, "auto", "%s; the training resolves optimizer=auto the same way",
+                            p->r.optimizer_reason));
         snprintf(v, sizeof v, "%.10g", p->lr0);
-        TRY_GOTO(st, decide(p, "lr0", 1, v, "from optimizer=auto (for nbs %ld)", in->nbs));
+        TRY_GOTO(st, decide(p, "[lr0]", 0, v, "%s from optimizer=auto (for nbs %ld)", optim_kind_name(kind), in->nbs));
         snprintf(v, sizeof v, "%.10g", p->momentum);
-        TRY_GOTO(st, decide(p, "momentum", 1, v, "from optimizer=auto"));
+        TRY_GOTO(st, decide(p, "[momentum]", 0, v, "from optimizer=auto"));
         snprintf(v, sizeof v, "%.10g", p->warmup_bias_lr);
-        TRY_GOTO(st, decide(p, "warmup_bias_lr", 1, v, "from optimizer=auto"));
+        TRY_GOTO(st, decide(p, "[warmup_bias_lr]", 0, v, "from optimizer=auto"));
     } else {
         TRY_GOTO(st, decide(p, "optimizer", 1, optim_kind_name(kind), "given"));
         snprintf(v, sizeof v, "%.10g", p->lr0);
@@ -473,63 +478,47 @@ status plan_make(const config *in, plan *p) {
                                                  : "<= 2 x nbs needs no longer warmup"));
     }
 
-    /* LR and the guard rails: the trainer's own rules */
-    lrb_input *li = &p->li;
-    memset(li, 0, sizeof *li);
-    li->batch = b;
-    li->processes = P;
-    li->accumulate = acc;
-    li->nbs = (int)in->nbs;
-    li->optimizer = kind;
-    li->lr0 = p->lr0;
-    li->weight_decay = in->weight_decay;
-    li->warmup_epochs = warm;
-    TRY_GOTO(st, lr_scale_parse(in->lr_scale, &li->rule));
-    li->margin = in->lr_scale_margin;
-    li->batchnorm = nk != NORM_GN;
-    li->syncbn = nk == NORM_SYNCBN;
-    li->images_per_epoch = (long)loader_shard_len((size_t)p->train_images, P);
-    li->epochs = (int)in->epochs;
-    li->force = in->force;
-    li->bn_stats = in->bn_stats;
-    li->lr0_auto = is_auto;
-    if (strcmp(in->sched, "ultralytics") == 0) li->rule = LR_SCALE_NONE; /* as the trainer does */
-    status lst = lrb_compute(li, &p->lp);
-    if (lst < 0 && !p->lp.refused) {
-        st = lst;
-        goto fail;
+    /* LR and the guard rails: the recipe of the decided settings, as the
+     * training will resolve it from plan.yaml */
+    {
+        status rs = recipe_resolve(&p->c, &rf, NULL, &p->r);
+        if (rs < 0 && !p->r.lp.refused) {
+            st = rs;
+            goto fail;
+        }
+        err_clear();
     }
-    if (p->lp.refused && !in->force) refuse(p, "%s", p->lp.refusal);
+    if (p->r.lp.refused && !in->force) refuse(p, "%s", p->r.lp.refusal);
     TRY_GOTO(st, decide(p, "lr_scale", 1, in->lr_scale, "%s", in->given.lr_scale ? "given" : "the default"));
-    snprintf(v, sizeof v, "%.6g", p->lp.lr_peak);
-    TRY_GOTO(st, decide(p, "[peak lr]", 0, v, "%s %s", optim_kind_name(kind), p->lp.rule_reason));
+    snprintf(v, sizeof v, "%.6g", p->r.lp.lr_peak);
+    TRY_GOTO(st, decide(p, "[peak lr]", 0, v, "%s %s", optim_kind_name(kind), p->r.lp.rule_reason));
 
     /* regularisation for large effective batches */
     long reg_above = in->target_batch_max;
-    if (p->lp.b_eff > reg_above) {
+    if (p->r.lp.b_eff > reg_above) {
         p->b_reg = 1;
         if (!in->given.label_smoothing) {
             snprintf(v, sizeof v, "%g", PLAN_REG_LABEL_SMOOTHING);
             TRY_GOTO(st, decide(p, "label_smoothing", 1, v,
                                 "B_eff %ld > target_batch_max %ld: large batches take fewer, bigger steps and tend to "
                                 "generalise worse; label smoothing regularises the class targets",
-                                p->lp.b_eff, reg_above));
+                                p->r.lp.b_eff, reg_above));
         } else {
             snprintf(v, sizeof v, "%.10g", in->label_smoothing);
             TRY_GOTO(st, decide(p, "label_smoothing", 1, v, "given (B_eff %ld > %ld would otherwise get %g)",
-                                p->lp.b_eff, reg_above, PLAN_REG_LABEL_SMOOTHING));
+                                p->r.lp.b_eff, reg_above, PLAN_REG_LABEL_SMOOTHING));
         }
         if (!in->given.cutmix && in->cutmix == 0) {
             snprintf(v, sizeof v, "%g", PLAN_REG_CUTMIX);
             TRY_GOTO(st, decide(p, "cutmix", 1, v,
                                 "B_eff %ld > target_batch_max %ld: CutMix adds data regularisation against the "
                                 "weaker generalisation of large batches",
-                                p->lp.b_eff, reg_above));
+                                p->r.lp.b_eff, reg_above));
         }
     } else {
         TRY_GOTO(st, decide(p, "[regularisation]", 0, "none",
                             "B_eff %ld <= target_batch_max %ld: the defaults (no label smoothing, no CutMix) suffice",
-                            p->lp.b_eff, reg_above));
+                            p->r.lp.b_eff, reg_above));
     }
     snprintf(v, sizeof v, "%ld", in->nbs);
     TRY_GOTO(st, decide(p, "nbs", 1, v, "%s: lr0 and weight_decay refer to this batch",
@@ -578,7 +567,7 @@ void plan_print(const plan *p, FILE *f) {
     for (int i = 0; i < p->ndec; i++)
         fprintf(f, "  %s: %s  # %s\n", p->dec[i].key, p->dec[i].value, p->dec[i].reason);
     fprintf(f, "LR and batch, as `yoloc train` will print them:\n");
-    lrb_print(&p->li, &p->lp, p->warmup_bias_lr, p->c.warmup_start_factor, p->c.lrf, f);
+    lrb_print(&p->r.in, &p->r.lp, p->r.warmup_bias_lr, p->c.warmup_start_factor, p->c.lrf, f);
     if (p->checked) {
         double d = (double)p->check.peak / (double)p->check_pred.total - 1;
         fprintf(f,
@@ -589,7 +578,7 @@ void plan_print(const plan *p, FILE *f) {
                 100 * d, fabs(d) > 0.15 ? " -- warning: the memory model is off by more than 15% here" : "");
     }
     if (p->noise_done) {
-        long be = p->lp.b_eff;
+        long be = p->r.lp.b_eff;
         if (isfinite(p->b_simple) && p->b_simple > 0) {
             int given = p->c.weights && *p->c.weights; /* measured at weights= rather than the initial ones */
             const char *verdict;
@@ -614,7 +603,7 @@ void plan_print(const plan *p, FILE *f) {
                     p->noise_steps, p->noise_dir);
         }
     }
-    if (p->refused && !(p->lp.refused && strcmp(p->refusal, p->lp.refusal) == 0)) /* lrb_print said that one */
+    if (p->refused && !(p->r.lp.refused && strcmp(p->refusal, p->r.lp.refusal) == 0)) /* lrb_print said that one */
         fprintf(f, "refused: %s\n", p->refusal);
 }
 
@@ -736,7 +725,7 @@ status plan_noise(plan *p, long steps, const char *project, const char *name) {
         if (given_at(&p->c, i))
             TRY_GOTO(st, config_set(&nc, opts[i].name, config_value_str(&p->c, &opts[i], buf, sizeof buf), NULL));
     /* small batches of `batch` against a step of >= PLAN_NOISE_ACC of them */
-    int acc = p->lp.accumulate > PLAN_NOISE_ACC ? p->lp.accumulate : PLAN_NOISE_ACC;
+    int acc = p->r.lp.accumulate > PLAN_NOISE_ACC ? p->r.lp.accumulate : PLAN_NOISE_ACC;
     /* The probe measures at the starting weights (given or initial): the
      * learning rate is 0, so every step's gradients are drawn at the same
      * point (training during the measurement let seeds drift apart:
@@ -795,7 +784,7 @@ status plan_noise(plan *p, long steps, const char *project, const char *name) {
             snprintf(v, sizeof v, "unresolved");
         st = decide(p, "[critical batch]", 0, v, "gradient noise scale B_simple measured over %ld steps (%s), next to "
                                                   "the chosen B_eff %ld",
-                    p->noise_steps, p->noise_dir, p->lp.b_eff);
+                    p->noise_steps, p->noise_dir, p->r.lp.b_eff);
     }
 fail:
     config_free(&nc);

@@ -53,6 +53,7 @@
 #include "plan/memory.h"
 #include "train/config.h"
 #include "train/lrbatch.h"
+#include "train/recipe.h"
 
 #include <stdio.h>
 
@@ -106,8 +107,7 @@ typedef struct {
     optim_kind optimizer;
     double lr0, momentum, warmup_bias_lr;
     norm_kind norm;
-    lrb_input li;
-    lrb_plan lp;
+    recipe r;                 /* the training's recipe of the decided settings (train/recipe.h) */
     int b_reg;                /* 1: regularisation recommended */
     /* decisions and the refusal */
     int ndec;

@@ -12,6 +12,7 @@
 #include "io/plot.h"
 #include "io/yaml.h"
 #include "train/lrbatch.h"
+#include "train/recipe.h"
 #include "train/optim.h"
 #include "train/trainer.h"
 
@@ -204,29 +205,10 @@ status tune_space_load(tune_space *s, const char *path) {
  * processes (lrbatch's rule); 0 when batch is not a whole number. */
 static long effective_batch(const config *c, int processes, int *acc) {
     if (!(c->batch >= 1) || c->batch != floor(c->batch)) return 0;
-    lrb_input in;
-    memset(&in, 0, sizeof in);
-    in.batch = (int)c->batch;
-    in.processes = processes;
-    in.accumulate = (int)c->accumulate;
-    in.nbs = (int)c->nbs;
-    in.optimizer = OPTIM_SGD;
-    in.lr0 = 0.01;
-    in.rule = LR_SCALE_NONE;
-    in.images_per_epoch = in.batch;
-    in.epochs = 1;
-    in.force = 1;
-    lrb_plan *p = malloc(sizeof *p);
-    if (!p) return 0;
-    long b = 0;
-    if (lrb_compute(&in, p) == YOLOC_OK) {
-        b = p->b_eff;
-        if (acc) *acc = p->accumulate;
-    } else {
-        err_clear();
-    }
-    free(p);
-    return b;
+    long per_step = (long)c->batch * processes;
+    int a = lrb_accumulate((int)c->accumulate, (int)c->nbs, per_step);
+    if (acc) *acc = a;
+    return per_step * a;
 }
 
 static void add_range(tune_space *s, const char *key, tune_kind k, double lo, double hi) {
@@ -1098,9 +1080,10 @@ static status find_last_search(const char *project, char *out, size_t cap) {
     return YOLOC_OK;
 }
 
-/* optimizer=auto decided as the trainer would (Ultralytics' rule, which
- * ignores lr0 and momentum), so that the search varies what is trained. */
-static status resolve_auto(config *c) {
+/* optimizer=auto decided by the training's recipe (Ultralytics' rule,
+ * which ignores lr0 and momentum), so that the search varies what is
+ * trained. */
+static status resolve_auto(config *c, int processes) {
     optim_kind kind;
     int is_auto = 0;
     TRY(optim_kind_parse(c->optimizer, &kind, &is_auto));
@@ -1109,22 +1092,28 @@ static status resolve_auto(config *c) {
     dataset ds;
     dataset_options dopt = {.use_cache = 1, .quiet = 1};
     TRY(dataset_open(&ds, c->data, &dopt));
-    optim_auto_choice ch;
-    long iters = optim_auto_iterations((long)ds.train.nimages, (int)c->batch, (int)c->nbs, (int)c->epochs);
-    optim_auto(ds.nc, iters, &ch);
+    recipe_facts rf = {.processes = processes, .train_images = (long)ds.train.nimages, .nc = ds.nc};
     dataset_close(&ds);
+    recipe *r = malloc(sizeof *r);
+    if (!r) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    status st = recipe_resolve(c, &rf, NULL, r);
+    if (st < 0 && r->lp.refused) { /* the trainer reports it */
+        err_clear();
+        st = YOLOC_OK;
+    }
     char v[64];
-    status st = config_set(c, "optimizer", optim_kind_name(ch.kind), "optimizer=auto");
-    snprintf(v, sizeof v, "%.10g", ch.lr);
+    if (st == YOLOC_OK) st = config_set(c, "optimizer", optim_kind_name(r->optimizer), "optimizer=auto");
+    snprintf(v, sizeof v, "%.10g", r->lr0);
     if (st == YOLOC_OK) st = config_set(c, "lr0", v, "optimizer=auto");
-    snprintf(v, sizeof v, "%.10g", ch.momentum);
+    snprintf(v, sizeof v, "%.10g", r->momentum);
     if (st == YOLOC_OK) st = config_set(c, "momentum", v, "optimizer=auto");
-    snprintf(v, sizeof v, "%.10g", ch.warmup_bias_lr);
+    snprintf(v, sizeof v, "%.10g", r->warmup_bias_lr);
     if (st == YOLOC_OK) st = config_set(c, "warmup_bias_lr", v, "optimizer=auto");
     if (st == YOLOC_OK)
         printf("tune: %s; the search runs %s explicitly (lr0=%g momentum=%g warmup_bias_lr=%g) so that lr0 and momentum "
                "take effect\n",
-               ch.reason, optim_kind_name(ch.kind), ch.lr, ch.momentum, ch.warmup_bias_lr);
+               r->optimizer_reason, optim_kind_name(r->optimizer), r->lr0, r->momentum, r->warmup_bias_lr);
+    free(r);
     return st;
 }
 
@@ -1180,7 +1169,7 @@ static status tune_prepare(tuner *T, config *c, int world, int *dry) {
     }
     *dry = c->dry;
     TRY_GOTO(st, config_copy(&T->base, &user));
-    TRY_GOTO(st, resolve_auto(&T->base));
+    TRY_GOTO(st, resolve_auto(&T->base, world));
     if (!T->base.val) {
         printf("tune: val=False is overridden: every trial validates after each epoch (its fitness decides)\n");
     }

@@ -46,12 +46,8 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
         return err_set(YOLOC_ERR_INVALID, "the training split of this process has no images");
 
     long per_step = (long)in->batch * in->processes;
-    if (in->accumulate > 0) {
-        p->accumulate = in->accumulate;
-    } else { /* Ultralytics: max(round(nbs / batch), 1) */
-        p->accumulate = lrb_accumulate_for(in->nbs, per_step);
-        p->accumulate_derived = 1;
-    }
+    p->accumulate = lrb_accumulate(in->accumulate, in->nbs, per_step);
+    p->accumulate_derived = in->accumulate <= 0;
     p->b_eff = per_step * p->accumulate;
     double ratio = (double)p->b_eff / in->nbs;
     p->warmup_epochs = in->warmup_epochs;
@@ -168,11 +164,12 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
     if (p->b_eff > 2L * in->nbs && in->rule == LR_SCALE_LINEAR && p->warmup_epochs < 3)
         warn(p, "B_eff %ld is over twice nbs with linear scaling and %.3g warmup epochs: keep warmup >= 3 epochs "
                 "(or lr_scale=conservative)", p->b_eff, p->warmup_epochs);
-    if (in->batchnorm && !in->syncbn && p->accumulate > 1)
-        warn(p,
-             "accumulate %d with BatchNorm: each forward normalises over its own %d images, so %d x %d is close "
-             "to, but not the same as, one batch of %ld (norm=gn or norm=syncbn make it exact)",
-             p->accumulate, in->batch, p->accumulate, in->batch, p->b_eff);
+    if (in->batchnorm && !in->syncbn && p->accumulate > 1 && p->nnotes < LRB_MAX_NOTES)
+        snprintf(p->notes[p->nnotes++], sizeof p->notes[0],
+                 "accumulate %d with BatchNorm: each forward normalises over its own %d images, so %d x %d is close "
+                 "to, but not the same as, one batch of %ld (as in Ultralytics; BatchNorm's noise over %d images is "
+                 "part of what the defaults are tuned with); exact instead: norm=gn",
+                 p->accumulate, in->batch, p->accumulate, in->batch, p->b_eff, in->batch);
     if (p->total_steps < 50)
         warn(p, "only %ld optimizer steps in the whole run: the schedule has little room (more epochs or a "
                 "smaller batch)", p->total_steps);
@@ -248,6 +245,10 @@ const char *lrb_norm_key(norm_kind k) { return k == NORM_GN ? "gn" : k == NORM_S
 int lrb_accumulate_for(long b_eff, long per_step) {
     double a = per_step > 0 ? nearbyint((double)b_eff / (double)per_step) : 1; /* half to even, as Python */
     return a < 1 ? 1 : (int)a;
+}
+
+int lrb_accumulate(int accumulate_key, int nbs, long per_step) {
+    return accumulate_key > 0 ? accumulate_key : lrb_accumulate_for(nbs, per_step); /* Ultralytics: nbs / batch */
 }
 
 double lrb_lr_factor(lr_scale_rule rule, long b_eff, int nbs, double margin) {

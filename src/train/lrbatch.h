@@ -142,6 +142,9 @@ long lrb_target_batch(const lrb_target_input *in, char *reason, size_t cap);
  * optimizer step (Python rounding as Ultralytics, b_eff = nbs there) where
  * per_step = processes x batch. */
 int lrb_accumulate_for(long b_eff, long per_step);
+/* The key accumulate as a run uses it: the given value when > 0, else the
+ * rule above for nbs. */
+int lrb_accumulate(int accumulate_key, int nbs, long per_step);
 /* lr_peak / lr0 under `rule` at effective batch b_eff (see the top). */
 double lrb_lr_factor(lr_scale_rule rule, long b_eff, int nbs, double margin);
 

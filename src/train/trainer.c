@@ -15,6 +15,7 @@
 #include "train/bnstats.h"
 #include "train/ema.h"
 #include "train/lrbatch.h"
+#include "train/recipe.h"
 #include "train/noise.h"
 
 #define NS_DECAY 0.998 /* noise scale: exponential averaging over about 500 optimizer steps */
@@ -119,12 +120,7 @@ struct trainer {
     int have_opt;
     ema e;
     int have_ema;
-    lrb_input li;
-    lrb_plan lp;
-    sched_config sc;
-    int ultra;             /* sched=ultralytics */
-    double wd;             /* optimizer weight decay of pg1 */
-    double momentum0;      /* optimizer momentum at construction (log) */
+    recipe r;              /* the LR/batch recipe (recipe.h), resolved once at set-up */
     char dir[4096];
     FILE *steps_csv, *results_csv;
     float *grad;           /* loss gradient buffer [batch, A, no] */
@@ -218,7 +214,7 @@ void train_aug_params(const config *c, aug_params *a) {
 /* Set-up. */
 
 /* The normalisation of this run (lrbatch.h's rule). */
-static norm_kind norm_of(const trainer *t) { return lrb_norm(t->c, t->d->world); }
+static norm_kind norm_of(const trainer *t) { return t->r.norm; }
 
 static status write_args_yaml(trainer *t) {
     char *buf = NULL;
@@ -226,20 +222,7 @@ static status write_args_yaml(trainer *t) {
     FILE *f = open_memstream(&buf, &len);
     if (!f) return err_set(YOLOC_ERR_NOMEM, "out of memory");
     config_write_yaml(t->c, f);
-    fprintf(f, "derived: # resolved by yoloc at start-up (not options)\n");
-    fprintf(f, "  optimizer: %s\n", optim_kind_name(t->opt.kind));
-    fprintf(f, "  processes: %d\n", t->d->world);
-    fprintf(f, "  accumulate: %d\n", t->lp.accumulate);
-    fprintf(f, "  b_eff: %ld\n", t->lp.b_eff);
-    fprintf(f, "  lr_peak: %.10g\n", t->sc.lr_peak[1]);
-    fprintf(f, "  lr_final: %.10g\n", t->sc.lr_peak[1] * t->sc.lrf);
-    fprintf(f, "  weight_decay: %.10g\n", t->wd);
-    fprintf(f, "  warmup_epochs: %.10g\n", t->ultra ? t->c->warmup_epochs : t->lp.warmup_epochs);
-    fprintf(f, "  warmup_steps: %ld\n", t->sc.warmup_steps);
-    fprintf(f, "  steps_per_epoch: %ld\n", t->lp.steps_per_epoch);
-    fprintf(f, "  total_steps: %ld\n", t->lp.total_steps);
-    fprintf(f, "  lr0: %.10g\n", t->li.lr0); /* at nbs, after optimizer=auto */
-    fprintf(f, "  norm: %s\n", lrb_norm_key(norm_of(t)));
+    recipe_write_yaml(&t->r, f);
     fprintf(f, "  dtype: %s\n", precision_dtype(t->bf16));
     fclose(f);
     free(t->args_text);
@@ -290,20 +273,20 @@ static void start_hooks(trainer *t) {
     if (!t->h || !t->h->on_start) return;
     const config *c = t->c;
     train_start_info s = {.optimizer = optim_kind_name(t->opt.kind),
-                          .lr_scale = lr_scale_name(t->li.rule),
+                          .lr_scale = lr_scale_name(t->r.in.rule),
                           .norm = lrb_norm_key(norm_of(t)),
-                          .lr0 = t->li.lr0,
-                          .lr_peak = t->lp.lr_peak,
+                          .lr0 = t->r.in.lr0,
+                          .lr_peak = t->r.lp.lr_peak,
                           .nbs = (int)c->nbs,
                           .batch = (int)c->batch,
                           .processes = t->d->world,
-                          .accumulate = t->lp.accumulate,
+                          .accumulate = t->r.lp.accumulate,
                           .epochs = (int)c->epochs,
-                          .b_eff = t->lp.b_eff,
-                          .warmup_epochs = t->ultra ? c->warmup_epochs : t->lp.warmup_epochs,
-                          .warmup_steps = t->sc.warmup_steps,
-                          .steps_per_epoch = t->lp.steps_per_epoch,
-                          .total_steps = t->lp.total_steps,
+                          .b_eff = t->r.lp.b_eff,
+                          .warmup_epochs = t->r.warmup_epochs,
+                          .warmup_steps = t->r.sc.warmup_steps,
+                          .steps_per_epoch = t->r.lp.steps_per_epoch,
+                          .total_steps = t->r.lp.total_steps,
                           .max_norm = c->max_norm,
                           .lead = t->lead,
                           .tty = isatty(fileno(stdout)) && t->d->world == 1};
@@ -326,15 +309,20 @@ static status setup(trainer *t) {
         precision_describe(t->bf16, cpu, sizeof cpu);
         printf("%s\n", cpu);
     }
-    if (t->d->world > 1)
-        printf("processes: %d (this is rank %d); normalisation: %s\n", t->d->world, t->d->rank,
-               strcmp(c->norm, "gn") == 0 ? "GroupNorm" : (norm_of(t) == NORM_SYNCBN ? "SyncBatchNorm" : "BatchNorm per process"));
-    else if (strcmp(c->norm, "syncbn") == 0)
-        log_info("norm=syncbn with one process is BatchNorm");
     dataset_options dopt = {.use_cache = 1, .quiet = 0};
     TRY(dataset_open(&t->ds, c->data, &dopt));
     t->have_ds = 1;
     if (t->ds.train.nimages == 0) return err_set(YOLOC_ERR_INVALID, "data=%s: the train split has no usable images", c->data);
+    /* the recipe: everything about LR and batch, decided here once (printed
+     * below, after the loader, with the refusal if any) */
+    recipe_facts rf = {.processes = t->d->world, .train_images = (long)t->ds.train.nimages, .nc = t->ds.nc};
+    status recipe_st = recipe_resolve(c, &rf, NULL, &t->r);
+    if (recipe_st < 0 && !t->r.lp.refused) return recipe_st;
+    if (t->d->world > 1)
+        printf("processes: %d (this is rank %d); normalisation: %s\n", t->d->world, t->d->rank,
+               norm_of(t) == NORM_GN ? "GroupNorm" : (norm_of(t) == NORM_SYNCBN ? "SyncBatchNorm" : "BatchNorm per process"));
+    else if (strcmp(c->norm, "syncbn") == 0)
+        log_info("norm=syncbn with one process is BatchNorm");
     TRY(setup_model(t));
 
     /* Loader. */
@@ -355,91 +343,25 @@ static status setup(trainer *t) {
                        t->lo.stride);
     TRY(loader_open(&t->L, &t->src, &t->lo));
 
-    /* Optimizer choice. */
-    optim_kind kind;
-    int is_auto = 0;
-    TRY(optim_kind_parse(c->optimizer, &kind, &is_auto));
-    double lr0 = c->lr0, momentum = c->momentum, warmup_bias_lr = c->warmup_bias_lr;
-    if (is_auto) {
-        optim_auto_choice ch;
-        long iters = optim_auto_iterations((long)t->ds.train.nimages, (int)c->batch, (int)c->nbs, (int)c->epochs);
-        optim_auto(t->ds.nc, iters, &ch);
-        kind = ch.kind;
-        lr0 = ch.lr;
-        momentum = ch.momentum;
-        warmup_bias_lr = ch.warmup_bias_lr;
-        log_info("%s", ch.reason);
-    }
-    t->momentum0 = momentum;
-
-    /* LR / batch plan. */
-    lrb_input *li = &t->li;
-    memset(li, 0, sizeof *li);
-    li->batch = (int)c->batch;
-    li->processes = t->d->world;
-    li->accumulate = (int)c->accumulate;
-    li->nbs = (int)c->nbs;
-    li->optimizer = kind;
-    li->lr0 = lr0;
-    li->weight_decay = c->weight_decay;
-    li->warmup_epochs = c->warmup_epochs;
-    TRY(lr_scale_parse(c->lr_scale, &li->rule));
-    li->margin = c->lr_scale_margin;
-    li->batchnorm = norm_of(t) != NORM_GN;
-    li->syncbn = norm_of(t) == NORM_SYNCBN;
-    li->images_per_epoch = (long)loader_num_samples(t->L);
-    li->epochs = (int)c->epochs;
-    li->force = c->force;
-    li->bn_stats = c->bn_stats;
-    li->lr0_auto = is_auto;
-    t->ultra = strcmp(c->sched, "ultralytics") == 0;
-    if (t->ultra) li->rule = LR_SCALE_NONE; /* Ultralytics scales through the summed loss */
-    status plan_st = lrb_compute(li, &t->lp);
-    lrb_print(li, &t->lp, warmup_bias_lr, c->warmup_start_factor, c->lrf, stdout);
-    TRY(plan_st);
-
-    /* Schedule. */
-    sched_config *sc = &t->sc;
-    sched_config_default(sc);
-    const char *sk = c->sched;
-    if (c->given.cos_lr && !c->given.sched) sk = c->cos_lr ? "cos" : "linear"; /* the Ultralytics switch */
-    TRY(sched_kind_parse(sk, &sc->kind));
-    for (int g = 0; g < 3; g++) sc->lr_peak[g] = t->lp.lr_peak;
-    sc->lrf = c->lrf;
-    sc->warmup_start_factor = c->warmup_start_factor;
-    sc->warmup_bias_lr = warmup_bias_lr;
-    sc->warmup_momentum = c->warmup_momentum;
-    sc->momentum = momentum;
-    sc->warmup_steps = t->lp.warmup_steps;
-    sc->total_steps = t->lp.total_steps;
-    sc->steps_per_epoch = t->lp.steps_per_epoch;
-    sc->epochs = (int)c->epochs;
-    sc->warmup_epochs = c->warmup_epochs;
-    sc->cos_lr = c->cos_lr;
-    sc->warmup_sets_momentum = kind == OPTIM_SGD;
-    sc->optim_momentum = momentum;
-    sc->nbs = (int)c->nbs;
-    sc->batch = (int)c->batch * t->d->world;
-    if (t->ultra) {
-        sc->total_steps = t->lp.batches_per_epoch * c->epochs;
-        sc->steps_per_epoch = t->lp.batches_per_epoch;
-        /* Ultralytics: weight_decay * batch * accumulate / nbs, lr unscaled */
-        t->wd = c->weight_decay * (double)t->lp.b_eff / (double)c->nbs;
-    } else {
-        t->wd = t->lp.weight_decay;
-    }
-    if (kind != OPTIM_SGD && !t->ultra) sc->warmup_momentum = momentum; /* Adam's beta1 stays */
-    TRY(sched_validate(sc));
+    /* The LR/batch recipe (resolved above). */
+    if (loader_num_samples(t->L) != (size_t)t->r.in.images_per_epoch)
+        return err_set(YOLOC_ERR_INTERNAL, "the loader has %zu images per process, the recipe %ld",
+                       loader_num_samples(t->L), t->r.in.images_per_epoch);
+    recipe_print(&t->r, c, stdout);
+    TRY(recipe_st);
+    const optim_kind kind = t->r.optimizer;
+    const double momentum = t->r.momentum;
+    sched_config *sc = &t->r.sc;
 
     /* Optimizer, EMA, loss. */
     TRY(optim_init(&t->opt, kind, t->m));
     t->have_opt = 1;
     char desc[512];
-    optim_describe(&t->opt, sc->lr_peak[1], momentum, t->wd, desc, sizeof desc);
+    optim_describe(&t->opt, sc->lr_peak[1], momentum, t->r.weight_decay, desc, sizeof desc);
     printf("optimizer: %s\n", desc);
     printf("schedule: %s%s, %ld optimizer steps\n", sched_kind_name(sc->kind),
-           t->ultra ? " (Ultralytics: per-iteration warmup, per-epoch LambdaLR)" : " (per optimizer step)",
-           t->ultra ? t->lp.total_steps : sc->total_steps);
+           t->r.ultra ? " (Ultralytics: per-iteration warmup, per-epoch LambdaLR)" : " (per optimizer step)",
+           t->r.ultra ? t->r.lp.total_steps : sc->total_steps);
     TRY(ema_init(&t->e, t->m, 0, 0));
     t->have_ema = 1;
     detloss_cfg lc = {.gains = {(float)c->box, (float)c->cls, (float)c->dfl}, .label_smoothing = (float)c->label_smoothing};
@@ -464,12 +386,12 @@ static status setup(trainer *t) {
         return err_set(YOLOC_ERR_INVALID, "key 'bn_freeze': frozen BatchNorm statistics need backend=cpu (got %s)",
                        c->backend);
     if (c->noise_scale) {
-        if (t->ultra) {
+        if (t->r.ultra) {
             log_warn("noise_scale=True: not measured with sched=ultralytics (gradients carry across epochs there)");
-        } else if (t->d->world == 1 && t->lp.accumulate < 2) {
+        } else if (t->d->world == 1 && t->r.lp.accumulate < 2) {
             log_warn("noise_scale=True needs two batch sizes: accumulate >= 2 (each accumulated batch against the "
                      "step) or several processes; not measured with accumulate %d in one process",
-                     t->lp.accumulate);
+                     t->r.lp.accumulate);
         } else {
             t->ns_on = 1;
             if (norm_of(t) != NORM_GN && c->bn_freeze <= 0)
@@ -483,7 +405,7 @@ static status setup(trainer *t) {
             }
             printf("noise scale: B_simple = tr(Sigma)/|G|^2 from %s against the whole step of %ld images, in "
                    "steps.csv (noise_scale); the critical batch size beyond which bigger batches stop paying\n",
-                   t->d->world == 1 ? "each accumulated batch" : "each process's share", t->lp.b_eff);
+                   t->d->world == 1 ? "each accumulated batch" : "each process's share", t->r.lp.b_eff);
         }
     }
     start_hooks(t);
@@ -562,7 +484,7 @@ static status save_checkpoint(trainer *t, int epoch, const char *which) {
  * every process (this epoch's pipeline, a fixed seed), so resume stays
  * exact; with SyncBatchNorm every process runs the same forwards. */
 static status recompute_bn_stats(trainer *t, const aug_params *aug, double *seconds) {
-    bnstats_options bo = {.images = (int)t->lp.bn_stats_images,
+    bnstats_options bo = {.images = (int)t->r.lp.bn_stats_images,
                           .batch = (int)t->c->batch,
                           .imgsz = (int)t->c->imgsz,
                           .workers = t->lo.workers,
@@ -929,13 +851,13 @@ static void progress_line(const trainer *t, progress *pg, int epoch, long bi, lo
  * step index; Ultralytics' at the iteration ni it sets them in (the
  * current batch, t->iteration - 1 once the batch is counted). */
 static void step_hp(const trainer *t, int epoch, long nb, long ni, optim_group_hp hp[3], sched_point *sp) {
-    if (t->ultra) sched_ultralytics_at(&t->sc, ni < 0 ? 0 : ni, epoch, nb, sp);
-    else sched_at(&t->sc, t->step, sp);
+    if (t->r.ultra) sched_ultralytics_at(&t->r.sc, ni < 0 ? 0 : ni, epoch, nb, sp);
+    else sched_at(&t->r.sc, t->step, sp);
     double fixed = t->h && t->h->lr_at ? t->h->lr_at(t->h->ctx, t->step) : -1;
     for (int g = 0; g < 3; g++) {
         hp[g].lr = fixed >= 0 ? fixed : sp->lr[g] * t->lr_factor;
-        hp[g].momentum = fixed >= 0 ? t->momentum0 : sp->momentum;
-        hp[g].weight_decay = g == 1 ? t->wd : 0.0;
+        hp[g].momentum = fixed >= 0 ? t->r.momentum : sp->momentum;
+        hp[g].weight_decay = g == 1 ? t->r.weight_decay : 0.0;
     }
 }
 
@@ -1062,7 +984,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
     memset(pg, 0, sizeof *pg);
     pg->tty = isatty(fileno(stdout)) && t->d->world == 1; /* mpirun gives ranks a pseudo-terminal */
     pg->t_epoch = pg->t_last_print = time_now();
-    if (!t->ultra) model_zero_grad(t->m); /* Ultralytics carries leftover gradients into the next epoch */
+    if (!t->r.ultra) model_zero_grad(t->m); /* Ultralytics carries leftover gradients into the next epoch */
     for (long bi = 0; bi < nb; bi++) {
         const loader_batch *b;
         TRY(loader_next(t->L, &b));
@@ -1076,8 +998,8 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
                    "noise-scale averages restart\n",
                    t->step, (long)c->bn_freeze);
         }
-        if (!t->ultra && bi > group_end) { /* this batch opens an optimizer-step group */
-            group_end = bi + t->lp.accumulate - 1;
+        if (!t->r.ultra && bi > group_end) { /* this batch opens an optimizer-step group */
+            group_end = bi + t->r.lp.accumulate - 1;
             if (group_end > nb - 1) group_end = nb - 1; /* a partial group at the end of the epoch */
         }
         TRY(model_plan(t->m, b->n, b->h, b->w, 1));
@@ -1092,8 +1014,8 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         }
         /* does this batch end an optimizer step? (its backward then starts the all-reduce) */
         int do_step;
-        if (t->ultra) {
-            int acc = sched_ultralytics_accumulate(&t->sc, t->iteration, nb);
+        if (t->r.ultra) {
+            int acc = sched_ultralytics_accumulate(&t->r.sc, t->iteration, nb);
             do_step = t->iteration - t->last_opt_iter >= acc;
         } else {
             do_step = bi == group_end;
@@ -1107,11 +1029,11 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             /* yoloc: back to the batch's sums (x its target-score normaliser);
              * the step's normalisation follows at the step. Ultralytics: loss
              * items x batch size. */
-            double scale = t->ultra ? (double)b->n : t->loss.norm; /* ranks are summed by the all-reduce */
+            double scale = t->r.ultra ? (double)b->n : t->loss.norm; /* ranks are summed by the all-reduce */
             for (size_t i = 0; i < need; i++) t->grad[i] *= (float)scale;
             TRY(model_backward(t->m, t->grad));
             for (int k = 0; k < 3; k++) {
-                step_S[k] += terms[k] * (t->ultra ? (double)b->n : t->loss.norm);
+                step_S[k] += terms[k] * (t->r.ultra ? (double)b->n : t->loss.norm);
                 pg->loss_sum[k] += terms[k];
                 tl[k] += terms[k];
             }
@@ -1157,8 +1079,8 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         for (int f = 0; f < t->nfault; f++)
             if (t->fault_steps[f] == t->step) g[0] = NAN; /* injected fault (tests) */
         if (t->ns_on) ns_step(t, group_bad ? 0 : step_tss, step_images);
-        double norm = t->ultra ? (step_images ? (double)step_images : 1.0) : (step_tss > 1.0 ? step_tss : 1.0);
-        if (!t->ultra) grad_scale(&t->opt, g, (float)(c->nbs / norm)); /* nbs x the step as one batch */
+        double norm = t->r.ultra ? (step_images ? (double)step_images : 1.0) : (step_tss > 1.0 ? step_tss : 1.0);
+        if (!t->r.ultra) grad_scale(&t->opt, g, (float)(c->nbs / norm)); /* nbs x the step as one batch */
         double gnorm = grad_global_norm(&t->opt, g);
         if (group_bad || !isfinite(gnorm)) {
             t->nonfinite_steps++;
@@ -1302,7 +1224,7 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
     TRY_GOTO(st, setup(&t));
     if (c->dry) {
         printf("dry run: the schedule (nothing trained):\n");
-        sched_print(&t.sc, stdout);
+        sched_print(&t.r.sc, stdout);
         goto fail; /* the normal exit of a dry run */
     }
     if (resume_flag != 0) {
@@ -1346,18 +1268,18 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
         int final = epoch == c->epochs - 1;
         if (c->val || final) {
             double bn_s = 0;
-            if (t.lp.bn_stats_images > 0) TRY_GOTO(st, recompute_bn_stats(&t, &epoch_aug, &bn_s));
+            if (t.r.lp.bn_stats_images > 0) TRY_GOTO(st, recompute_bn_stats(&t, &epoch_aug, &bn_s));
             ema_to_val_model(&t);
             TRY_GOTO(st, run_validation(&t, 0, &vr));
             fitness = vr.sum.map5095;
             char bn_note[48] = "";
-            if (t.lp.bn_stats_images > 0) snprintf(bn_note, sizeof bn_note, ", BatchNorm statistics %.1fs", bn_s);
+            if (t.r.lp.bn_stats_images > 0) snprintf(bn_note, sizeof bn_note, ", BatchNorm statistics %.1fs", bn_s);
             printf("%22s %11zu %11zu %11.3g %11.3g %11.3g %11.3g  (val %.1fs%s)\n", "all", vr.sum.nimages,
                    vr.sum.ninstances, vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.seconds, bn_note);
         }
         if (t.d->world > 1) { /* rank 0 scored the validation: everyone uses its fitness */
             TRY_GOTO(st, dist_broadcast(t.d, &fitness, sizeof fitness, 0));
-            double spe = t.lp.steps_per_epoch ? (double)t.lp.steps_per_epoch : 1;
+            double spe = t.r.lp.steps_per_epoch ? (double)t.r.lp.steps_per_epoch : 1;
             if (t.lead)
                 printf("processes: per optimizer step %.1f ms waiting for the gradient all-reduce (%.1f MB; %.0f%% of "
                        "its %.1f ms hidden behind backward), %.1f ms in all collectives (%.2f MB incl. SyncBatchNorm and "

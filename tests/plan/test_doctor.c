@@ -12,6 +12,7 @@
 #include "io/file.h"
 #include "io/json.h"
 #include "plan/doctor.h"
+#include "train/recipe.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -634,6 +635,43 @@ static void test_read_run(const char *tmp) {
     CHECK(d == NULL);
 }
 
+/* The doctor reads the run's recipe back (args.yaml's derived block, as
+ * the trainer writes it) instead of re-deriving it from the keys. The keys
+ * here say batch -1 and lr_scale sqrt: a re-derivation would get other
+ * values than the recipe's. */
+static void test_reads_recipe(const char *dir) {
+    config c;
+    CHECK_EQ_INT(config_init(&c), YOLOC_OK);
+    CHECK_EQ_INT(config_set(&c, "epochs", "30", "test"), YOLOC_OK);
+    CHECK_EQ_INT(config_set(&c, "batch", "16", "test"), YOLOC_OK);
+    recipe_facts f = {.processes = 1, .train_images = 205, .nc = 3};
+    recipe r;
+    CHECK_EQ_INT(recipe_resolve(&c, &f, NULL, &r), YOLOC_OK);
+    CHECK_EQ_INT(config_set(&c, "batch", "-1", "test"), YOLOC_OK);
+    CHECK_EQ_INT(config_set(&c, "lr_scale", "sqrt", "test"), YOLOC_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/recipe_args.yaml", dir);
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    if (!fp) return;
+    config_write_yaml(&c, fp);
+    recipe_write_yaml(&r, fp);
+    fclose(fp);
+    doctor_run run;
+    CHECK_EQ_INT(doctor_read_args(path, &run), YOLOC_OK);
+    CHECK_STR(run.optimizer, "AdamW");
+    CHECK_NEAR(run.lr0, 0.001429, 1e-12);
+    CHECK_NEAR(run.lr_peak, r.lp.lr_peak, 1e-12);
+    CHECK_STR(run.lr_scale, "linear");
+    CHECK_EQ_INT(run.batch, 16);
+    CHECK_EQ_INT(run.accumulate, 4);
+    CHECK_EQ_INT(run.b_eff, 64);
+    CHECK_EQ_INT(run.total_steps, 120);
+    CHECK_EQ_INT(run.warmup_steps, 12);
+    CHECK_STR(run.norm, "bn");
+    config_free(&c);
+}
+
 int main(void) {
     char tmp[] = "/tmp/yoloc_doctor_XXXXXX";
     if (!mkdtemp(tmp)) {
@@ -650,6 +688,7 @@ int main(void) {
     test_bn();
     test_live_and_outputs(tmp);
     test_read_run(tmp);
+    test_reads_recipe(tmp);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);

@@ -158,8 +158,8 @@ static void test_scenarios(void) {
         CHECK_MSG(s->refused ? st == YOLOC_ERR_INVALID && p->refused : st == YOLOC_OK,
                   "scenario '%s': status %d refused %d (%s)", s->args, st, p->refused, yoloc_last_error());
         CHECK_EQ_INT(p->batch, s->batch);
-        CHECK_EQ_INT(p->lp.accumulate, s->accumulate);
-        CHECK_EQ_INT(p->lp.b_eff, s->b_eff);
+        CHECK_EQ_INT(p->r.lp.accumulate, s->accumulate);
+        CHECK_EQ_INT(p->r.lp.b_eff, s->b_eff);
         CHECK_STR(value_of(p, "norm", buf, sizeof buf), s->norm);
         CHECK_STR(value_of(p, "label_smoothing", buf, sizeof buf), s->label_smoothing);
         CHECK_STR(value_of(p, "cutmix", buf, sizeof buf), s->cutmix);
@@ -183,7 +183,7 @@ static void test_memory_choice(void) {
     status st = run_plan("batch=-1 processes=8 optimizer=SGD", p, &text);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
     CHECK_EQ_INT(p->batch, 8);
-    CHECK_EQ_INT(p->lp.accumulate, 1);
+    CHECK_EQ_INT(p->r.lp.accumulate, 1);
     CHECK(p->auto_batch && fabs(p->fraction - 0.6) < 1e-12);
     CHECK_CONTAINS(text, "batch: 8  # batch=-1: the training needs an effective batch of 64 (nbs 64");
     CHECK_CONTAINS(text, "shared by the processes; memory is not the limit");
@@ -194,8 +194,8 @@ static void test_memory_choice(void) {
      * steps; halved to 16 (90), then 8 (150) */
     st = run_plan("batch=-1 optimizer=SGD data=synth:classes=2,images=40,val=4,imgsz=96", p, &text);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
-    CHECK_EQ_INT(p->lp.b_eff, 8);
-    CHECK(p->lp.total_steps >= LRB_MIN_STEPS);
+    CHECK_EQ_INT(p->r.lp.b_eff, 8);
+    CHECK(p->r.lp.total_steps >= LRB_MIN_STEPS);
     CHECK_CONTAINS(text, "enough optimizer steps: 40 images x 30 epochs at 64 per step are 30 steps, fewer than 100");
     free(text);
     plan_free(p);
@@ -302,10 +302,10 @@ static void test_round_trip(void) {
             CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
             char line[256];
             snprintf(line, sizeof line, "batch: %d per process x 1 process x accumulate %d = effective batch %ld",
-                     p->batch, p->lp.accumulate, p->lp.b_eff);
+                     p->batch, p->r.lp.accumulate, p->r.lp.b_eff);
             CHECK_CONTAINS(out, line);
             CHECK_CONTAINS(text, line);
-            snprintf(line, sizeof line, "-> peak %.6g", p->lp.lr_peak);
+            snprintf(line, sizeof line, "-> peak %.6g", p->r.lp.lr_peak);
             CHECK_CONTAINS(out, line);
             free(out);
         }

@@ -266,7 +266,7 @@ static void test_accumulation(void) {
     lrb_plan p;
     CHECK(lrb_compute(&in, &p) == YOLOC_OK);
     int found = 0;
-    for (int i = 0; i < p.nwarnings; i++) found |= strstr(p.warnings[i], "not the same as, one batch of 16") != NULL;
+    for (int i = 0; i < p.nnotes; i++) found |= strstr(p.notes[i], "not the same as, one batch of 16") != NULL;
     CHECK_MSG(found, "no BatchNorm accumulation note");
 }
 
