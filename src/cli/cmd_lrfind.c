@@ -1,5 +1,5 @@
-/* yoloc lrfind model=... data=... [optimizer=SGD] [lr_start=1e-7] [lr_end=1]
- *   [lr_steps=300] [every train key]
+/* yoloc lrfind model=... data=... [lr_start=0] [lr_end=0] [lr_steps=0]
+ *   [every train key] (0: automatic, from the training's recipe)
  * The LR range test (src/plan/lrfind.h): trains with an exponentially
  * growing LR until the loss diverges, writes lrfind.csv and lrfind.png into
  * the run directory (default runs/lrfind/exp) and suggests lr0. */

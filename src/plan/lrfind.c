@@ -443,19 +443,13 @@ static status set_key(config *c, const char *key, const char *fmt, ...) {
     return config_set(c, key, v, "lrfind");
 }
 
-/* The run's effective batch, LR factor and optimizer steps per epoch, as
- * the trainer will compute them (train/lrbatch.h). */
-static status plan_of(const config *c, const dist *d, lrf_result *r) {
+/* The training's recipe (train/recipe.h) as the trainer will resolve it:
+ * its optimizer (optimizer=auto resolved, and then set in c), effective
+ * batch, LR factor, peak, optimizer steps per epoch and in all. */
+static status plan_of(config *c, const dist *d, lrf_result *r) {
     if (c->batch < 1 || c->batch != floor(c->batch))
         return err_set(YOLOC_ERR_UNSUPPORTED, "key 'batch': lrfind needs a whole number of images per process, got %g",
                        c->batch);
-    optim_kind kind;
-    int is_auto = 0;
-    TRY(optim_kind_parse(c->optimizer, &kind, &is_auto));
-    if (is_auto)
-        return err_set(YOLOC_ERR_INVALID,
-                       "key 'optimizer': auto picks by the length of the training, which a range test does not have; "
-                       "name the optimizer of the training (SGD, AdamW or Adam)");
     /* the training images and classes */
     dataset ds;
     dataset_options dopt = {.use_cache = 1, .quiet = 1};
@@ -476,8 +470,17 @@ static status plan_of(const config *c, const dist *d, lrf_result *r) {
         err_clear();
         st = YOLOC_OK;
     }
+    if (st == YOLOC_OK && rc->optimizer_auto) { /* the range test sweeps the optimizer the training will use */
+        printf("lrfind: %s; the range test sweeps %s's LR (momentum %g)\n", rc->optimizer_reason,
+               optim_kind_name(rc->optimizer), rc->momentum);
+        st = set_key(c, "optimizer", "%s", optim_kind_name(rc->optimizer));
+        if (st == YOLOC_OK) st = set_key(c, "momentum", "%.10g", rc->momentum);
+        if (st == YOLOC_OK) st = set_key(c, "warmup_bias_lr", "%.10g", rc->warmup_bias_lr);
+    }
     if (st == YOLOC_OK) {
-        r->optimizer = optim_kind_name(kind);
+        r->optimizer = optim_kind_name(rc->optimizer);
+        r->lr_peak = rc->lp.lr_peak;
+        r->training_steps = rc->lp.total_steps;
         r->b_eff = rc->lp.b_eff;
         r->nbs = rc->in.nbs;
         r->batch = rc->batch;
@@ -491,6 +494,28 @@ static status plan_of(const config *c, const dist *d, lrf_result *r) {
     return st;
 }
 
+long lrf_auto_steps(long training_steps, char *reason, size_t cap) {
+    long want = (long)ceil(LRF_COST_FRAC * (double)training_steps);
+    if (want < LRF_AUTO_MIN) {
+        snprintf(reason, cap,
+                 "%.0f%% of it would be %ld steps, too few for a curve: the minimum %d (raise epochs, or lr_steps=N)",
+                 LRF_COST_FRAC * 100, want, LRF_AUTO_MIN);
+        return LRF_AUTO_MIN;
+    }
+    if (want > LRF_AUTO_MAX) {
+        snprintf(reason, cap, "%.0f%% of it would be %ld steps; %d are enough for the curve", LRF_COST_FRAC * 100, want,
+                 LRF_AUTO_MAX);
+        return LRF_AUTO_MAX;
+    }
+    snprintf(reason, cap, "%.0f%% of the training's steps", LRF_COST_FRAC * 100);
+    return want;
+}
+
+double lrf_beta(long steps) {
+    double b = steps > 0 ? 1.0 - 10.0 / (double)steps : LRF_BETA_MIN;
+    return b < LRF_BETA_MIN ? LRF_BETA_MIN : b > LRF_BETA ? LRF_BETA : b;
+}
+
 void lrf_result_free(lrf_result *r) { lrf_curve_free(&r->curve); }
 
 status lrf_run(config *c, dist *d, lrf_result *r) {
@@ -500,9 +525,9 @@ status lrf_run(config *c, dist *d, lrf_result *r) {
     r->lr_start = c->lr_start;
     r->lr_end = c->lr_end;
     r->lr_steps = c->lr_steps;
-    if (!(c->lr_start > 0) || !(c->lr_end > c->lr_start))
-        return err_set(YOLOC_ERR_INVALID, "keys 'lr_start', 'lr_end': the range test needs 0 < lr_start < lr_end, got %g and %g",
-                       c->lr_start, c->lr_end);
+    if (c->lr_steps > 0 && c->lr_steps < 5)
+        return err_set(YOLOC_ERR_INVALID, "key 'lr_steps': a range test needs at least 5 steps (0: automatic), got %ld",
+                       c->lr_steps);
     int resume = 0;
     if (parse_bool(c->resume, &resume) != 0 || resume)
         return err_set(YOLOC_ERR_INVALID, "key 'resume': a range test starts from the configured weights; resume is "
@@ -511,9 +536,23 @@ status lrf_run(config *c, dist *d, lrf_result *r) {
         return err_set(YOLOC_ERR_INVALID,
                        "key 'sched': lrfind runs with yoloc's per-step loss convention; drop sched=ultralytics (at "
                        "B_eff = nbs the suggested lr0 means the same in both)");
-    if (!c->given.optimizer) TRY(set_key(c, "optimizer", "SGD"));
     if (!c->given.project) TRY(set_key(c, "project", "runs/lrfind"));
     TRY(plan_of(c, d, r));
+    /* the sweep: its length from the training's steps, its range around
+     * the training's peak */
+    if (c->lr_steps > 0) {
+        r->lr_steps = c->lr_steps;
+        snprintf(r->steps_reason, sizeof r->steps_reason, "lr_steps=%ld given", c->lr_steps);
+    } else {
+        r->lr_steps = lrf_auto_steps(r->training_steps, r->steps_reason, sizeof r->steps_reason);
+    }
+    double peak = r->lr_peak > 0 ? r->lr_peak : 0.01;
+    r->lr_start = c->lr_start > 0 ? c->lr_start : peak * LRF_RANGE_BELOW;
+    r->lr_end = c->lr_end > 0 ? c->lr_end : peak * LRF_RANGE_ABOVE;
+    if (!(r->lr_end > r->lr_start))
+        return err_set(YOLOC_ERR_INVALID, "keys 'lr_start', 'lr_end': the range test needs 0 < lr_start < lr_end, got %g and %g",
+                       r->lr_start, r->lr_end);
+    r->beta = lrf_beta(r->lr_steps);
     /* epochs to cover the sweep, plus one: the trainer always validates
      * after its last epoch, and the hook ends the run before that */
     long spe = r->steps_per_epoch > 0 ? r->steps_per_epoch : 1;
@@ -525,13 +564,20 @@ status lrf_run(config *c, dist *d, lrf_result *r) {
     TRY(set_key(c, "warmup_epochs", "0"));
     TRY(set_key(c, "close_mosaic", "0"));
     TRY(set_key(c, "patience", "0"));
-    printf("lrfind: %ld optimizer steps, lr %g -> %g (x%.4g per step) for every parameter group, no warmup, no "
-           "validation; %ld steps per epoch -> up to %ld epochs (the LR schedule printed by the trainer is not used)\n",
-           r->lr_steps, r->lr_start, r->lr_end,
-           r->lr_steps > 1 ? pow(r->lr_end / r->lr_start, 1.0 / (double)(r->lr_steps - 1)) : 1.0, spe, epochs - 1);
+    long forwards = r->lr_steps * r->accumulate;
+    printf("lrfind: cost: %ld optimizer steps x B_eff %ld = %ld images (%ld forward passes of %d per process), %.0f%% "
+           "of the %ld-step training it prepares; %s\n",
+           r->lr_steps, r->b_eff, r->lr_steps * r->b_eff, forwards, r->batch,
+           r->training_steps > 0 ? 100.0 * (double)r->lr_steps / (double)r->training_steps : 0.0, r->training_steps,
+           r->steps_reason);
+    printf("lrfind: lr %g -> %g (x%.4g per step%s) for every parameter group, no warmup, no validation; smoothing beta "
+           "%.3g; %ld steps per epoch -> up to %ld epochs (the LR schedule printed by the trainer is not used)\n",
+           r->lr_start, r->lr_end,
+           r->lr_steps > 1 ? pow(r->lr_end / r->lr_start, 1.0 / (double)(r->lr_steps - 1)) : 1.0,
+           c->lr_start > 0 || c->lr_end > 0 ? "" : "; the training's peak / 1000 to x 100", r->beta, spe, epochs - 1);
     fflush(stdout);
 
-    TRY(lrf_curve_init(&r->curve, r->lr_steps, LRF_BETA, LRF_DIVERGE));
+    TRY(lrf_curve_init(&r->curve, r->lr_steps, r->beta, LRF_DIVERGE));
     train_hooks h = {.ctx = r, .lr_at = hook_lr_at, .on_step = hook_on_step, .skip_final_val = 1};
     train_result tr;
     status st = train_run_ex(c, d, &h, &tr);

@@ -9,6 +9,22 @@
  * loss exceeds 4 x its minimum so far, or when a loss or gradient is not
  * finite (divergence).
  *
+ * Its length and range by default (lr_steps=0, lr_start=0, lr_end=0) follow
+ * the training it prepares, resolved first with the training's own recipe
+ * (train/recipe.h: the same optimizer, optimizer=auto included, effective
+ * batch and accumulate; the test runs at that B_eff):
+ *   steps (lrf_auto_steps): LRF_COST_FRAC (5 %) of the training's optimizer
+ *     steps, at least LRF_AUTO_MIN (40: fewer points make no curve) and at
+ *     most LRF_AUTO_MAX (100); its cost (steps, images, forward passes, the
+ *     share of the training) is printed before it starts, with the reason
+ *     when the minimum decides;
+ *   range: the recipe's peak LR x LRF_RANGE_BELOW (1e-3) to x LRF_RANGE_ABOVE
+ *     (100): five decades around where trainings of this optimizer work,
+ *     rather than seven from 1e-7 of which the first ones teach nothing;
+ *   smoothing (lrf_beta): beta = 1 - 10 / steps within [0.8, 0.98], a window
+ *     of about a tenth of the sweep (0.98 over 40 steps would be a running
+ *     mean of the whole curve and lag it by a decade).
+ *
  * From the smoothed curve come two candidate learning rates:
  *   steepest: where d(smoothed loss)/d(log lr) is most negative on the way
  *             down to the minimum (beyond it the decay after a loss spike
@@ -41,7 +57,13 @@
 
 #include <stdio.h>
 
-#define LRF_BETA 0.98        /* smoothing of the loss */
+#define LRF_BETA 0.98        /* smoothing of the loss: the most (long sweeps) */
+#define LRF_BETA_MIN 0.8     /* and the least (short sweeps) */
+#define LRF_COST_FRAC 0.05   /* the automatic sweep: this share of the training's optimizer steps, */
+#define LRF_AUTO_MIN 40      /* at least this many steps, */
+#define LRF_AUTO_MAX 100     /* at most this many */
+#define LRF_RANGE_BELOW 1e-3 /* the automatic range: the recipe's peak LR x this ... */
+#define LRF_RANGE_ABOVE 100.0 /* ... to x this */
 #define LRF_DIVERGE 4.0      /* stop once smoothed > this x its minimum */
 #define LRF_SKIP_FRAC 0.10   /* points ignored at the start for the steepest descent */
 #define LRF_MIN_DROP 0.05    /* below this relative fall the curve is flat: no suggestion */
@@ -54,6 +76,13 @@
  * lr_start * (lr_end / lr_start)^(step / (steps - 1)); lr_start for steps
  * <= 1 or step <= 0, lr_end for step >= steps - 1. */
 double lrf_lr_at(double lr_start, double lr_end, long steps, long step);
+
+/* The automatic sweep length for a training of `training_steps` optimizer
+ * steps (see the top); `reason` gets one line saying which rule decided. */
+long lrf_auto_steps(long training_steps, char *reason, size_t cap);
+/* The smoothing of a sweep of `steps` steps: 1 - 10/steps within
+ * [LRF_BETA_MIN, LRF_BETA]. */
+double lrf_beta(long steps);
 
 /* Exponential smoothing with bias correction:
  *   avg_n = beta avg_{n-1} + (1 - beta) x_n,   value_n = avg_n / (1 - beta^n). */
@@ -141,15 +170,20 @@ typedef struct {
     double lr0_steep, lr0_min10; /* both candidates at nbs */
     long steps_per_epoch;
     int epochs;            /* what the trainer was given */
+    double beta;           /* the smoothing used */
+    double lr_peak;        /* the training's planned peak at B_eff (its recipe) */
+    long training_steps;   /* the training's optimizer steps (its recipe) */
+    char steps_reason[256];
 } lrf_result;
 
-/* Runs the range test on config c (its lr_start, lr_end, lr_steps keys and
- * every train key; the command's defaults: optimizer SGD, project
- * runs/lrfind). Changes c: epochs (enough to cover lr_steps), val=False,
- * warmup_epochs=0, close_mosaic=0, patience=0. Every rank records the same
- * curve; rank 0 writes the files. Errors: the trainer's, and settings a
- * range test cannot use (resume, optimizer=auto, sched=ultralytics, a
- * range with lr_end <= lr_start). */
+/* Runs the range test on config c (its lr_start, lr_end, lr_steps keys, 0
+ * = automatic, and every train key; the command's default project
+ * runs/lrfind). Changes c: optimizer (and momentum, warmup_bias_lr) to what
+ * optimizer=auto resolves to for the training, epochs (enough to cover the
+ * sweep), val=False, warmup_epochs=0, close_mosaic=0, patience=0. Every rank
+ * records the same curve; rank 0 writes the files. Errors: the trainer's,
+ * and settings a range test cannot use (resume, sched=ultralytics, a range
+ * with lr_end <= lr_start). */
 status lrf_run(config *c, dist *d, lrf_result *r);
 void lrf_result_free(lrf_result *r);
 

@@ -29,7 +29,16 @@ status recipe_resolve(const config *c, const recipe_facts *f, const recipe_overr
     r->lr0 = c->lr0;
     r->momentum = c->momentum;
     r->warmup_bias_lr = c->warmup_bias_lr;
-    if (is_auto) {
+    if (ov->optimizer_of) {
+        const recipe *o = ov->optimizer_of;
+        r->optimizer = o->optimizer;
+        r->lr0 = o->lr0;
+        r->momentum = o->momentum;
+        r->warmup_bias_lr = o->warmup_bias_lr;
+        r->optimizer_auto = o->optimizer_auto;
+        is_auto = o->optimizer_auto;
+        snprintf(r->optimizer_reason, sizeof r->optimizer_reason, "%s", o->optimizer_reason);
+    } else if (is_auto) {
         optim_auto_choice ch;
         long iters = f->train_images > 0 ? optim_auto_iterations(f->train_images, r->batch, (int)c->nbs, r->epochs)
                                          : 1000000;
@@ -106,6 +115,16 @@ status recipe_resolve(const config *c, const recipe_facts *f, const recipe_overr
     }
     TRY(sched_validate(sc));
     return plan_st;
+}
+
+int recipe_time_epochs(double budget_s, double elapsed_s, int done, int measured, int planned) {
+    if (planned - done <= RECIPE_TIME_FREEZE) return planned > done ? planned : done;
+    if (measured < 1 || !(elapsed_s > 0)) return planned;
+    double per_epoch = elapsed_s / measured;
+    double more = nearbyint((budget_s - elapsed_s) / per_epoch);
+    if (!(more > 0)) return done;
+    if (more > 100000 - done) more = 100000 - done;
+    return done + (int)more;
 }
 
 void recipe_print(const recipe *r, const config *c, FILE *f) {

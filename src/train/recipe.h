@@ -48,9 +48,11 @@ typedef struct {
     norm_kind norm;
     int set_warmup;         /* 1: `warmup_epochs` instead of the key */
     double warmup_epochs;
+    const struct recipe *optimizer_of; /* non-NULL: its optimizer, lr0, momentum and warmup_bias_lr (a running
+                                          training keeps what optimizer=auto chose at its start) */
 } recipe_overrides;
 
-typedef struct {
+typedef struct recipe {
     int batch, processes, epochs;
     optim_kind optimizer;
     int optimizer_auto;            /* 1: optimizer=auto chose the optimizer, lr0, momentum and warmup_bias_lr */
@@ -71,6 +73,18 @@ typedef struct {
  * settings; YOLOC_ERR_INVALID with the refusal as message when a guard rail
  * refuses and force is off (the recipe is still filled, lp.refused set). */
 status recipe_resolve(const config *c, const recipe_facts *f, const recipe_overrides *ov, recipe *r);
+
+/* time= (hours, as Ultralytics): the epochs that fit a budget of
+ * `budget_s` seconds once `done` epochs are complete, of which `measured`
+ * ran in this process in `elapsed_s`: done + round(remaining / the mean
+ * epoch time), at least `done` (stop now). While the run is planned to
+ * end within RECIPE_TIME_FREEZE epochs (`planned` - done) the plan stays,
+ * so that the schedule's last step is the run's last and the LR ends at
+ * its final value; re-estimating earlier lets the first epoch's start-up
+ * costs wash out. The trainer then re-resolves the recipe with these
+ * epochs (its warmup and decay span the real run). */
+#define RECIPE_TIME_FREEZE 2
+int recipe_time_epochs(double budget_s, double elapsed_s, int done, int measured, int planned);
 
 /* The start-up block (lrbatch.h's lrb_print), after optimizer=auto's line
  * when it decided. */

@@ -120,7 +120,9 @@ struct trainer {
     int have_opt;
     ema e;
     int have_ema;
-    recipe r;              /* the LR/batch recipe (recipe.h), resolved once at set-up */
+    recipe r;              /* the LR/batch recipe (recipe.h), resolved once at set-up (and again when time=
+                              resizes the run) */
+    recipe_facts rf;       /* the run's facts it was resolved with */
     char dir[4096];
     FILE *steps_csv, *results_csv;
     float *grad;           /* loss gradient buffer [batch, A, no] */
@@ -231,6 +233,47 @@ static status write_args_yaml(trainer *t) {
     return file_write_atomic(t->args_yaml_path, buf, len);
 }
 
+/* time=: after each epoch, the epochs that fit the budget
+ * (recipe_time_epochs), decided by rank 0 for every rank; a new count
+ * re-resolves the recipe (the optimizer chosen at the start stays), so the
+ * schedule's warmup and decay span the real run, and args.yaml follows. */
+static status fit_time_budget(trainer *t, int epoch, double t_start) {
+    config *c = t->c;
+    int done = epoch + 1;
+    double elapsed = time_now() - t_start;
+    double e = recipe_time_epochs(c->time * 3600.0, elapsed, done, done - t->start_epoch, (int)c->epochs);
+    if (t->d->world > 1) TRY(dist_broadcast(t->d, &e, sizeof e, 0));
+    int E = (int)e;
+    if (E == c->epochs) return YOLOC_OK;
+    long was = c->epochs;
+    char v[32];
+    snprintf(v, sizeof v, "%d", E);
+    TRY(config_set(c, "epochs", v, "time"));
+    double per = elapsed / (done - t->start_epoch);
+    if (E <= done) {
+        printf("time=%g: %.1f s per epoch, %.3f of %g hours used: the run ends after this epoch\n", c->time, per,
+               elapsed / 3600.0, c->time);
+        return YOLOC_OK;
+    }
+    recipe_overrides ov = {.optimizer_of = &t->r};
+    recipe *nr = malloc(sizeof *nr);
+    if (!nr) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    status st = recipe_resolve(c, &t->rf, &ov, nr);
+    if (st < 0 && nr->lp.refused) { /* refused or forced at the start already */
+        err_clear();
+        st = YOLOC_OK;
+    }
+    if (st == YOLOC_OK) {
+        t->r = *nr;
+        printf("time=%g: %.1f s per epoch -> %d epochs in all (was %ld): the schedule now spans %ld optimizer steps "
+               "(warmup %ld)\n",
+               c->time, per, E, was, t->r.sc.total_steps, t->r.sc.warmup_steps);
+        if (t->lead) st = write_args_yaml(t);
+    }
+    free(nr);
+    return st;
+}
+
 /* GroupNorm when asked; SyncBatchNorm across several processes (the
  * default there, unless norm=bn is given); BatchNorm otherwise. */
 
@@ -315,8 +358,8 @@ static status setup(trainer *t) {
     if (t->ds.train.nimages == 0) return err_set(YOLOC_ERR_INVALID, "data=%s: the train split has no usable images", c->data);
     /* the recipe: everything about LR and batch, decided here once (printed
      * below, after the loader, with the refusal if any) */
-    recipe_facts rf = {.processes = t->d->world, .train_images = (long)t->ds.train.nimages, .nc = t->ds.nc};
-    status recipe_st = recipe_resolve(c, &rf, NULL, &t->r);
+    t->rf = (recipe_facts){.processes = t->d->world, .train_images = (long)t->ds.train.nimages, .nc = t->ds.nc};
+    status recipe_st = recipe_resolve(c, &t->rf, NULL, &t->r);
     if (recipe_st < 0 && !t->r.lp.refused) return recipe_st;
     if (t->d->world > 1)
         printf("processes: %d (this is rank %d); normalisation: %s\n", t->d->world, t->d->rank,
@@ -348,6 +391,11 @@ static status setup(trainer *t) {
         return err_set(YOLOC_ERR_INTERNAL, "the loader has %zu images per process, the recipe %ld",
                        loader_num_samples(t->L), t->r.in.images_per_epoch);
     recipe_print(&t->r, c, stdout);
+    if (c->time > 0)
+        printf("time=%g hours: after each epoch the run is sized to fit from the measured epoch time (the %ld epochs "
+               "above until the first one ends); the last %d epochs keep their plan, so the LR ends at its final "
+               "value\n",
+               c->time, c->epochs, RECIPE_TIME_FREEZE);
     TRY(recipe_st);
     const optim_kind kind = t->r.optimizer;
     const double momentum = t->r.momentum;
@@ -1336,6 +1384,7 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
             patience_stop = 1;
             break;
         }
+        if (c->time > 0) TRY_GOTO(st, fit_time_budget(&t, epoch, t_start));
     }
     double hours = (time_now() - t_start) / 3600.0;
     printf("%d epochs completed in %.3f hours (%ld optimizer steps, %ld skipped as non-finite)\n",

@@ -301,8 +301,26 @@ static void test_files(void) {
     rmdir(dir);
 }
 
+/* The automatic sweep: 5 % of the training's steps within 40-100, each
+ * bound with its reason; the smoothing window a tenth of the sweep. */
+static void test_auto_sweep(void) {
+    char why[256];
+    CHECK_EQ_INT(lrf_auto_steps(120, why, sizeof why), LRF_AUTO_MIN); /* BCCD, 30 epochs: 6 -> 40 */
+    CHECK_CONTAINS(why, "too few");
+    CHECK_EQ_INT(lrf_auto_steps(1200, why, sizeof why), 60);
+    CHECK_CONTAINS(why, "5%");
+    CHECK_EQ_INT(lrf_auto_steps(1000000, why, sizeof why), LRF_AUTO_MAX);
+    CHECK_CONTAINS(why, "enough");
+    CHECK_NEAR(lrf_beta(16), LRF_BETA_MIN, 0);
+    CHECK_NEAR(lrf_beta(40), LRF_BETA_MIN, 0);
+    CHECK_NEAR(lrf_beta(100), 0.9, 1e-15);
+    CHECK_NEAR(lrf_beta(300), 1 - 10.0 / 300, 1e-15);
+    CHECK_NEAR(lrf_beta(100000), LRF_BETA, 0);
+}
+
 int main(void) {
     test_sequence();
+    test_auto_sweep();
     test_smoothing();
     test_known_steepest();
     test_divergence();

@@ -15,8 +15,9 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0
 cd "$T" || exit 1
-ARGS="model=$ROOT/tests/train/yolov8t.yaml data=synth:classes=2,images=32,val=8,imgsz=64 imgsz=64 batch=8 nbs=32
-      accumulate=1 workers=1 threads=1 lr_steps=16"
+BASE="model=$ROOT/tests/train/yolov8t.yaml data=synth:classes=2,images=32,val=8,imgsz=64 imgsz=64 batch=8 nbs=32
+      accumulate=1 workers=1 threads=1"
+ARGS="$BASE lr_steps=16"
 
 "$Y" lrfind $ARGS lr_start=1e-4 lr_end=10 >"$T/log" 2>&1 || { echo "FAIL lrfind run"; tail -20 "$T/log"; exit 1; }
 D="$T/runs/lrfind/exp"
@@ -28,12 +29,16 @@ n=$(sed -n 's/^LR range test: \([0-9]*\) of 16 steps.*/\1/p' "$T/log")
     && echo "ok   runs/lrfind/exp/lrfind.csv (the default project) has the header and $n rows" \
     || { echo "FAIL lrfind.csv missing or wrong length"; ls -R "$T/runs" | head; fail=1; }
 
-# the LR sequence: 1e-4 * (1e5)^(k/15); the smoothing: beta 0.98 with bias correction
-awk -F, 'NR > 1 {
+# the LR sequence: 1e-4 * (1e5)^(k/15); the smoothing: the printed beta (16 steps: 0.8) with bias correction
+beta=$(sed -n 's/.*smoothing beta \([0-9.]*\);.*/\1/p' "$T/log")
+[ "$beta" = "0.8" ] && echo "ok   smoothing beta 0.8 for a 16-step sweep" || { echo "FAIL beta '$beta'"; fail=1; }
+grep -q "^lrfind: cost: 16 optimizer steps x B_eff 8 = 128 images (16 forward passes of 8 per process)" "$T/log" \
+    && echo "ok   the cost printed before the sweep" || { echo "FAIL cost line"; grep "^lrfind" "$T/log"; fail=1; }
+awk -F, -v B="${beta:-0.8}" 'NR > 1 {
     k = $1; want = 1e-4 * exp(log(1e5) * k / 15)
     if ((($2 - want) / want) ^ 2 > 1e-14) { printf "step %d: lr %s, expected %.9g\n", k, $2, want; bad = 1 }
     if ($3 != "nan" && $3 != "-nan" && $3 != "inf") {
-        avg = 0.98 * avg + 0.02 * $3; bn = (bn ? bn : 1) * 0.98; s = avg / (1 - bn)
+        avg = B * avg + (1 - B) * $3; bn = (bn ? bn : 1) * B; s = avg / (1 - bn)
         if ((($4 - s) / s) ^ 2 > 1e-12) { printf "step %d: smoothed %s, expected %.9g\n", k, $4, s; bad = 1 }
     }
 } END { exit bad }' "$CSV" && echo "ok   lr grows geometrically from lr_start; smoothed_loss is the bias-corrected EMA of loss" \
@@ -71,6 +76,16 @@ awk -v a="$m10" -v b="$c10" 'BEGIN { exit !(a > 0 && b > 0 && (b / (4 * a) - 1) 
     && echo "ok   dry=True prints the sweep (step 15: lr 10) and writes nothing" \
     || { echo "FAIL dry run"; tail -5 "$T/dry.log"; fail=1; }
 
+# the automatic sweep: the training (32 images / 8 x 100 epochs = 400 steps) -> 5% = 20 -> the minimum 40;
+# optimizer=auto resolved for the training (400 iterations: AdamW lr0 0.001667 for 2 classes; at B_eff 8 of
+# nbs 32 the peak is 0.00041675), the range its peak / 1000 to x 100
+"$Y" lrfind $BASE optimizer=auto dry=True project="$T/dry2" >"$T/dry2.log" 2>&1 \
+    && grep -q "^lrfind: cost: 40 optimizer steps x B_eff 8 = 320 images (40 forward passes of 8 per process), 10% of the 400-step training it prepares; 5% of it would be 20 steps, too few for a curve: the minimum 40" "$T/dry2.log" \
+    && grep -q "the range test sweeps AdamW's LR" "$T/dry2.log" \
+    && grep -q "^lrfind: lr 4.1675e-07 -> 0.041675 " "$T/dry2.log" \
+    && echo "ok   automatic sweep: 40 steps (the minimum; its cost printed), AdamW from optimizer=auto, lr peak/1000 to x100" \
+    || { echo "FAIL automatic sweep"; grep "^lrfind" "$T/dry2.log"; tail -3 "$T/dry2.log"; fail=1; }
+
 # settings a range test cannot use
 check_refused() { # key, then extra arguments
     key=$1; shift
@@ -78,8 +93,14 @@ check_refused() { # key, then extra arguments
     elif grep -q "$key" "$T/bad.log"; then echo "ok   $* refused: $(grep -m1 error "$T/bad.log" | cut -c1-90)"
     else echo "FAIL $*: message does not name $key"; cat "$T/bad.log"; fail=1; fi
 }
+check_refused_base() { # the same without lr_steps in the arguments
+    key=$1; shift
+    if "$Y" lrfind $BASE "$@" project="$T/bad" >"$T/bad.log" 2>&1; then echo "FAIL $* accepted"; fail=1
+    elif grep -q "$key" "$T/bad.log"; then echo "ok   $* refused: $(grep -m1 error "$T/bad.log" | cut -c1-90)"
+    else echo "FAIL $*: message does not name $key"; cat "$T/bad.log"; fail=1; fi
+}
 check_refused "lr_start" lr_start=1 lr_end=0.1
-check_refused "optimizer" optimizer=auto
+check_refused_base "lr_steps" lr_steps=3
 check_refused "resume" resume=True
 check_refused "sched" sched=ultralytics
 [ ! -d "$T/bad" ] && echo "ok   nothing written for refused settings" || { echo "FAIL refused runs wrote files"; fail=1; }

@@ -133,8 +133,50 @@ static void test_overrides(void) {
     config_free(&c);
 }
 
+/* time=: the epochs that fit, re-estimated while the end is more than
+ * RECIPE_TIME_FREEZE epochs away; then the plan stays. */
+static void test_time_epochs(void) {
+    /* 180 s budget, the first epoch took 15 s: 1 + round(165 / 15) = 12 */
+    CHECK_EQ_INT(recipe_time_epochs(180, 15, 1, 1, 100), 12);
+    /* later: 5 epochs in 55 s (11 s each): 5 + round(125 / 11) = 16 */
+    CHECK_EQ_INT(recipe_time_epochs(180, 55, 5, 5, 12), 16);
+    /* within RECIPE_TIME_FREEZE of the planned end: the plan stays even if slower */
+    CHECK_EQ_INT(recipe_time_epochs(180, 150, 10, 10, 12), 12);
+    CHECK_EQ_INT(recipe_time_epochs(180, 175, 14, 14, 16), 16);
+    /* the budget already used up: stop now */
+    CHECK_EQ_INT(recipe_time_epochs(180, 400, 2, 2, 100), 2);
+    /* resumed: only this process's epochs are measured */
+    CHECK_EQ_INT(recipe_time_epochs(100, 20, 12, 2, 50), 12 + 8); /* 10 s each, 80 s left */
+}
+
+/* A resized run keeps the optimizer optimizer=auto chose at its start. */
+static void test_keeps_optimizer(void) {
+    config c;
+    CHECK_EQ_INT(config_init(&c), YOLOC_OK);
+    set(&c, "epochs", "30");
+    set(&c, "batch", "16");
+    recipe_facts f = {.processes = 1, .train_images = 205, .nc = 3};
+    recipe *r0 = calloc(1, sizeof *r0), *r1 = calloc(1, sizeof *r1);
+    CHECK_EQ_INT(recipe_resolve(&c, &f, NULL, r0), YOLOC_OK);
+    CHECK_EQ_INT(r0->optimizer, OPTIM_ADAMW);
+    set(&c, "epochs", "3000"); /* > 10,000 iterations: auto alone would pick SGD */
+    CHECK_EQ_INT(recipe_resolve(&c, &f, NULL, r1), YOLOC_OK);
+    CHECK_EQ_INT(r1->optimizer, OPTIM_SGD);
+    recipe_overrides ov = {.optimizer_of = r0};
+    CHECK_EQ_INT(recipe_resolve(&c, &f, &ov, r1), YOLOC_OK);
+    CHECK_EQ_INT(r1->optimizer, OPTIM_ADAMW);
+    CHECK_NEAR(r1->lr0, 0.001429, 1e-12);
+    CHECK_EQ_INT(r1->lp.total_steps, 4 * 3000);
+    CHECK_EQ_INT(r1->sc.total_steps, 4 * 3000);
+    free(r0);
+    free(r1);
+    config_free(&c);
+}
+
 int main(void) {
     test_defaults();
     test_overrides();
+    test_time_epochs();
+    test_keeps_optimizer();
     return test_finish("test_recipe");
 }
