@@ -34,6 +34,9 @@ typedef struct {
      * holds them rank after rank and sizes[world] their sizes. */
     status (*gather)(dist *d, const void *buf, size_t n, int root, void **out, size_t *sizes);
     void (*close)(dist *d, int failed);
+    /* A sub-communicator of the ranks that pass the same color, ordered
+     * by key (collective over d). */
+    status (*split)(dist *d, int color, int key, dist *out);
 } dist_vt;
 
 struct dist {
@@ -50,8 +53,13 @@ void dist_single(dist *d);
 /* MPI when the process was started by mpirun (OMPI_COMM_WORLD_SIZE or
  * PMIX_RANK set), else one process. timeout_s > 0. */
 status dist_open(dist *d, double timeout_s);
-/* Ends the communicator; failed = 1 stops every process of the job. */
+/* Ends the communicator; failed = 1 stops every process of the job (a
+ * sub-communicator's too). */
 void dist_close(dist *d, int failed);
+/* Splits d into groups: the ranks with the same color form one
+ * communicator `out`, ranked by key (then by their rank in d); every rank
+ * of d must call it. Close `out` with dist_close before d. */
+static inline status dist_split(dist *d, int color, int key, dist *out) { return d->vt->split(d, color, key, out); }
 
 static inline status dist_allreduce_sum_f32(dist *d, float *x, size_t n) { return d->vt->allreduce_sum_f32(d, x, n); }
 static inline status dist_allreduce_sum_f64(dist *d, double *x, size_t n) { return d->vt->allreduce_sum_f64(d, x, n); }

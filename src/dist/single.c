@@ -43,10 +43,17 @@ static status single_gather(dist *d, const void *buf, size_t n, int root, void *
     return YOLOC_OK;
 }
 static void single_close(dist *d, int failed) { (void)d, (void)failed; }
+static status single_split(dist *d, int color, int key, dist *out) {
+    (void)color, (void)key;
+    double timeout = d->timeout_s;
+    dist_single(out);
+    out->timeout_s = timeout;
+    return YOLOC_OK;
+}
 
 static const dist_vt SINGLE_VT = {single_allreduce_f32, single_allreduce_f64, single_broadcast, single_barrier,
                                   single_iallreduce,    single_test,          single_wait,      single_gather,
-                                  single_close};
+                                  single_close,         single_split};
 
 void dist_single(dist *d) {
     memset(d, 0, sizeof *d);

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "data/dataset.h"
+#include "core/timer.h"
 #include "io/file.h"
 #include "io/plot.h"
 #include "io/yaml.h"
@@ -863,6 +864,11 @@ typedef struct {
     char dir[4096];
     dist *d;
     int lead;
+    /* trials in parallel (group=N): groups of N ranks, group g runs the
+     * trials t with t % ngroups == g, in order, on its communicator td */
+    int ngroups, my_group;
+    dist *td;
+    unsigned char *known;  /* TUNE_MAX_TRIALS: the record is final (this group's, or read from another's files) */
 } tuner;
 
 typedef struct {
@@ -872,6 +878,87 @@ typedef struct {
     int stopped;
     int interrupt_epoch, interrupted;
 } trial_ctx;
+
+/* Several groups share their trials' progress through files in the tune
+ * folder (written atomically by the group's first rank): trial<i>/
+ * tune_rung<k> (the score at rung k, written when the trial reaches it)
+ * and trial<i>/tune_record.bin (the finished trial's record). */
+static void group_file(const tuner *T, int trial, int rung, char *out, size_t cap) {
+    if (rung >= 0) snprintf(out, cap, "%.4000s/trial%d/tune_rung%d", T->dir, trial, rung);
+    else snprintf(out, cap, "%.4000s/trial%d/tune_record.bin", T->dir, trial);
+}
+
+static status publish_rung(const tuner *T, int trial, int rung, tune_score s) {
+    if (T->ngroups < 2 || T->td->rank != 0) return YOLOC_OK;
+    char path[4200], text[96];
+    group_file(T, trial, rung, path, sizeof path);
+    int n = snprintf(text, sizeof text, "%.17g %.17g\n", s.fitness, s.val_loss);
+    return file_write_atomic(path, text, (size_t)n);
+}
+
+static status publish_record(const tuner *T, const tune_record *r) {
+    if (T->ngroups < 2 || T->td->rank != 0) return YOLOC_OK;
+    char path[4200];
+    group_file(T, r->trial, -1, path, sizeof path);
+    return file_write_atomic(path, r, sizeof *r);
+}
+
+/* Reads another group's finished record of trial i into T->recs[i]; 1 when
+ * there was one. */
+static int fetch_record(tuner *T, int i) {
+    if (T->known[i]) return 1;
+    char path[4200];
+    group_file(T, i, -1, path, sizeof path);
+    char *buf = NULL;
+    size_t len = 0;
+    if (!path_exists(path) || file_read_all(path, sizeof(tune_record) + 1, &buf, &len) < 0 || len != sizeof(tune_record)) {
+        err_clear();
+        free(buf);
+        return 0;
+    }
+    memcpy(&T->recs[i], buf, sizeof(tune_record));
+    free(buf);
+    T->known[i] = 1;
+    return 1;
+}
+
+/* Trial i's score at rung k as a search of the trials one after another
+ * would know it when a later trial reaches that rung: *reached = 0 when
+ * trial i ended before the rung. Another group's trial may still run: its
+ * files are waited for (its rung, or its end), however long its training
+ * takes; a line every minute says so. */
+static status rung_of(tuner *T, int i, int k, int *reached, tune_score *sc) {
+    double t0 = time_now(), told = t0;
+    for (;;) {
+        if (T->known[i] || fetch_record(T, i)) {
+            *reached = !isnan(T->recs[i].rung[k].fitness);
+            *sc = T->recs[i].rung[k];
+            return YOLOC_OK;
+        }
+        char path[4200], *buf = NULL;
+        size_t len = 0;
+        group_file(T, i, k, path, sizeof path);
+        if (path_exists(path) && file_read_all(path, 256, &buf, &len) == YOLOC_OK) {
+            double f = NAN, v = NAN;
+            int ok = sscanf(buf, "%lg %lg", &f, &v) == 2;
+            free(buf);
+            if (ok) {
+                *reached = 1;
+                sc->fitness = f;
+                sc->val_loss = v;
+                return YOLOC_OK;
+            }
+        }
+        err_clear();
+        if (time_now() - told >= 60) {
+            told = time_now();
+            printf("tune: waiting %.0f s for trial %d (another group) to reach the rung of epoch %d or end\n",
+                   told - t0, i, T->rungs[k]);
+            fflush(stdout);
+        }
+        usleep(20000);
+    }
+}
 
 static int trial_on_epoch(void *ctx, const train_epoch_info *e) {
     trial_ctx *x = ctx;
@@ -893,11 +980,21 @@ static int trial_on_epoch(void *ctx, const train_epoch_info *e) {
     for (int k = 0; k < T->nrungs; k++) {
         if (T->rungs[k] != ep) continue;
         rec->rung[k] = rec->best;
+        if (publish_rung(T, rec->trial, k, rec->best) < 0) {
+            log_warn("tune: %s", yoloc_last_error());
+            err_clear();
+        }
         if (k == T->nrungs - 1) break;
+        /* the trials before this one that reached the rung (as when the
+         * trials run one after another) */
         tune_score others[TUNE_MAX_TRIALS];
         int no = 0;
-        for (int i = 0; i < T->nrec; i++)
-            if (!isnan(T->recs[i].rung[k].fitness)) others[no++] = T->recs[i].rung[k];
+        for (int i = 0; i < rec->trial; i++) {
+            int reached = 0;
+            tune_score o;
+            if (rung_of(T, i, k, &reached, &o) < 0) return 1;
+            if (reached) others[no++] = o;
+        }
         int go = tune_promote(others, no, rec->best, T->eta);
         int better = 0;
         for (int i = 0; i < no; i++) better += tune_score_better(others[i], rec->best);
@@ -1284,11 +1381,30 @@ status tune_run(config *c, dist *d, tune_result *res) {
         memset(res, 0, sizeof *res);
         res->best = -1;
     }
+    T->known = calloc(TUNE_MAX_TRIALS, 1);
+    if (!T->known) {
+        free(T->recs);
+        free(T);
+        return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    }
     T->d = d;
+    T->td = d;
+    T->ngroups = 1;
     T->lead = d->rank == 0;
+    dist sub;
+    int have_sub = 0;
     int dry = 0;
     status st = YOLOC_OK;
-    if (T->lead) st = tune_prepare(T, c, d->world, &dry); /* T->base is zeroed or owned: config_free is safe */
+    if (c->group > d->world || (c->group > 0 && d->world % c->group)) {
+        free(T->known);
+        free(T->recs);
+        free(T);
+        return err_set(YOLOC_ERR_INVALID, "key 'group': %d process%s do not split into groups of %ld", d->world,
+                       d->world == 1 ? "" : "es", c->group);
+    }
+    /* the processes of one trial: a group (group=N) or all */
+    int per_trial = c->group > 0 && c->group < d->world ? (int)c->group : d->world;
+    if (T->lead) st = tune_prepare(T, c, per_trial, &dry); /* T->base is zeroed or owned: config_free is safe */
     TRY_GOTO(st, tune_agree(d, st));
     if (d->world > 1) { /* rank 0's decisions for everyone */
         if (!T->lead) TRY_GOTO(st, config_init(&T->base));
@@ -1302,6 +1418,25 @@ status tune_run(config *c, dist *d, tune_result *res) {
         TRY_GOTO(st, dist_broadcast(d, T->dir, sizeof T->dir, 0));
         if (T->nrec) TRY_GOTO(st, dist_broadcast(d, T->recs, sizeof *T->recs * (size_t)T->nrec, 0));
     }
+    for (int i = 0; i < T->nrec; i++) T->known[i] = 1;
+    /* group=N: the ranks in groups of N, each group training its own
+     * trials (t % groups) with its own communicator */
+    if (c->group > 0 && c->group < d->world) {
+        if (d->world % c->group) {
+            st = err_set(YOLOC_ERR_INVALID, "key 'group': %d processes do not split into groups of %ld", d->world,
+                         c->group);
+            goto fail;
+        }
+        T->ngroups = d->world / (int)c->group;
+        T->my_group = d->rank / (int)c->group;
+        TRY_GOTO(st, dist_split(d, T->my_group, d->rank, &sub));
+        have_sub = 1;
+        T->td = &sub;
+        printf("tune: %d groups of %ld process%s; group g trains trials g, g + %d, ...; a trial's rung decision waits "
+               "for the earlier trials' scores there, so the results are those of the trials run one after another\n",
+               T->ngroups, c->group, c->group == 1 ? "" : "es", T->ngroups);
+    }
+    const int tw = T->td->world; /* processes per trial */
 
     printf("tune: %d trials of up to %ld epochs, %d searched key%s, successive halving with eta %d: rungs at epoch%s",
            T->budget, T->base.epochs, T->space.ndims, T->space.ndims == 1 ? "" : "s", T->eta, T->nrungs == 1 ? "" : "s");
@@ -1327,7 +1462,7 @@ status tune_run(config *c, dist *d, tune_result *res) {
             config tc;
             long be = 0;
             if (trial_config(T, t, v, &tc) == YOLOC_OK) {
-                be = effective_batch(&tc, d->world, NULL);
+                be = effective_batch(&tc, tw, NULL);
                 config_free(&tc);
             } else {
                 err_clear();
@@ -1344,7 +1479,9 @@ status tune_run(config *c, dist *d, tune_result *res) {
     const char *hook = getenv("YOLOC_TUNE_INTERRUPT");
     if (hook && sscanf(hook, "%d:%d", &hook_trial, &hook_epoch) != 2) hook_trial = -1;
 
+    const int first_trial = T->nrec;
     for (int t = T->nrec; t < T->budget && t < TUNE_MAX_TRIALS; t++) {
+        if (t % T->ngroups != T->my_group) continue; /* another group's */
         tune_record *rec = &T->recs[t];
         memset(rec, 0, sizeof *rec);
         rec->trial = t;
@@ -1353,7 +1490,7 @@ status tune_run(config *c, dist *d, tune_result *res) {
         tune_trial_values(&T->space, T->seed, t, &T->base, rec->values);
         config tc;
         TRY_GOTO(st, trial_config(T, t, rec->values, &tc));
-        rec->b_eff = effective_batch(&tc, d->world, NULL);
+        rec->b_eff = effective_batch(&tc, tw, NULL);
         printf("\ntune: trial %d of %d%s: ", t, T->budget, t == 0 ? " (the configured values)" : "");
         print_values(T, rec->values, stdout);
         printf(" (B_eff %ld)\n", rec->b_eff);
@@ -1361,7 +1498,7 @@ status tune_run(config *c, dist *d, tune_result *res) {
         trial_ctx x = {.T = T, .rec = rec, .interrupt_epoch = t == hook_trial ? hook_epoch : 0};
         train_hooks h = {.ctx = &x, .on_epoch = trial_on_epoch, .skip_final_val = 1};
         train_result tr;
-        status ts = train_run_ex(&tc, d, &h, &tr);
+        status ts = train_run_ex(&tc, T->td, &h, &tr);
         config_free(&tc);
         if (x.interrupted) {
             st = err_set(YOLOC_ERR_INTERNAL,
@@ -1384,15 +1521,39 @@ status tune_run(config *c, dist *d, tune_result *res) {
             rec->epochs = tr.epochs_done;
             rec->status = x.stopped ? TRIAL_STOPPED : tr.stopped == 2 ? TRIAL_PATIENCE : TRIAL_DONE;
         }
-        T->nrec = t + 1;
+        T->known[t] = 1;
+        TRY_GOTO(st, publish_record(T, rec));
+        /* the finished trials: a prefix (results.csv and a resume keep
+         * trials in order; with groups, later ones may be done already) */
+        while (T->nrec < T->budget && (T->known[T->nrec] || (T->ngroups > 1 && fetch_record(T, T->nrec)))) T->nrec++;
         if (T->lead) st = write_outputs(T);
-        TRY_GOTO(st, tune_agree(d, st));
-        int order[TUNE_MAX_TRIALS];
-        tune_rank(T->recs, T->nrec, order);
+        TRY_GOTO(st, tune_agree(T->td, st));
+        /* the best of the finished trials this process knows (with groups,
+         * some earlier ones may still run elsewhere) */
+        int order[TUNE_MAX_TRIALS], nk = 0;
+        static tune_record fin[TUNE_MAX_TRIALS];
+        for (int i = 0; i <= t; i++)
+            if (T->known[i]) fin[nk++] = T->recs[i];
+        tune_rank(fin, nk, order);
         printf("tune: trial %d %s after %d epoch%s: fitness %.4g (mAP50 %.4g, val loss %.4g); the best so far is trial "
-               "%d (%.4g)\n",
+               "%d (%.4g)%s\n",
                t, tune_status_name(rec->status), rec->epochs, rec->epochs == 1 ? "" : "s", rec->best.fitness, rec->map50,
-               rec->best.val_loss, T->recs[order[0]].trial, T->recs[order[0]].best.fitness);
+               rec->best.val_loss, fin[order[0]].trial, fin[order[0]].best.fitness,
+               nk == t + 1 ? "" : " (of the finished trials)");
+    }
+    if (T->ngroups > 1 && T->lead) { /* every other group's trials, as they finish */
+        for (int t = first_trial; t < T->budget && t < TUNE_MAX_TRIALS; t++) {
+            double t0 = time_now();
+            while (!fetch_record(T, t)) {
+                if (time_now() - t0 >= 60) {
+                    printf("tune: waiting for trial %d (another group) to end\n", t);
+                    fflush(stdout);
+                    t0 = time_now();
+                }
+                usleep(20000);
+            }
+        }
+        T->nrec = T->budget < TUNE_MAX_TRIALS ? T->budget : TUNE_MAX_TRIALS;
     }
     if (T->lead) {
         TRY_GOTO(st, write_outputs(T));
@@ -1423,8 +1584,10 @@ status tune_run(config *c, dist *d, tune_result *res) {
         if (T->nrec) res->default_record = T->recs[0];
     }
 fail:
+    if (have_sub) dist_close(&sub, 0);
     config_free(&T->base);
     free(T->recs);
+    free(T->known);
     free(T);
     return st;
 }

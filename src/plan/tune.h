@@ -48,6 +48,16 @@
  * trials are read back from results.csv and kept, the unfinished one is
  * trained again from its start (a run is a pure function of its settings).
  *
+ * Trials in parallel (group=N under mpirun): the processes split into
+ * groups of N (dist_split); group g trains trials g, g + G, ... with its own
+ * communicator. A trial reaching a rung decides with the scores there of
+ * every earlier trial, waiting for those another group still trains (the
+ * groups publish rung scores and finished records as files in the tune
+ * folder: trial<i>/tune_rung<k>, trial<i>/tune_record.bin), so every
+ * decision and record is that of the trials run one after another. Rank 0
+ * writes the outputs for the finished prefix of trials after each of its
+ * own, and for all of them at the end.
+ *
  * Test hook: $YOLOC_TUNE_INTERRUPT="T:E" ends the search with an error
  * after epoch E of trial T, as an interruption would (the trial's row is
  * not written). */

@@ -250,10 +250,11 @@ static status fit_time_budget(trainer *t, int epoch, double t_start) {
     snprintf(v, sizeof v, "%d", E);
     TRY(config_set(c, "epochs", v, "time"));
     double per = elapsed / (done - t->start_epoch);
-    if (E <= done) {
+    if (E <= done) { /* the budget is spent: the LR ends where it is (the recipe keeps the planned schedule) */
         printf("time=%g: %.1f s per epoch, %.3f of %g hours used: the run ends after this epoch\n", c->time, per,
                elapsed / 3600.0, c->time);
-        return YOLOC_OK;
+        t->r.epochs = E;
+        return t->lead ? write_args_yaml(t) : YOLOC_OK;
     }
     recipe_overrides ov = {.optimizer_of = &t->r};
     recipe *nr = malloc(sizeof *nr);

@@ -72,6 +72,21 @@ lr_ok=$(awk -F, '$1 == 6 {print $4}' "$T/runs/clean/steps.csv")
 awk -v a="$lr_nf" -v b="$lr_ok" 'BEGIN { exit !(a > 0 && (a / b - 0.5) < 1e-9 && (a / b - 0.5) > -1e-9) }' \
     && echo "ok   lr at step 6: $lr_nf = 0.5 x $lr_ok" || { echo "FAIL lr after rollback $lr_nf vs $lr_ok"; fail=1; }
 
+# --- time= (hours): the run is sized to the budget after each epoch and the recipe re-resolved, so the
+# epochs shrink from 100, args.yaml's recipe follows, and the last epoch ends at the final LR (peak x lrf).
+# 18 s: the first epoch (the first estimate) must take less than half of it, even on a busy machine
+"$Y" train $(echo $ARGS | sed 's/epochs=4/epochs=100/') name=timed time=0.005 val=False >"$T/time.log" 2>&1 \
+    || { echo "FAIL time= run"; tail -5 "$T/time.log"; fail=1; }
+TE=$(sed -n '/^derived:/,$ s/^  epochs: \([0-9]*\)$/\1/p' "$T/runs/timed/args.yaml")
+TF=$(sed -n '/^derived:/,$ s/^  lr_final: \(.*\)$/\1/p' "$T/runs/timed/args.yaml")
+TN=$(($(wc -l <"$T/runs/timed/results.csv") - 1))
+TL=$(tail -1 "$T/runs/timed/results.csv" | cut -d, -f13)
+grep -q "^time=0.005: .* s per epoch -> [0-9]* epochs in all (was 100)" "$T/time.log" && [ -n "$TE" ] \
+    && [ "$TE" -lt 100 ] && [ "$TN" = "$TE" ] \
+    && awk -v a="$TL" -v b="$TF" 'BEGIN { exit !(b > 0 && ((a - b) / b) ^ 2 < 1e-10) }' \
+    && echo "ok   time=0.005: $TE epochs (was 100), the last at the final lr $TL" \
+    || { echo "FAIL time=: epochs '$TE', rows $TN, last lr '$TL' vs final '$TF'"; grep "^time=" "$T/time.log"; fail=1; }
+
 # --- val and predict with the trained weights
 W="$T/runs/full/weights/best.safetensors"
 "$Y" val model="$W" data=synth:classes=2,images=96,val=8,imgsz=96 imgsz=96 out="$T/m.json" >"$T/val.log" 2>&1 \
