@@ -9,6 +9,7 @@
 #include "plan/plan.h"
 #include "train/config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,40 @@ int cmd_plan(int argc, char **argv) {
         const char *project = c.given.project ? c.project : "runs/plan";
         status ns = plan_noise(p, c.noise_steps, project, "noise");
         if (ns < 0) log_warn("noise scale: %s", yoloc_last_error());
+        /* a critical batch below the planned effective batch decides it:
+         * plan again with it (the batch per process and so the memory
+         * check stay; accumulate follows), keeping the measurement */
+        int acc_given = c.given.accumulate && c.accumulate > 0;
+        if (ns == YOLOC_OK && isfinite(p->b_simple) && p->b_simple > 0 && p->b_simple < (double)p->r.lp.b_eff &&
+            !acc_given) {
+            plan *q = calloc(1, sizeof *q);
+            if (!q) {
+                st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            printf("noise scale: B_simple %.0f is below the planned effective batch %ld: planning again with it\n",
+                   p->b_simple, p->r.lp.b_eff);
+            status qs = plan_make_ex(&c, p->b_simple, q);
+            if (qs == YOLOC_OK) {
+                q->noise_done = p->noise_done;
+                q->b_simple = p->b_simple;
+                q->noise_steps = p->noise_steps;
+                snprintf(q->noise_dir, sizeof q->noise_dir, "%s", p->noise_dir);
+                q->checked = p->checked && p->check_batch == q->batch;
+                q->check_batch = p->check_batch;
+                q->check_pred = p->check_pred;
+                q->check = p->check;
+                plan_free(p);
+                free(p);
+                p = q;
+            } else {
+                log_warn("noise scale: planning with the critical batch: %s; the plan without it stands",
+                         yoloc_last_error());
+                err_clear();
+                plan_free(q);
+                free(q);
+            }
+        }
     }
     if (made || p->refused) plan_print(p, stdout); /* a refused plan is printed too: it says why */
     if (made && c.plan_file && *c.plan_file) {

@@ -228,7 +228,8 @@ static status choose_batch(const config *in, plan *p, model *m) {
                            .processes = p->processes,
                            .nbs = (int)in->nbs,
                            .band_min = in->target_batch_min,
-                           .band_max = in->target_batch_max};
+                           .band_max = in->target_batch_max,
+                           .critical = p->critical};
     p->target_batch = lrb_target_batch(&ti, p->target_reason, sizeof p->target_reason);
     if (p->auto_batch) {
         p->budget = (size_t)(p->fraction * (double)share);
@@ -327,8 +328,11 @@ void plan_free(plan *p) {
     p->have_ds = 0;
 }
 
-status plan_make(const config *in, plan *p) {
+status plan_make(const config *in, plan *p) { return plan_make_ex(in, 0, p); }
+
+status plan_make_ex(const config *in, double critical, plan *p) {
     memset(p, 0, sizeof *p);
+    p->critical = critical > 0 ? critical : 0;
     TRY(config_init(&p->c));
     p->b_simple = NAN;
     memcpy(p->user_given, &in->given, sizeof p->user_given);

@@ -94,6 +94,7 @@ typedef struct {
     double fraction;          /* of the process's share the batch may use */
     size_t budget;            /* fraction x avail / per_machine */
     int auto_batch;
+    double critical;          /* > 0: the measured critical batch the effective batch respects */
     long target_batch;        /* the effective batch the training needs (lrb_target_batch) */
     char target_reason[320];
     int batch;
@@ -133,6 +134,9 @@ typedef struct {
  * and p->refused set; force=True turns refusals into warnings. plan_free
  * releases p in every case. */
 status plan_make(const config *in, plan *p);
+/* The same with the critical batch measured by plan_noise (> 0: it caps
+ * the effective batch, lrbatch.h's lrb_target_batch). */
+status plan_make_ex(const config *in, double critical, plan *p);
 void plan_free(plan *p);
 
 /* Prints the plan: the memory estimate, every decision with its reason, the

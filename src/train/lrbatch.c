@@ -221,6 +221,14 @@ long lrb_target_batch(const lrb_target_input *in, char *reason, size_t cap) {
         snprintf(reason, cap, "target_batch_min %ld (nbs %d is below the band)", in->band_min, in->nbs);
     }
     long floor_b = (long)LRB_BN_MIN_BATCH * (in->processes > 0 ? in->processes : 1);
+    if (in->critical > 0 && b > in->critical && b > floor_b) {
+        long from = b;
+        while (b > in->critical && b / 2 >= floor_b) b /= 2;
+        snprintf(reason, cap,
+                 "the critical batch: the gradient noise scale B_simple %.0f was measured, and a batch above it no "
+                 "longer makes a step worth more images, so %ld halved to %ld%s",
+                 in->critical, from, b, b > in->critical ? " (not below BatchNorm's 8 images per process)" : "");
+    }
     if (in->images > 0 && in->epochs > 0 && steps_at(in, b) < LRB_MIN_STEPS && b > floor_b) {
         long from = b, from_steps = steps_at(in, b);
         while (b / 2 >= floor_b && steps_at(in, b) < LRB_MIN_STEPS) b /= 2;

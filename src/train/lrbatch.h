@@ -105,6 +105,11 @@ typedef struct {
  *   1. nbs (64): the batch that lr0, weight_decay and the other defaults
  *      were tuned at;
  *   2. inside the band target_batch_min..max when one is set (0: none);
+ *   2b. not above the critical batch when it was measured (`critical` > 0,
+ *      the gradient noise scale B_simple of `yoloc plan noise=True`): halved
+ *      while above it, down to LRB_BN_MIN_BATCH x processes. Beyond the
+ *      critical batch a bigger batch no longer makes a step worth more
+ *      images, so at a fixed number of epochs it only takes steps away;
  *   3. enough optimizer steps: while the run would take fewer than
  *      LRB_MIN_STEPS optimizer steps (ceil(images / B) x epochs), halve B,
  *      down to LRB_BN_MIN_BATCH x processes. This rule wins over the band's
@@ -134,6 +139,7 @@ typedef struct {
     int processes;
     int nbs;
     long band_min, band_max; /* 0, 0: no band */
+    double critical;         /* > 0: the measured critical batch (B_simple); else not measured */
 } lrb_target_input;
 
 long lrb_target_batch(const lrb_target_input *in, char *reason, size_t cap);

@@ -174,6 +174,34 @@ static void test_scenarios(void) {
     }
 }
 
+/* A measured critical batch below nbs decides the effective batch: 16
+ * per forward (memory aside) x accumulate 2 = 32 <= B_simple 40; its
+ * reason is on the accumulate line. */
+static void test_critical(void) {
+    config c;
+    plan *p = calloc(1, sizeof *p);
+    CHECK_EQ_INT(make_config(&c, "batch=-1 optimizer=SGD data=synth:classes=2,images=400,val=4,imgsz=96"), YOLOC_OK);
+    status st = plan_make_ex(&c, 40, p);
+    CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
+    CHECK_EQ_INT(p->r.lp.b_eff, 32);
+    CHECK_EQ_INT(p->batch, 16);
+    CHECK_EQ_INT(p->r.lp.accumulate, 2);
+    char *text = NULL;
+    size_t len;
+    FILE *f = open_memstream(&text, &len);
+    plan_print(p, f);
+    fclose(f);
+    CHECK_CONTAINS(text, "the critical batch: the gradient noise scale B_simple 40 was measured");
+    free(text);
+    plan_free(p);
+    /* not measured: nbs */
+    CHECK_EQ_INT(plan_make(&c, p), YOLOC_OK);
+    CHECK_EQ_INT(p->r.lp.b_eff, 64);
+    plan_free(p);
+    free(p);
+    config_free(&c);
+}
+
 /* The automatic batch and the memory refusal. */
 static void test_memory_choice(void) {
     char args[256], *text = NULL;
@@ -445,6 +473,7 @@ int main(void) {
     if (!mkdtemp(TMP)) TEST_SKIP("cannot create a temporary folder");
     test_scenarios();
     test_memory_choice();
+    test_critical();
     test_round_trip();
     test_trainer_auto();
     test_noise();

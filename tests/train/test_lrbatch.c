@@ -2,7 +2,7 @@
  * schedule (test_trainer checks those end to end):
  *  - lrb_target_batch: nbs; clamped into the band; halved while the run has
  *    fewer than LRB_MIN_STEPS optimizer steps, not below 8 per process; the
- *    reason names the rule that decided;
+ *    reason names the rule that decided; a measured critical batch caps it;
  *  - the BatchNorm-statistics rule: auto recomputes when an epoch has fewer
  *    forward passes than the running average spans, over 64 images in whole
  *    batches; bn_stats=N forces N, 0 never; GroupNorm has none;
@@ -17,6 +17,23 @@ static long target(long images, int epochs, int procs, long bmin, long bmax, cha
     lrb_target_input in = {.images = images, .epochs = epochs, .processes = procs, .nbs = 64,
                            .band_min = bmin, .band_max = bmax};
     return lrb_target_batch(&in, why, cap);
+}
+
+static void test_target_critical(void) {
+    char why[320];
+    lrb_target_input in = {.images = 205, .epochs = 30, .processes = 1, .nbs = 64, .band_min = 32, .band_max = 128,
+                           .critical = 30};
+    CHECK_EQ_INT(lrb_target_batch(&in, why, sizeof why), 16); /* 64 -> 32 -> 16 <= 30 */
+    CHECK_CONTAINS(why, "critical batch");
+    CHECK_CONTAINS(why, "B_simple 30");
+    in.critical = 100; /* above nbs: nbs stands */
+    CHECK_EQ_INT(lrb_target_batch(&in, why, sizeof why), 64);
+    CHECK_CONTAINS(why, "nbs 64");
+    in.critical = 3; /* not below BatchNorm's floor */
+    CHECK_EQ_INT(lrb_target_batch(&in, why, sizeof why), 8);
+    CHECK_CONTAINS(why, "not below BatchNorm");
+    in.critical = 0; /* not measured */
+    CHECK_EQ_INT(lrb_target_batch(&in, why, sizeof why), 64);
 }
 
 static void test_target(void) {
@@ -121,6 +138,7 @@ static void test_auto_lr_note(void) {
 
 int main(void) {
     test_target();
+    test_target_critical();
     test_bn_stats();
     test_auto_lr_note();
     return test_finish("test_lrbatch");
