@@ -31,7 +31,7 @@
 #define BAND_FAR     3.0  /* "far" outside the band: a factor 3 */
 #define BAND_ERR     10.0 /* an error at 10x the band's top (or lr0-equivalent >= 0.1) */
 #define LR_DIVERGE   0.1  /* at or above 0.1 a YOLO model diverges in the first epochs */
-#define WARMUP_MIN   3.0  /* epochs of warmup for B_eff >= 2 x nbs (lrbatch.h's rule) */
+#define WARMUP_MIN   LRB_LARGE_BATCH_WARMUP /* epochs of warmup for a large B_eff (lrbatch.h's rule) */
 #define PLATEAU_MIN  100  /* steps in the plateau window, at least: the means of its halves need ~50 steps */
 #define PLATEAU_MAX  1000
 #define PLATEAU_GAIN 0.01 /* less than 1 % better over the window: not moving ... */
@@ -493,7 +493,7 @@ static void static_checks(doctor *d, long step, int epoch, double lr) {
     if (!r->have_settings) return;
     event e = {.what = EV_STATIC, .step = step, .step2 = -1, .epoch = epoch, .a = lr, .lr = lr};
     if (r->warmup_steps == 0 || (r->warmup_steps < 0 && r->warmup_epochs <= 0)) add_event(d, DOCTOR_NO_WARMUP, &e, 0);
-    else if (r->warmup_steps > 0 && r->warmup_epochs < WARMUP_MIN && r->nbs > 0 && r->b_eff >= 2L * r->nbs)
+    else if (r->warmup_steps > 0 && r->warmup_epochs < WARMUP_MIN && r->nbs > 0 && lrb_large_batch(r->b_eff, r->nbs))
         add_event(d, DOCTOR_SHORT_WARMUP, &e, 0);
     int per_process = strcmp(r->norm, "bn") == 0 || (strcmp(r->norm, "syncbn") == 0 && r->processes <= 1);
     int synced = strcmp(r->norm, "syncbn") == 0 && r->processes > 1;

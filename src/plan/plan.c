@@ -468,9 +468,9 @@ status plan_make_ex(const config *in, double critical, plan *p) {
 
     /* warmup */
     double warm = in->warmup_epochs;
-    if (b_eff > 2L * in->nbs && warm < 3) {
-        warm = 3;
-        snprintf(v, sizeof v, "3");
+    if (lrb_large_batch(b_eff, (int)in->nbs) && warm < LRB_LARGE_BATCH_WARMUP) {
+        warm = LRB_LARGE_BATCH_WARMUP;
+        snprintf(v, sizeof v, "%g", LRB_LARGE_BATCH_WARMUP);
         TRY_GOTO(st, decide(p, "warmup_epochs", 1, v,
                             "B_eff %ld > 2 x nbs %ld: the peak LR is scaled up, so warmup is raised from %g to 3 epochs",
                             b_eff, in->nbs, in->warmup_epochs));
@@ -478,7 +478,7 @@ status plan_make_ex(const config *in, double critical, plan *p) {
         snprintf(v, sizeof v, "%.10g", warm);
         TRY_GOTO(st, decide(p, "warmup_epochs", 1, v, "%s; B_eff %ld %s", in->given.warmup_epochs ? "given" : "the default",
                             b_eff,
-                            b_eff > 2L * in->nbs ? "> 2 x nbs needs >= 3 epochs, which it has"
+                            lrb_large_batch(b_eff, (int)in->nbs) ? "> 2 x nbs needs >= 3 epochs, which it has"
                                                  : "<= 2 x nbs needs no longer warmup"));
     }
 

@@ -63,8 +63,8 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
                  p->b_eff, ratio, p->lr_factor);
         break;
     case LR_SCALE_CONSERVATIVE:
-        if (p->b_eff > 2L * in->nbs) {
-            if (p->warmup_epochs < 3) p->warmup_epochs = 3;
+        if (lrb_large_batch(p->b_eff, in->nbs)) {
+            if (p->warmup_epochs < LRB_LARGE_BATCH_WARMUP) p->warmup_epochs = LRB_LARGE_BATCH_WARMUP;
             snprintf(p->rule_reason, sizeof p->rule_reason,
                      "lr_scale=conservative: B_eff %ld > 2 x nbs %d, so linear x%.4g less %.0f%% = x%.4g, warmup "
                      ">= 3 epochs",
@@ -161,7 +161,7 @@ status lrb_compute(const lrb_input *in, lrb_plan *p) {
              "lr0 %g for %s is outside the usual band 3e-4 to 1e-3 at nbs %d: too high oscillates or diverges, "
              "too low stalls mAP",
              in->lr0, optim_kind_name(in->optimizer), in->nbs);
-    if (p->b_eff > 2L * in->nbs && in->rule == LR_SCALE_LINEAR && p->warmup_epochs < 3)
+    if (lrb_large_batch(p->b_eff, in->nbs) && in->rule == LR_SCALE_LINEAR && p->warmup_epochs < LRB_LARGE_BATCH_WARMUP)
         warn(p, "B_eff %ld is over twice nbs with linear scaling and %.3g warmup epochs: keep warmup >= 3 epochs "
                 "(or lr_scale=conservative)", p->b_eff, p->warmup_epochs);
     if (in->batchnorm && !in->syncbn && p->accumulate > 1 && p->nnotes < LRB_MAX_NOTES)
@@ -255,6 +255,8 @@ int lrb_accumulate_for(long b_eff, long per_step) {
     return a < 1 ? 1 : (int)a;
 }
 
+int lrb_large_batch(long b_eff, int nbs) { return b_eff > (long)LRB_LARGE_BATCH * nbs; }
+
 int lrb_accumulate(int accumulate_key, int nbs, long per_step) {
     return accumulate_key > 0 ? accumulate_key : lrb_accumulate_for(nbs, per_step); /* Ultralytics: nbs / batch */
 }
@@ -264,7 +266,7 @@ double lrb_lr_factor(lr_scale_rule rule, long b_eff, int nbs, double margin) {
     switch (rule) {
     case LR_SCALE_LINEAR: return ratio;
     case LR_SCALE_SQRT: return sqrt(ratio);
-    case LR_SCALE_CONSERVATIVE: return b_eff > 2L * nbs ? ratio * (1.0 - margin) : ratio;
+    case LR_SCALE_CONSERVATIVE: return lrb_large_batch(b_eff, nbs) ? ratio * (1.0 - margin) : ratio;
     case LR_SCALE_NONE: break;
     }
     return 1.0;

@@ -144,6 +144,14 @@ typedef struct {
 
 long lrb_target_batch(const lrb_target_input *in, char *reason, size_t cap);
 
+/* A large effective batch: above LRB_LARGE_BATCH x nbs the peak LR is
+ * scaled up enough that warmup needs at least LRB_LARGE_BATCH_WARMUP epochs
+ * (the conservative rule raises it, linear warns, the planner sets it, the
+ * doctor checks it). */
+#define LRB_LARGE_BATCH 2
+#define LRB_LARGE_BATCH_WARMUP 3.0
+int lrb_large_batch(long b_eff, int nbs);
+
 /* The accumulation rule: max(round(b_eff / per_step), 1) batches per
  * optimizer step (Python rounding as Ultralytics, b_eff = nbs there) where
  * per_step = processes x batch. */
