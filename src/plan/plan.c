@@ -190,17 +190,20 @@ static status setup_common(const config *in, plan *p, int processes, int per_mac
     /* the optimizer's state size: optimizer=auto resolved for a batch <= nbs
      * (the rule only depends on the batch above nbs; re-checked once the
      * batch is known) */
-    int is_auto = 0;
-    optim_kind kind = OPTIM_SGD;
-    TRY(optim_kind_parse(in->optimizer, &kind, &is_auto));
-    if (is_auto) {
-        optim_auto_choice ch;
-        int b = p->auto_batch ? (int)in->nbs : p->batch;
-        optim_auto(p->nc, optim_auto_iterations(p->train_images, b, (int)in->nbs, (int)in->epochs), &ch);
-        kind = ch.kind;
+    {
+        recipe *r = malloc(sizeof *r);
+        if (!r) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+        const recipe_facts rf = {.processes = p->processes, .train_images = p->train_images, .nc = p->nc};
+        const recipe_overrides ov = {.batch = p->auto_batch ? (int)in->nbs : p->batch};
+        status rs = recipe_resolve(in, &rf, &ov, r);
+        if (rs < 0 && r->lp.refused) { /* reported with the final recipe */
+            err_clear();
+            rs = YOLOC_OK;
+        }
+        p->mi.optimizer = p->optimizer = r->optimizer;
+        free(r);
+        TRY(rs);
     }
-    p->mi.optimizer = kind;
-    p->optimizer = kind;
 
     TRY(sys_mem_available(in->mem, &p->avail, p->avail_src, sizeof p->avail_src));
     if (machine_note && *machine_note) {
