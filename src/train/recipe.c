@@ -118,11 +118,12 @@ status recipe_resolve(const config *c, const recipe_facts *f, const recipe_overr
 }
 
 int recipe_time_epochs(double budget_s, double elapsed_s, int done, int measured, int planned) {
+    if (elapsed_s >= budget_s) return done; /* the time is up */
     if (planned - done <= RECIPE_TIME_FREEZE) return planned > done ? planned : done;
     if (measured < 1 || !(elapsed_s > 0)) return planned;
     double per_epoch = elapsed_s / measured;
     double more = nearbyint((budget_s - elapsed_s) / per_epoch);
-    if (!(more > 0)) return done;
+    if (more < 1) more = 1; /* time is left: the schedule ends with an epoch planned as the last */
     if (more > 100000 - done) more = 100000 - done;
     return done + (int)more;
 }

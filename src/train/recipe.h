@@ -77,13 +77,15 @@ status recipe_resolve(const config *c, const recipe_facts *f, const recipe_overr
 /* time= (hours, as Ultralytics): the epochs that fit a budget of
  * `budget_s` seconds once `done` epochs are complete, of which `measured`
  * ran in this process in `elapsed_s`: done + round(remaining / the mean
- * epoch time), at least `done` (stop now). While the run is planned to
- * end within RECIPE_TIME_FREEZE epochs (`planned` - done) the plan stays,
- * so that the schedule's last step is the run's last and the LR ends at
- * its final value; re-estimating earlier lets the first epoch's start-up
- * costs wash out. The trainer then re-resolves the recipe with these
- * epochs (its warmup and decay span the real run). */
-#define RECIPE_TIME_FREEZE 2
+ * epoch time), at least one more epoch while time is left, and `done`
+ * (stop now) once it is up. While the run is planned to end within
+ * RECIPE_TIME_FREEZE epochs (`planned` - done) the plan stays. So the run
+ * always ends with an epoch that the schedule planned as its last, and the
+ * LR ends at its final value (unless the time ran out first); the estimate
+ * is renewed after every epoch, so the first epoch's start-up costs wash
+ * out. The trainer then re-resolves the recipe with these epochs (its
+ * warmup and decay span the real run). */
+#define RECIPE_TIME_FREEZE 1
 int recipe_time_epochs(double budget_s, double elapsed_s, int done, int measured, int planned);
 
 /* The start-up block (lrbatch.h's lrb_print), after optimizer=auto's line

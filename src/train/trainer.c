@@ -9,6 +9,7 @@
 #include "dist/dist.h"
 #include "io/file.h"
 #include "io/plot.h"
+#include "io/tfevents.h"
 #include "nn/model.h"
 #include "train/checkpoint.h"
 #include "train/detloss.h"
@@ -125,6 +126,7 @@ struct trainer {
     recipe_facts rf;       /* the run's facts it was resolved with */
     char dir[4096];
     FILE *steps_csv, *results_csv;
+    tfevents *tb;          /* TensorBoard (tensorboard=True, rank 0) */
     float *grad;           /* loss gradient buffer [batch, A, no] */
     size_t grad_cap;
     /* progress */
@@ -184,6 +186,7 @@ static void trainer_free(trainer *t) {
     if (t->have_ds) dataset_close(&t->ds);
     if (t->steps_csv) fclose(t->steps_csv);
     if (t->results_csv) fclose(t->results_csv);
+    tfe_close(t->tb);
     free(t->grad);
     free(t->snap_p);
     free(t->snap_b);
@@ -394,9 +397,9 @@ static status setup(trainer *t) {
     recipe_print(&t->r, c, stdout);
     if (c->time > 0)
         printf("time=%g hours: after each epoch the run is sized to fit from the measured epoch time (the %ld epochs "
-               "above until the first one ends); the last %d epochs keep their plan, so the LR ends at its final "
-               "value\n",
-               c->time, c->epochs, RECIPE_TIME_FREEZE);
+               "above until the first one ends); it always ends with an epoch planned as the last, so the LR ends at "
+               "its final value\n",
+               c->time, c->epochs);
     TRY(recipe_st);
     const optim_kind kind = t->r.optimizer;
     const double momentum = t->r.momentum;
@@ -724,7 +727,49 @@ static status open_logs(trainer *t, int resuming) {
              "epoch,train/%s_loss,train/%s_loss,train/%s_loss,metrics/precision(B),metrics/recall(B),"
              "metrics/mAP50(B),metrics/mAP50-95(B),val/%s_loss,val/%s_loss,val/%s_loss,lr/pg0,lr/pg1,lr/pg2\n",
              n[0], n[1], n[2], n[0], n[1], n[2]);
-    return open_csv(p, resuming, t->start_epoch + 1, h, &t->results_csv);
+    TRY(open_csv(p, resuming, t->start_epoch + 1, h, &t->results_csv));
+    if (t->c->tensorboard) {
+        char ev[4300];
+        status st = tfe_open(&t->tb, t->dir, ev, sizeof ev);
+        if (st < 0) { /* a log: the training goes on without it */
+            log_warn("tensorboard: %s", yoloc_last_error());
+            err_clear();
+        } else {
+            log_info("tensorboard: %s (tensorboard --logdir %s)", ev, t->c->project);
+        }
+    }
+    return YOLOC_OK;
+}
+
+/* TensorBoard: one scalar; a write error is reported once and ends the
+ * event file (the run goes on). */
+static void tb_scalar(trainer *t, const char *tag, long step, double v) {
+    if (!t->tb || !isfinite(v)) return;
+    if (tfe_scalar(t->tb, tag, step, v) < 0) {
+        log_warn("tensorboard: %s; no more events are written", yoloc_last_error());
+        err_clear();
+        tfe_close(t->tb);
+        t->tb = NULL;
+    }
+}
+
+/* The plots of the run folder as images (at the last epoch's step). */
+static void tb_plots(trainer *t, long step) {
+    static const char *const NAMES[] = {"results", "lr", "labels", "train_batch0", "PR_curve", "F1_curve", "P_curve",
+                                        "R_curve", "confusion_matrix", "confusion_matrix_normalized", NULL};
+    for (int i = 0; NAMES[i] && t->tb; i++) {
+        char p[4300];
+        snprintf(p, sizeof p, "%s/%s.png", t->dir, NAMES[i]);
+        if (access(p, R_OK) != 0) continue;
+        if (tfe_image_file(t->tb, NAMES[i], step, p) < 0) {
+            log_warn("tensorboard: %s", yoloc_last_error());
+            err_clear();
+        }
+    }
+    if (t->tb && tfe_flush(t->tb) < 0) {
+        log_warn("tensorboard: %s", yoloc_last_error());
+        err_clear();
+    }
 }
 
 /* results.png: the columns of results.csv over epochs; lr.png: the
@@ -1155,6 +1200,16 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             fprintf(t->steps_csv, "%ld,%d,%.17g,%.17g,%.17g,%.17g,%.9g,%.9g,%.9g,%.6g,%.4g,%.4g,%.6g\n", t->step, epoch + 1,
                     hp[0].lr, hp[1].lr, hp[2].lr, hp[0].momentum, step_S[0] / norm, step_S[1] / norm, step_S[2] / norm,
                     gnorm, step_images / (dt > 0 ? dt : 1e-9), step_wait, t->ns_on ? t->ns_value : NAN);
+        if (t->tb) {
+            static const char *const LR[3] = {"step/lr/pg0", "step/lr/pg1", "step/lr/pg2"};
+            char tag[64];
+            for (int k = 0; k < 3; k++) {
+                tb_scalar(t, LR[k], t->step, hp[k].lr);
+                snprintf(tag, sizeof tag, "step/%s_loss", t->loss.names[k]);
+                tb_scalar(t, tag, t->step, step_S[k] / norm);
+            }
+            tb_scalar(t, "step/grad_norm", t->step, gnorm);
+        }
         if (t->h && t->h->on_step) {
             train_step_info si = {.step = t->step, .epoch = epoch, .momentum = hp[0].momentum, .grad_norm = gnorm,
                                   .skipped = group_bad || !isfinite(gnorm), .img_s = step_images / (dt > 0 ? dt : 1e-9),
@@ -1346,6 +1401,28 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
                 tl[0], tl[1], tl[2], vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.loss[0], vr.loss[1],
                 vr.loss[2], hp[0].lr, hp[1].lr, hp[2].lr);
         if (t.results_csv) fflush(t.results_csv);
+        if (t.tb) { /* the results.csv columns, named as Ultralytics logs them, at step epoch + 1 */
+            const double col[13] = {tl[0],         tl[1],      tl[2],      vr.sum.mp,  vr.sum.mr,
+                                    vr.sum.map50,  vr.sum.map5095,         vr.loss[0], vr.loss[1],
+                                    vr.loss[2],    hp[0].lr,   hp[1].lr,   hp[2].lr};
+            const int validated = c->val || final;
+            char tag[64];
+            for (int k = 0; k < 13; k++) {
+                if (k >= 3 && k < 10 && !validated) continue;
+                const char *const *n = t.loss.names;
+                static const char *const FIXED[] = {"metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)",
+                                                    "metrics/mAP50-95(B)", "lr/pg0", "lr/pg1", "lr/pg2"};
+                if (k < 3) snprintf(tag, sizeof tag, "train/%s_loss", n[k]);
+                else if (k < 7) snprintf(tag, sizeof tag, "%s", FIXED[k - 3]);
+                else if (k < 10) snprintf(tag, sizeof tag, "val/%s_loss", n[k - 7]);
+                else snprintf(tag, sizeof tag, "%s", FIXED[k - 6]);
+                tb_scalar(&t, tag, epoch + 1, col[k]);
+            }
+            if (t.tb && tfe_flush(t.tb) < 0) {
+                log_warn("tensorboard: %s", yoloc_last_error());
+                err_clear();
+            }
+        }
         train_epoch_info *ei = &t.last_epoch;
         memset(ei, 0, sizeof *ei);
         ei->epoch = epoch;
@@ -1414,6 +1491,7 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
         status ps = write_plots(&t);
         if (ps < 0) log_warn("plots: %s", yoloc_last_error());
     }
+    if (t.tb) tb_plots(&t, last_epoch + 1);
     printf("results saved to %s\n", t.dir);
     if (res) {
         snprintf(res->dir, sizeof res->dir, "%s", t.dir);

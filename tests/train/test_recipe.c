@@ -140,11 +140,13 @@ static void test_time_epochs(void) {
     CHECK_EQ_INT(recipe_time_epochs(180, 15, 1, 1, 100), 12);
     /* later: 5 epochs in 55 s (11 s each): 5 + round(125 / 11) = 16 */
     CHECK_EQ_INT(recipe_time_epochs(180, 55, 5, 5, 12), 16);
-    /* within RECIPE_TIME_FREEZE of the planned end: the plan stays even if slower */
-    CHECK_EQ_INT(recipe_time_epochs(180, 150, 10, 10, 12), 12);
-    CHECK_EQ_INT(recipe_time_epochs(180, 175, 14, 14, 16), 16);
+    /* within RECIPE_TIME_FREEZE (1) of the planned end: the plan stays even if slower */
+    CHECK_EQ_INT(recipe_time_epochs(180, 165, 11, 11, 12), 12);
+    /* two left but time for one: one more, planned as the last */
+    CHECK_EQ_INT(recipe_time_epochs(180, 170, 14, 14, 16), 15);
     /* the budget already used up: stop now */
     CHECK_EQ_INT(recipe_time_epochs(180, 400, 2, 2, 100), 2);
+    CHECK_EQ_INT(recipe_time_epochs(180, 181, 11, 11, 12), 11);
     /* resumed: only this process's epochs are measured */
     CHECK_EQ_INT(recipe_time_epochs(100, 20, 12, 2, 50), 12 + 8); /* 10 s each, 80 s left */
 }

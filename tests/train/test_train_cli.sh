@@ -75,7 +75,7 @@ awk -v a="$lr_nf" -v b="$lr_ok" 'BEGIN { exit !(a > 0 && (a / b - 0.5) < 1e-9 &&
 # --- time= (hours): the run is sized to the budget after each epoch and the recipe re-resolved, so the
 # epochs shrink from 100, args.yaml's recipe follows, and the last epoch ends at the final LR (peak x lrf).
 # 18 s: the first epoch (the first estimate) must take less than half of it, even on a busy machine
-"$Y" train $(echo $ARGS | sed 's/epochs=4/epochs=100/') name=timed time=0.005 val=False >"$T/time.log" 2>&1 \
+"$Y" train $(echo $ARGS | sed 's/epochs=4/epochs=100/') name=timed time=0.005 val=False tensorboard=False >"$T/time.log" 2>&1 \
     || { echo "FAIL time= run"; tail -5 "$T/time.log"; fail=1; }
 TE=$(sed -n '/^derived:/,$ s/^  epochs: \([0-9]*\)$/\1/p' "$T/runs/timed/args.yaml")
 TF=$(sed -n '/^derived:/,$ s/^  lr_final: \(.*\)$/\1/p' "$T/runs/timed/args.yaml")
@@ -86,6 +86,19 @@ grep -q "^time=0.005: .* s per epoch -> [0-9]* epochs in all (was 100)" "$T/time
     && awk -v a="$TL" -v b="$TF" 'BEGIN { exit !(b > 0 && ((a - b) / b) ^ 2 < 1e-10) }' \
     && echo "ok   time=0.005: $TE epochs (was 100), the last at the final lr $TL" \
     || { echo "FAIL time=: epochs '$TE', rows $TN, last lr '$TL' vs final '$TF'"; grep "^time=" "$T/time.log"; fail=1; }
+
+# --- TensorBoard: an event file per run (the framing and the events are checked in tests/io/test_tfevents;
+# tools/check_tensorboard.py reads it with TensorBoard when that is installed); none with tensorboard=False
+EV=$(ls "$T/runs/full"/events.out.tfevents.* 2>/dev/null | head -1)
+[ -n "$EV" ] && [ "$(wc -c <"$EV")" -gt 1000 ] && ! ls "$T/runs/timed"/events.out.tfevents.* >/dev/null 2>&1 \
+    && echo "ok   events.out.tfevents.* written ($(wc -c <"$EV") bytes); none with tensorboard=False" \
+    || { echo "FAIL tensorboard event file"; ls "$T/runs/full" "$T/runs/timed"; fail=1; }
+if [ -n "$EV" ] && python3 -c "import tensorboard" 2>/dev/null; then
+    python3 "$ROOT/tools/check_tensorboard.py" "$T/runs/full" >"$T/tb.log" 2>&1 \
+        && echo "ok   $(tail -1 "$T/tb.log")" || { echo "FAIL $(tail -3 "$T/tb.log")"; fail=1; }
+else
+    echo "skip reading it with TensorBoard: the tensorboard Python package is not installed (optional)"
+fi
 
 # --- val and predict with the trained weights
 W="$T/runs/full/weights/best.safetensors"
