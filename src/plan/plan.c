@@ -432,40 +432,10 @@ status plan_make_ex(const config *in, double critical, plan *p) {
         nk = lrb_norm(in, P);
         TRY_GOTO(st, decide(p, "norm", 1, in->norm, "given%s",
                             strcmp(in->norm, "syncbn") == 0 && P == 1 ? " (with one process SyncBatchNorm is BatchNorm)" : ""));
-    } else if (P == 1) {
-        int pretrained = in->weights && *in->weights;
-        if (b >= LRB_BN_MIN_BATCH) {
-            nk = NORM_BN;
-            TRY_GOTO(st, decide(p, "norm", 1, "bn",
-                                "batch %d per process: BatchNorm statistics over >= %d images are reliable%s", b,
-                                LRB_BN_MIN_BATCH,
-                                acc > 1 ? " (accumulation is then close to, not exactly, one big batch)" : ""));
-        } else if (pretrained && b >= 2) {
-            nk = NORM_BN;
-            TRY_GOTO(st, decide(p, "norm", 1, "bn",
-                                "batch %d per process is below %d, where GroupNorm would be better, but weights=%s "
-                                "bring BatchNorm statistics that GroupNorm would discard",
-                                b, LRB_BN_MIN_BATCH, in->weights));
-        } else {
-            nk = NORM_GN;
-            TRY_GOTO(st, decide(p, "norm", 1, "gn",
-                                "batch %d per process is below %d: BatchNorm statistics over so few images are mostly "
-                                "noise (and drift from the running statistics used at validation); GroupNorm "
-                                "normalises each image on its own, which also makes accumulation exact",
-                                b, LRB_BN_MIN_BATCH));
-        }
-    } else if (per_step >= LRB_BN_MIN_BATCH) {
-        nk = NORM_SYNCBN;
-        TRY_GOTO(st, decide(p, "norm", 1, "syncbn",
-                            "%d processes x batch %d: SyncBatchNorm computes the statistics over all %ld images of a "
-                            "step instead of %d per process",
-                            P, b, per_step, b));
     } else {
-        nk = NORM_GN;
-        TRY_GOTO(st, decide(p, "norm", 1, "gn",
-                            "%d processes x batch %d = %ld images: even SyncBatchNorm would see fewer than %d; "
-                            "GroupNorm normalises each image on its own",
-                            P, b, per_step, LRB_BN_MIN_BATCH));
+        char why[400];
+        nk = lrb_choose_norm(b, P, acc, in->weights && *in->weights, why, sizeof why);
+        TRY_GOTO(st, decide(p, "norm", 1, lrb_norm_key(nk), "%s", why));
     }
     p->norm = nk;
 

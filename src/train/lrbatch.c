@@ -248,6 +248,42 @@ norm_kind lrb_norm(const config *c, int processes) {
     return sync && processes > 1 ? NORM_SYNCBN : NORM_BN;
 }
 
+norm_kind lrb_choose_norm(int b, int P, int acc, int pretrained, char *reason, size_t cap) {
+    long per_step = (long)b * P;
+    if (P <= 1) {
+        if (b >= LRB_BN_MIN_BATCH) {
+            snprintf(reason, cap, "batch %d per process: BatchNorm statistics over >= %d images are reliable%s", b,
+                     LRB_BN_MIN_BATCH, acc > 1 ? " (accumulation is then close to, not exactly, one big batch)" : "");
+            return NORM_BN;
+        }
+        if (pretrained && b >= 2) {
+            snprintf(reason, cap,
+                     "batch %d per process is below %d, where GroupNorm would be better, but the pretrained weights "
+                     "bring BatchNorm statistics that GroupNorm would discard",
+                     b, LRB_BN_MIN_BATCH);
+            return NORM_BN;
+        }
+        snprintf(reason, cap,
+                 "batch %d per process is below %d: BatchNorm statistics over so few images are mostly noise (and "
+                 "drift from the running statistics used at validation); GroupNorm normalises each image on its own, "
+                 "which also makes accumulation exact",
+                 b, LRB_BN_MIN_BATCH);
+        return NORM_GN;
+    }
+    if (per_step >= LRB_BN_MIN_BATCH) {
+        snprintf(reason, cap,
+                 "%d processes x batch %d: SyncBatchNorm computes the statistics over all %ld images of a step instead "
+                 "of %d per process",
+                 P, b, per_step, b);
+        return NORM_SYNCBN;
+    }
+    snprintf(reason, cap,
+             "%d processes x batch %d = %ld images: even SyncBatchNorm would see fewer than %d; GroupNorm normalises "
+             "each image on its own",
+             P, b, per_step, LRB_BN_MIN_BATCH);
+    return NORM_GN;
+}
+
 const char *lrb_norm_key(norm_kind k) { return k == NORM_GN ? "gn" : k == NORM_SYNCBN ? "syncbn" : "bn"; }
 
 int lrb_accumulate_for(long b_eff, long per_step) {

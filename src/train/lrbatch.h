@@ -38,6 +38,14 @@
  * given; BatchNorm otherwise. lrb_norm_key names it (bn, syncbn, gn). */
 norm_kind lrb_norm(const config *c, int processes);
 const char *lrb_norm_key(norm_kind k);
+/* The normalisation to choose when the user did not (`yoloc plan`), for
+ * `batch` images per process, `processes`, `accumulate` and whether the
+ * model starts from pretrained weights: one process: BatchNorm from
+ * LRB_BN_MIN_BATCH images, below it GroupNorm (BatchNorm kept from 2
+ * images for pretrained weights, whose statistics GroupNorm would
+ * discard); several: SyncBatchNorm when processes x batch >= 
+ * LRB_BN_MIN_BATCH, else GroupNorm. `reason` gets the one-line why. */
+norm_kind lrb_choose_norm(int batch, int processes, int accumulate, int pretrained, char *reason, size_t cap);
 
 typedef enum { LR_SCALE_LINEAR = 0, LR_SCALE_SQRT, LR_SCALE_CONSERVATIVE, LR_SCALE_NONE } lr_scale_rule;
 

@@ -36,6 +36,19 @@ static void test_target_critical(void) {
     CHECK_EQ_INT(lrb_target_batch(&in, why, sizeof why), 64);
 }
 
+static void test_choose_norm(void) {
+    char why[400];
+    CHECK_EQ_INT(lrb_choose_norm(16, 1, 4, 0, why, sizeof why), NORM_BN);
+    CHECK_CONTAINS(why, "close to, not exactly");
+    CHECK_EQ_INT(lrb_choose_norm(4, 1, 1, 0, why, sizeof why), NORM_GN);
+    CHECK_EQ_INT(lrb_choose_norm(4, 1, 1, 1, why, sizeof why), NORM_BN); /* pretrained statistics kept */
+    CHECK_CONTAINS(why, "pretrained");
+    CHECK_EQ_INT(lrb_choose_norm(1, 1, 1, 1, why, sizeof why), NORM_GN);
+    CHECK_EQ_INT(lrb_choose_norm(4, 2, 1, 0, why, sizeof why), NORM_SYNCBN); /* 8 images over 2 processes */
+    CHECK_EQ_INT(lrb_choose_norm(2, 2, 1, 0, why, sizeof why), NORM_GN);
+    CHECK_CONTAINS(why, "even SyncBatchNorm");
+}
+
 static void test_target(void) {
     char why[320];
     /* BCCD: 205 images x 30 epochs at 64 = 4 x 30 = 120 steps: nbs */
@@ -139,6 +152,7 @@ static void test_auto_lr_note(void) {
 int main(void) {
     test_target();
     test_target_critical();
+    test_choose_norm();
     test_bn_stats();
     test_auto_lr_note();
     return test_finish("test_lrbatch");
