@@ -58,6 +58,8 @@ int cmd_bench(int argc, char **argv) {
         goto fail;
     }
     if (c.threads > 0) ops_set_threads((int)c.threads);
+    backend be;
+    if ((st = config_backend(&c, &be)) < 0) goto fail;
     int bf16 = precision_resolve(c.amp, c.given.amp, stdout);
     /* the training step's optimizer settings: the recipe of this batch (no
      * dataset: optimizer=auto as for a long training); its guard rails are
@@ -81,7 +83,7 @@ int cmd_bench(int argc, char **argv) {
         .batch = (int)c.batch,
         .reps = (int)c.reps,
         .seed = (uint64_t)c.seed,
-        .mopt = {.be = (backend)backend_from_name(c.backend),
+        .mopt = {.be = be,
                  .norm = rc->norm,
                  .gn_groups = (int)c.gn_groups,
                  .bf16 = bf16},

@@ -65,7 +65,7 @@ int cmd_demo(int argc, char **argv) {
     char best[4200];
     snprintf(best, sizeof best, "%s/weights/best.safetensors", dir);
     /* amp at its default, as the training above */
-    model_options mo = {.be = BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32, .bf16 = precision_resolve(1, 0, NULL)};
+    model_options mo = {.be = NULL /* the default backend, as the training above */, .norm = NORM_BN, .gn_groups = 32, .bf16 = precision_resolve(1, 0, NULL)};
     model *m = NULL;
     char **names = NULL;
     int nn = 0;

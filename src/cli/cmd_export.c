@@ -124,7 +124,7 @@ int cmd_export(int argc, char **argv) {
     model *m = NULL;
     char **names = NULL, *out = NULL;
     int nnames = 0;
-    model_options mo = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
+    model_options mo = {.be = NULL /* the default: export copies weights only */, .norm = NORM_BN, .gn_groups = 32};
     TRY_GOTO(st, weights_open_model(mname, wpath, (int)nc, &mo, 0, &m, &names, &nnames));
     int from_weights = ends_with(mname, ".safetensors");
     if (placeholder_names(names, nnames) && ((wpath && *wpath) || from_weights)) {

@@ -14,6 +14,7 @@
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "nn/model.h"
+#include "ops/backend.h"
 #include "train/weights.h"
 
 #include <stdio.h>
@@ -54,7 +55,6 @@ static status write_grads(model *m, const char *path) {
 int cmd_forward(int argc, char **argv) {
     static const char *const keys[] = {"model", "weights", "input", "out", "train", "grad_in", "grads_out",
                                        "backend", "seed", "nc", "threads", "save_weights", NULL};
-    static const char *const backends[] = {"cpu", "ref", NULL};
     kv_args a;
     const char *mname = "yolov8n.yaml", *wpath = NULL, *in = NULL, *out = NULL, *gin = NULL, *gout = NULL,
                *be = "cpu", *wout = NULL;
@@ -68,7 +68,7 @@ int cmd_forward(int argc, char **argv) {
     if (st == YOLOC_OK) st = kv_bool(&a, "train", &train);
     if (st == YOLOC_OK) st = kv_str(&a, "grad_in", NULL, &gin);
     if (st == YOLOC_OK) st = kv_str(&a, "grads_out", NULL, &gout);
-    if (st == YOLOC_OK) st = kv_str(&a, "backend", backends, &be);
+    if (st == YOLOC_OK) st = kv_str(&a, "backend", NULL, &be);
     if (st == YOLOC_OK) st = kv_int(&a, "seed", 0, 0x7fffffff, &seed);
     if (st == YOLOC_OK) st = kv_int(&a, "nc", 1, 100000, &nc);
     if (st == YOLOC_OK) st = kv_int(&a, "threads", 0, 1024, &threads);
@@ -79,6 +79,8 @@ int cmd_forward(int argc, char **argv) {
         st = err_set(YOLOC_ERR_INVALID, "a backward pass needs train=True, grad_in=G.npy and grads_out=F.safetensors");
     if (st < 0) return cli_fail(st);
     if (threads > 0) ops_set_threads((int)threads);
+    backend bk;
+    if ((st = backend_select("cpu", be, &bk)) < 0) return cli_fail(st);
 
     float *x = NULL, *g = NULL, *y = NULL, *gt = NULL;
     int xnd = 0, gnd = 0;
@@ -93,7 +95,7 @@ int cmd_forward(int argc, char **argv) {
     }
     TRY_GOTO(st, model_spec_load(&spec, mname, (int)nc));
     have_spec = 1;
-    model_options opt = {.be = (backend)backend_from_name(be), .norm = NORM_BN, .gn_groups = 32};
+    model_options opt = {.be = bk, .norm = NORM_BN, .gn_groups = 32};
     TRY_GOTO(st, model_create(&m, &spec, &opt, (uint64_t)seed));
     if (wpath) TRY_GOTO(st, weights_load(m, wpath));
     if (wout) TRY_GOTO(st, weights_save(m, wout, NULL, 0));

@@ -18,7 +18,7 @@ int cmd_info(int argc, char **argv) {
     if (st < 0) return cli_fail(st);
     model_spec spec;
     if ((st = model_spec_load(&spec, mname, (int)nc)) < 0) return cli_fail(st);
-    model_options opt = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
+    model_options opt = {.be = NULL /* the default: nothing runs */, .norm = NORM_BN, .gn_groups = 32};
     model *m = NULL;
     st = model_create(&m, &spec, &opt, 0);
     model_spec_free(&spec);

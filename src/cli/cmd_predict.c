@@ -168,7 +168,9 @@ int cmd_predict(int argc, char **argv) {
         goto fail;
     }
     if (c.threads > 0) ops_set_threads((int)c.threads);
-    model_options mo = {.be = (backend)backend_from_name(c.backend), .norm = lrb_norm(&c, 1),
+    backend be;
+    TRY_GOTO(st, config_backend(&c, &be));
+    model_options mo = {.be = be, .norm = lrb_norm(&c, 1),
                         .gn_groups = (int)c.gn_groups,
                         .bf16 = precision_resolve(c.amp, c.given.amp, stdout)};
     TRY_GOTO(st, weights_open_model(c.model, c.weights, 0, &mo, (uint64_t)c.seed, &m, &names, &nnames));

@@ -37,7 +37,9 @@ int cmd_val(int argc, char **argv) {
         st = err_set(YOLOC_ERR_INVALID, "data=%s has no usable '%s' split", c.data, c.split);
         goto fail;
     }
-    model_options mo = {.be = (backend)backend_from_name(c.backend),
+    backend be;
+    TRY_GOTO(st, config_backend(&c, &be));
+    model_options mo = {.be = be,
                         .norm = lrb_norm(&c, 1),
                         .gn_groups = (int)c.gn_groups,
                         .bf16 = precision_resolve(c.amp, c.given.amp, stdout)};

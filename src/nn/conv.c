@@ -69,10 +69,11 @@ void convblock_release(convblock *cb) {
 
 status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w) {
     convblock_release(cb);
-    /* BN (or SyncBN) + SiLU on the cpu backend run fused (ops.h bnsilu_*):
-     * no BN output is kept for backward; eval plans fold the BN into the
-     * convolution's weights and bias and run the SiLU as its post-op */
-    cb->fused = cb->norm && cb->act && cb->nk != NORM_GN && m->opt.be == BACKEND_CPU;
+    /* BN (or SyncBN) + SiLU run fused where the backend offers it (ops.h
+     * bnsilu_*): no BN output is kept for backward; eval plans fold the BN
+     * into the convolution's weights and bias and run the SiLU as its
+     * post-op */
+    cb->fused = cb->norm && cb->act && cb->nk != NORM_GN && backend_fuses_bnsilu(m->opt.be);
     cb->folded = cb->fused && !pc->training;
     conv2d_desc d = {.n = n, .h = h, .w = w, .ci = cb->c1, .co = cb->c2, .kh = cb->k, .kw = cb->k,
                      .sh = cb->s, .sw = cb->s, .ph = cb->p, .pw = cb->p, .dh = cb->d, .dw = cb->d,
@@ -110,7 +111,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     if (pc->measure) return YOLOC_OK;
 
     backend be = m->opt.be;
-    TRY(conv2d_op_init(&cb->conv, m->cpu, be, &d, pc->training));
+    TRY(conv2d_op_init(&cb->conv, m->bectx, be, &d, pc->training));
     status st = YOLOC_OK;
     if (cb->norm && cb->nk != NORM_GN) { /* SyncBN: the BN op serves eval plans */
         bn_desc bd = {.n = n, .h = cb->oh, .w = cb->ow, .c = cb->c2, .eps = 1e-3f, .momentum = m->bn_momentum};
@@ -119,7 +120,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
             cb->bn.d = bd;
             cb->bn.be = be;
         } else {
-            st = bn_op_init(&cb->bn, m->cpu, be, &bd, pc->training);
+            st = bn_op_init(&cb->bn, m->bectx, be, &bd, pc->training);
         }
         if (st < 0) {
             conv2d_op_free(&cb->conv);
@@ -134,7 +135,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
         }
     }
     if (cb->act && !cb->fused) {
-        st = silu_op_init(&cb->silu, m->cpu, be, out, pc->training);
+        st = silu_op_init(&cb->silu, m->bectx, be, out, pc->training);
         if (st < 0) {
             conv2d_op_free(&cb->conv);
             if (cb->norm && cb->nk != NORM_GN) bn_op_free(&cb->bn);
@@ -149,7 +150,7 @@ static status norm_forward(convblock *cb, model *m, const float *x, float *y, in
     const float *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
     if (cb->nk == NORM_GN) return gn_op_forward(&cb->gn, x, gamma, beta, y, cb->mean, cb->var);
     if (cb->nk == NORM_SYNCBN && training)
-        return syncbn_forward_train(&cb->bn.d, &m->reducer, x, gamma, beta, y, cb->mean, cb->var, B(m, cb->rm_off),
+        return syncbn_op_forward_train(cb->bn.be, &cb->bn.d, &m->reducer, x, gamma, beta, y, cb->mean, cb->var, B(m, cb->rm_off),
                                     B(m, cb->rv_off), cb->sync_work);
     if (training)
         return bn_op_forward_train(&cb->bn, x, gamma, beta, y, cb->mean, cb->var, B(m, cb->rm_off),
@@ -198,16 +199,20 @@ status convblock_forward(convblock *cb, model *m, const float *x) {
     NN_PROF_LAP(lp, conv_s[0], t);
     if (lp) lp->conv_flops[0] += cb->flops;
     if (cb->norm && cb->nk != NORM_GN) cb->bn.d.momentum = m->bn_momentum; /* model_set_bn_momentum */
-    if (cb->norm && cb->nk != NORM_GN && training && m->bn_frozen && !cb->fused)
-        return err_set(YOLOC_ERR_INVALID, "BatchNorm with frozen statistics (the noise-scale probe) needs backend=cpu");
+    if (cb->norm && cb->nk != NORM_GN && training && m->bn_frozen && !(cb->fused && backend_bn_frozen(cb->bn.be)))
+        return err_set(YOLOC_ERR_INVALID,
+                       "BatchNorm with frozen statistics (the noise-scale probe) needs a backend that offers it "
+                       "(backend=%s does not; cpu does)",
+                       backend_name(m->opt.be));
     if (cb->fused) {
         const float *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
         if (training && !m->bn_frozen)
-            TRY(bnsilu_cpu_forward_train(&cb->bn.d, cb->nk == NORM_SYNCBN ? &m->reducer : NULL, c_out, gamma, beta,
+            TRY(bnsilu_op_forward_train(cb->bn.be, &cb->bn.d, cb->nk == NORM_SYNCBN ? &m->reducer : NULL, c_out, gamma, beta,
                                          cb->y, cb->mean, cb->var, B(m, cb->rm_off), B(m, cb->rv_off),
                                          cb->sync_work));
         else
-            bnsilu_cpu_forward_eval(&cb->bn.d, c_out, gamma, beta, B(m, cb->rm_off), B(m, cb->rv_off), cb->y);
+            TRY(bnsilu_op_forward_eval(cb->bn.be, &cb->bn.d, c_out, gamma, beta, B(m, cb->rm_off), B(m, cb->rv_off),
+                                       cb->y));
         NN_PROF_LAP(lp, norm_s[0], t);
         return YOLOC_OK;
     }
@@ -232,13 +237,13 @@ status convblock_backward(convblock *cb, model *m, const float *x, const float *
     double t = lp ? time_now() : 0;
     const float *dcur = dy;
     if (cb->fused && m->bn_frozen) {
-        TRY(bnsilu_cpu_backward_frozen(&cb->bn.d, cb->conv_out, P(m, cb->gamma_off), P(m, cb->beta_off),
+        TRY(bnsilu_op_backward_frozen(cb->bn.be, &cb->bn.d, cb->conv_out, P(m, cb->gamma_off), P(m, cb->beta_off),
                                        B(m, cb->rm_off), B(m, cb->rv_off), dy, m->scratch[1], 0.0f,
                                        G(m, cb->gamma_off), G(m, cb->beta_off), cb->sync_work));
         NN_PROF_LAP(lp, norm_s[1], t);
         dcur = m->scratch[1];
     } else if (cb->fused) {
-        TRY(bnsilu_cpu_backward(&cb->bn.d, cb->nk == NORM_SYNCBN ? &m->reducer : NULL, cb->conv_out,
+        TRY(bnsilu_op_backward(cb->bn.be, &cb->bn.d, cb->nk == NORM_SYNCBN ? &m->reducer : NULL, cb->conv_out,
                                 P(m, cb->gamma_off), P(m, cb->beta_off), cb->mean, cb->var, dy, m->scratch[1], 0.0f,
                                 G(m, cb->gamma_off), G(m, cb->beta_off), cb->sync_work));
         NN_PROF_LAP(lp, norm_s[1], t);
@@ -256,7 +261,7 @@ status convblock_backward(convblock *cb, model *m, const float *x, const float *
             TRY(bn_op_backward(&cb->bn, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1], 0.0f,
                                dgamma, dbeta));
         else if (cb->nk == NORM_SYNCBN)
-            TRY(syncbn_backward(&cb->bn.d, &m->reducer, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1],
+            TRY(syncbn_op_backward(cb->bn.be, &cb->bn.d, &m->reducer, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1],
                                 0.0f, dgamma, dbeta, cb->sync_work));
         else
             TRY(gn_op_backward(&cb->gn, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1], 0.0f,

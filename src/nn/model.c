@@ -76,14 +76,14 @@ void model_free(model *m) {
     plan_release(m);
     for (int i = 0; i < m->nlayers; i++)
         if (m->layers[i].vt && m->layers[i].impl) m->layers[i].vt->destroy(&m->layers[i]);
-    free(m->params);
-    free(m->grads);
-    free(m->bufs);
+    backend_free(m->opt.be, m->bectx, m->params);
+    backend_free(m->opt.be, m->bectx, m->grads);
+    backend_free(m->opt.be, m->bectx, m->bufs);
     free(m->tensors);
     free(m->grad_seen);
     free(m->prof);
     model_spec_free(&m->spec);
-    cpu_ctx_free(m->cpu);
+    backend_ctx_free(m->opt.be, m->bectx);
     free(m);
 }
 
@@ -142,11 +142,11 @@ status model_create(model **out, const model_spec *spec, const model_options *op
     }
     if (opt) m->opt = *opt;
     else {
-        m->opt.be = BACKEND_CPU;
         m->opt.norm = NORM_BN;
         m->opt.gn_groups = 32;
     }
-    if (m->opt.be == BACKEND_CPU) TRY_GOTO(st, cpu_ctx_create(&m->cpu));
+    if (!m->opt.be) m->opt.be = backend_default();
+    TRY_GOTO(st, backend_ctx_create(m->opt.be, &m->bectx));
     m->nlayers = m->spec.nlayers;
     for (int i = 0; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
@@ -158,11 +158,12 @@ status model_create(model **out, const model_spec *spec, const model_options *op
         for (size_t t = t0; t < m->ntensors; t++)
             if (!m->tensors[t].buffer) L->nparams += m->tensors[t].numel;
     }
-    m->params = calloc(m->nparam_floats ? m->nparam_floats : 1, sizeof(float));
-    m->grads = calloc(m->nparam_floats ? m->nparam_floats : 1, sizeof(float));
-    m->bufs = calloc(m->nbuf_floats ? m->nbuf_floats : 1, sizeof(float));
+    /* parameters, gradients and buffers live in the backend's memory */
+    if (!(m->params = backend_alloc_floats(m->opt.be, m->bectx, m->nparam_floats, &st))) goto fail;
+    if (!(m->grads = backend_alloc_floats(m->opt.be, m->bectx, m->nparam_floats, &st))) goto fail;
+    if (!(m->bufs = backend_alloc_floats(m->opt.be, m->bectx, m->nbuf_floats, &st))) goto fail;
     m->grad_seen = calloc((size_t)m->nlayers, 1);
-    if (!m->params || !m->grads || !m->bufs || !m->grad_seen) {
+    if (!m->grad_seen) {
         st = err_set(YOLOC_ERR_NOMEM, "cannot allocate %zu parameters", m->nparam_floats);
         goto fail;
     }
@@ -276,6 +277,7 @@ status model_forward(model *m, const float *input, const float **out) {
     if (!m->planned) return err_set(YOLOC_ERR_INVALID, "model_forward: the model is not planned");
     int n = m->plan_n, h = m->plan_h, w = m->plan_w, c = m->spec.in_ch;
     size_t hw = (size_t)h * w;
+    m->traffic_to_backend += (uint64_t)n * hw * c * sizeof(float);
     /* NCHW -> NHWC */
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < n; b++)
@@ -310,6 +312,7 @@ status model_backward(model *m, const float *dout) {
     if (!m->planned || !m->plan_training || !m->training_forward_done)
         return err_set(YOLOC_ERR_INVALID, "model_backward: needs a training plan and a forward pass first");
     memset(m->grad_seen, 0, (size_t)m->nlayers);
+    m->traffic_to_backend += (uint64_t)m->plan_n * m->anchors * model_raw_channels(m) * sizeof(float);
     for (int i = m->nlayers - 1; i >= 0; i--) {
         nn_layer *L = &m->layers[i];
         const float *dy = i == m->nlayers - 1 ? dout : L->dy;
@@ -338,6 +341,8 @@ status model_backward(model *m, const float *dout) {
 }
 
 static const nn_layer *head(const model *m) { return &m->layers[m->nlayers - 1]; }
+
+int model_raw_channels(const model *m) { return m->na ? 5 + m->nc : 4 * m->reg_max + m->nc; }
 
 const float *model_raw_output(const model *m) {
     if (!m->planned) return NULL;
@@ -438,6 +443,16 @@ void model_level_shape(const model *m, int level, int *h, int *w) {
 int model_out_channels(const model *m) { return m->out_channels; }
 int model_planned_batch(const model *m) { return m->plan_n; }
 backend model_backend(const model *m) { return m->opt.be; }
+
+void model_traffic_get(const model *m, model_traffic *out) {
+    out->to_backend = m->traffic_to_backend;
+    out->to_host = m->traffic_to_host;
+}
+void model_traffic_reset(model *m) { m->traffic_to_backend = m->traffic_to_host = 0; }
+/* The counter is bookkeeping, not the model's state: it counts through a
+ * const model too (the loss holds one). */
+void model_note_to_host(const model *m, size_t bytes) { ((model *)m)->traffic_to_host += bytes; }
+void *model_backend_ctx(const model *m) { return m->bectx; }
 
 static void fmt_thousands(char *buf, size_t cap, unsigned long long v) {
     char tmp[32];

@@ -66,7 +66,7 @@ typedef struct model model;
 typedef enum { NORM_BN = 0, NORM_GN = 1, NORM_SYNCBN = 2 } norm_kind;
 
 typedef struct {
-    backend be;      /* BACKEND_CPU (oneDNN) by default */
+    backend be;      /* the backend (ops/backend.h); NULL: backend_default(), cpu */
     norm_kind norm;  /* BatchNorm (default) or GroupNorm */
     int gn_groups;   /* GroupNorm groups (largest divisor of c <= this; default 32) */
     int bf16;        /* 1: convolutions in bf16 mixed precision (conv2d_desc.bf16; the rest
@@ -103,6 +103,8 @@ status model_backward(model *m, const float *dout);
  * forward, in training and eval plans (eval: for validation losses). NULL
  * when not planned. */
 const float *model_raw_output(const model *m);
+/* Its channels: 4*reg_max + nc (v8), 5 + nc (v5). */
+int model_raw_channels(const model *m);
 /* YOLOv5 only (NULL otherwise): the decoded [B, A, 5 + nc] of the last eval
  * forward (NULL in training plans), as YOLOv5's ONNX export outputs it:
  * xy = (2 sigmoid - 0.5 + cell) * stride, wh = (2 sigmoid)^2 * anchor
@@ -178,6 +180,21 @@ void model_level_shape(const model *m, int level, int *h, int *w);
 int model_out_channels(const model *m);
 int model_planned_batch(const model *m);
 backend model_backend(const model *m);
+/* What crosses between the host and the model's backend: the input batch
+ * (model_forward), the head's gradient (model_backward) into it, and what
+ * the host reads of it (model_note_to_host: the loss reads the raw head).
+ * Copies on a backend with its own memory; reads and writes in place on a
+ * host-memory backend (ref, cpu), counted the same. yoloc bench reports it
+ * per step. */
+typedef struct {
+    uint64_t to_backend, to_host;
+} model_traffic;
+void model_traffic_get(const model *m, model_traffic *out);
+void model_traffic_reset(model *m);
+void model_note_to_host(const model *m, size_t bytes);
+/* Its context (ops/backend.h), for buffers that live beside the model's
+ * (optimizer state, EMA, snapshots). */
+void *model_backend_ctx(const model *m);
 
 /* Prints the layer table (from, repeats, params, module, arguments, output
  * shape at imgsz), then totals with GFLOPs at imgsz. */

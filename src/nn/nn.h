@@ -8,6 +8,7 @@
 #include "core/arena.h"
 #include "core/timer.h"
 #include "nn/model.h"
+#include "ops/backend.h"
 
 /* ------------------------------------------------------------------------ */
 /* Planning: modules take their activation buffers from the arena. The first
@@ -125,7 +126,7 @@ status model_add_buffer(model *m, int layer, const char *name, int ndim, const i
 struct model {
     model_spec spec;
     model_options opt;
-    cpu_ctx *cpu;
+    void *bectx; /* the backend's context (backend_ctx_create) */
 
     size_t ntensors, tensors_cap;
     param_info *tensors;
@@ -146,6 +147,9 @@ struct model {
     int out_channels;
     int training_forward_done;
     char *grad_seen;         /* per layer: output gradient written this backward */
+
+    /* bytes across the host/backend boundary since model_traffic_reset */
+    uint64_t traffic_to_backend, traffic_to_host;
 
     ops_reducer reducer;          /* SyncBN */
     int bn_frozen;                /* model_set_bn_frozen */

@@ -51,7 +51,7 @@ static status sppf_plan(nn_layer *L, model *m, plan_ctx *pc) {
     pool_desc pd = {.n = n, .h = h, .w = w, .c = c, .k = S->k, .s = 1, .p = S->k / 2};
     if (!pc->measure) {
         for (int i = 0; i < 3; i++) {
-            status st = maxpool_op_init(&S->pool[i], m->cpu, m->opt.be, &pd, pc->training);
+            status st = maxpool_op_init(&S->pool[i], m->bectx, m->opt.be, &pd, pc->training);
             if (st < 0) {
                 for (int j = 0; j < i; j++) maxpool_op_free(&S->pool[j]);
                 return st;

@@ -1,9 +1,9 @@
 /* conv2d descriptor helpers (output size, validation, FLOPs) and the
- * per-layer dispatcher conv2d_op that sends each call to the reference
- * kernels (ops/ref/conv2d_ref.c) or the oneDNN plan (ops/cpu/conv2d_dnnl.c).
+ * per-layer dispatcher conv2d_op that sends each call to its backend's
+ * table (ops/backend.h).
  *
  * Leaves out: the kernels themselves. */
-#include "ops/ops.h"
+#include "ops/backend.h"
 
 #include <limits.h>
 #include <string.h>
@@ -78,21 +78,15 @@ double conv2d_flops(const conv2d_desc *d) {
            d->kh * d->kw;
 }
 
-status conv2d_op_init(conv2d_op *op, cpu_ctx *ctx, backend be, const conv2d_desc *d, int training) {
+status conv2d_op_init(conv2d_op *op, void *ctx, backend be, const conv2d_desc *d, int training) {
     memset(op, 0, sizeof *op);
     TRY(conv2d_desc_check(d));
+    if (!be) return err_set(YOLOC_ERR_INVALID, "conv2d: no backend");
     if (d->act && training)
         return err_set(YOLOC_ERR_INVALID, "conv2d: a fused SiLU is for inference plans only (no backward)");
     op->d = *d;
     op->be = be;
-    switch (be) {
-    case BACKEND_REF:
-        return YOLOC_OK;
-    case BACKEND_CPU:
-        if (!ctx) return err_set(YOLOC_ERR_INVALID, "conv2d: the cpu backend needs a cpu_ctx");
-        return conv2d_cpu_create(&op->cpu, ctx, d, training);
-    }
-    return err_set(YOLOC_ERR_INVALID, "conv2d: unknown backend %d", (int)be);
+    return be->conv2d_init(op, ctx, training);
 }
 
 status conv2d_op_forward(conv2d_op *op, const float *x, const float *w, const float *b, float *y) {
@@ -101,21 +95,16 @@ status conv2d_op_forward(conv2d_op *op, const float *x, const float *w, const fl
 
 status conv2d_op_forward_ex(conv2d_op *op, const float *x, const float *w, const float *b, float *y,
                             int weights_unchanged) {
-    if (op->be == BACKEND_CPU) return conv2d_cpu_forward_ex(op->cpu, x, w, b, y, weights_unchanged);
-    conv2d_ref_forward(&op->d, x, w, b, y);
-    if (op->d.act) silu_ref_forward((size_t)op->d.n * conv2d_out_h(&op->d) * conv2d_out_w(&op->d) * op->d.co, y, y);
-    return YOLOC_OK;
+    return op->be->conv2d_forward(op, x, w, b, y, weights_unchanged);
 }
 
 status conv2d_op_backward(conv2d_op *op, const float *x, const float *w, const float *dy, float *dx,
                           float beta_dx, float *dw, float *db) {
-    if (op->be == BACKEND_CPU) return conv2d_cpu_backward(op->cpu, x, w, dy, dx, beta_dx, dw, db);
-    conv2d_ref_backward(&op->d, x, w, dy, dx, beta_dx, dw, db);
-    return YOLOC_OK;
+    return op->be->conv2d_backward(op, x, w, dy, dx, beta_dx, dw, db);
 }
 
 void conv2d_op_free(conv2d_op *op) {
     if (!op) return;
-    conv2d_cpu_free(op->cpu);
-    op->cpu = NULL;
+    if (op->be && op->impl) op->be->conv2d_free(op);
+    op->impl = NULL;
 }

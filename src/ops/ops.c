@@ -1,6 +1,7 @@
-/* Backend names, thread count, and the dispatchers of every op except
- * conv2d (which lives in conv2d.c): one handle per layer instance, the
- * backend picked once at init, plans for the cpu backend created there.
+/* Thread count, and the dispatchers of every op except conv2d (which lives
+ * in conv2d.c): one handle per layer instance, the backend (a table of
+ * functions, ops/backend.h) picked once at init, the backend's plan created
+ * there. The only place besides conv2d.c that calls a backend's table.
  *
  * The *_op_init functions validate the descriptor (YOLOC_ERR_SHAPE with the
  * sizes in the message) so that the kernels behind them, which take the
@@ -8,28 +9,11 @@
  * op safe to free. The stateless ops (upsample, chcopy, add, acc) dispatch
  * on the backend value directly and check nothing: their callers own the
  * shapes. */
-#include "ops/ops.h"
+#include "ops/backend.h"
 
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
-
-const char *backend_name(backend be) {
-    switch (be) {
-    case BACKEND_REF:
-        return "ref";
-    case BACKEND_CPU:
-        return "cpu";
-    }
-    return "unknown";
-}
-
-int backend_from_name(const char *name) {
-    if (!name) return -1;
-    if (strcmp(name, "ref") == 0) return BACKEND_REF;
-    if (strcmp(name, "cpu") == 0 || strcmp(name, "onednn") == 0) return BACKEND_CPU;
-    return -1;
-}
 
 /* oneDNN is built on the same OpenMP runtime, so this sets its threads too. */
 void ops_set_threads(int n) {
@@ -41,15 +25,14 @@ int ops_get_threads(void) {
 }
 
 static status ops_check_backend(backend be, const char *op) {
-    if (be != BACKEND_REF && be != BACKEND_CPU)
-        return err_set(YOLOC_ERR_INVALID, "%s: unknown backend %d", op, (int)be);
+    if (!be) return err_set(YOLOC_ERR_INVALID, "%s: no backend", op);
     return YOLOC_OK;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Batch normalisation */
 
-status bn_op_init(bn_op *op, cpu_ctx *ctx, backend be, const bn_desc *d, int training) {
+status bn_op_init(bn_op *op, void *ctx, backend be, const bn_desc *d, int training) {
     memset(op, 0, sizeof *op);
     TRY(ops_check_backend(be, "batchnorm"));
     if (d->n <= 0 || d->h <= 0 || d->w <= 0 || d->c <= 0 || !(d->eps > 0) ||
@@ -63,45 +46,33 @@ status bn_op_init(bn_op *op, cpu_ctx *ctx, backend be, const bn_desc *d, int tra
                        d->n, d->h, d->w);
     op->d = *d;
     op->be = be;
-    if (be == BACKEND_CPU) TRY(bn_cpu_create(&op->cpu, ctx, d, training));
-    return YOLOC_OK;
+    return be->bn_init(op, ctx, training);
 }
 
 status bn_op_forward_train(bn_op *op, const float *x, const float *gamma, const float *beta,
                            float *y, float *save_mean, float *save_var, float *running_mean,
                            float *running_var) {
-    if (op->be == BACKEND_CPU)
-        return bn_cpu_forward_train(op->cpu, x, gamma, beta, y, save_mean, save_var, running_mean,
-                                    running_var);
-    bn_ref_forward_train(&op->d, x, gamma, beta, y, save_mean, save_var, running_mean, running_var);
-    return YOLOC_OK;
+    return op->be->bn_forward_train(op, x, gamma, beta, y, save_mean, save_var, running_mean, running_var);
 }
 
 status bn_op_forward_eval(bn_op *op, const float *x, const float *gamma, const float *beta,
                           const float *running_mean, const float *running_var, float *y) {
-    if (op->be == BACKEND_CPU)
-        return bn_cpu_forward_eval(op->cpu, x, gamma, beta, running_mean, running_var, y);
-    bn_ref_forward_eval(&op->d, x, gamma, beta, running_mean, running_var, y);
-    return YOLOC_OK;
+    return op->be->bn_forward_eval(op, x, gamma, beta, running_mean, running_var, y);
 }
 
 status bn_op_backward(bn_op *op, const float *x, const float *gamma, const float *save_mean,
                       const float *save_var, const float *dy, float *dx, float beta_dx,
                       float *dgamma, float *dbeta) {
-    if (op->be == BACKEND_CPU)
-        return bn_cpu_backward(op->cpu, x, gamma, save_mean, save_var, dy, dx, beta_dx, dgamma,
-                               dbeta);
-    bn_ref_backward(&op->d, x, gamma, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta);
-    return YOLOC_OK;
+    return op->be->bn_backward(op, x, gamma, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta);
 }
 
 void bn_op_free(bn_op *op) {
-    bn_cpu_free(op->cpu);
-    op->cpu = NULL;
+    if (op->be && op->impl) op->be->bn_free(op);
+    op->impl = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Group normalisation (no plan: both backends are plain functions) */
+/* Group normalisation (no plan) */
 
 status gn_op_init(gn_op *op, backend be, const gn_desc *d) {
     memset(op, 0, sizeof *op);
@@ -119,57 +90,44 @@ status gn_op_init(gn_op *op, backend be, const gn_desc *d) {
 
 status gn_op_forward(gn_op *op, const float *x, const float *gamma, const float *beta, float *y,
                      float *save_mean, float *save_rstd) {
-    if (op->be == BACKEND_CPU)
-        gn_cpu_forward(&op->d, x, gamma, beta, y, save_mean, save_rstd);
-    else
-        gn_ref_forward(&op->d, x, gamma, beta, y, save_mean, save_rstd);
-    return YOLOC_OK;
+    return op->be->gn_forward(&op->d, x, gamma, beta, y, save_mean, save_rstd);
 }
 
 status gn_op_backward(gn_op *op, const float *x, const float *gamma, const float *save_mean,
                       const float *save_rstd, const float *dy, float *dx, float beta_dx,
                       float *dgamma, float *dbeta) {
-    if (op->be == BACKEND_CPU)
-        gn_cpu_backward(&op->d, x, gamma, save_mean, save_rstd, dy, dx, beta_dx, dgamma, dbeta);
-    else
-        gn_ref_backward(&op->d, x, gamma, save_mean, save_rstd, dy, dx, beta_dx, dgamma, dbeta);
-    return YOLOC_OK;
+    return op->be->gn_backward(&op->d, x, gamma, save_mean, save_rstd, dy, dx, beta_dx, dgamma, dbeta);
 }
 
 /* ------------------------------------------------------------------------ */
 /* SiLU */
 
-status silu_op_init(silu_op *op, cpu_ctx *ctx, backend be, size_t n, int training) {
+status silu_op_init(silu_op *op, void *ctx, backend be, size_t n, int training) {
     memset(op, 0, sizeof *op);
     TRY(ops_check_backend(be, "silu"));
     if (n == 0) return err_set(YOLOC_ERR_SHAPE, "silu: zero elements");
     op->n = n;
     op->be = be;
-    if (be == BACKEND_CPU) TRY(silu_cpu_create(&op->cpu, ctx, n, training));
-    return YOLOC_OK;
+    return be->silu_init(op, ctx, training);
 }
 
 status silu_op_forward(silu_op *op, const float *x, float *y) {
-    if (op->be == BACKEND_CPU) return silu_cpu_forward(op->cpu, x, y);
-    silu_ref_forward(op->n, x, y);
-    return YOLOC_OK;
+    return op->be->silu_forward(op, x, y);
 }
 
 status silu_op_backward(silu_op *op, const float *x, const float *dy, float *dx, float beta_dx) {
-    if (op->be == BACKEND_CPU) return silu_cpu_backward(op->cpu, x, dy, dx, beta_dx);
-    if (dx) silu_ref_backward(op->n, x, dy, dx, beta_dx);
-    return YOLOC_OK;
+    return op->be->silu_backward(op, x, dy, dx, beta_dx);
 }
 
 void silu_op_free(silu_op *op) {
-    silu_cpu_free(op->cpu);
-    op->cpu = NULL;
+    if (op->be && op->impl) op->be->silu_free(op);
+    op->impl = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Max pooling */
 
-status maxpool_op_init(maxpool_op *op, cpu_ctx *ctx, backend be, const pool_desc *d, int training) {
+status maxpool_op_init(maxpool_op *op, void *ctx, backend be, const pool_desc *d, int training) {
     memset(op, 0, sizeof *op);
     TRY(ops_check_backend(be, "maxpool"));
     if (d->n <= 0 || d->h <= 0 || d->w <= 0 || d->c <= 0 || d->k <= 0 || d->s <= 0 || d->p < 0 ||
@@ -180,70 +138,104 @@ status maxpool_op_init(maxpool_op *op, cpu_ctx *ctx, backend be, const pool_desc
                        d->n, d->h, d->w, d->c, d->k, d->s, d->p);
     op->d = *d;
     op->be = be;
-    if (be == BACKEND_CPU) TRY(maxpool_cpu_create(&op->cpu, ctx, d, training));
-    return YOLOC_OK;
+    return be->maxpool_init(op, ctx, training);
 }
 
 size_t maxpool_op_workspace_size(const maxpool_op *op) {
-    return op->be == BACKEND_CPU ? maxpool_cpu_workspace_size(op->cpu) : 0;
+    return op->be ? op->be->maxpool_workspace(op) : 0;
 }
 
 status maxpool_op_forward(maxpool_op *op, const float *x, float *y, void *ws) {
-    if (op->be == BACKEND_CPU) return maxpool_cpu_forward(op->cpu, x, y, ws);
-    maxpool_ref_forward(&op->d, x, y);
-    return YOLOC_OK;
+    return op->be->maxpool_forward(op, x, y, ws);
 }
 
 status maxpool_op_backward(maxpool_op *op, const float *x, const float *dy, float *dx,
                            float beta_dx, const void *ws) {
-    if (op->be == BACKEND_CPU) return maxpool_cpu_backward(op->cpu, dy, dx, beta_dx, ws);
-    if (dx) maxpool_ref_backward(&op->d, x, dy, dx, beta_dx);
-    return YOLOC_OK;
+    return op->be->maxpool_backward(op, x, dy, dx, beta_dx, ws);
 }
 
 void maxpool_op_free(maxpool_op *op) {
-    maxpool_cpu_free(op->cpu);
-    op->cpu = NULL;
+    if (op->be && op->impl) op->be->maxpool_free(op);
+    op->impl = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Stateless ops */
 
 void upsample_forward(backend be, int n, int h, int w, int c, int f, const float *x, float *y) {
-    if (be == BACKEND_CPU)
-        upsample_cpu_forward(n, h, w, c, f, x, y);
-    else
-        upsample_ref_forward(n, h, w, c, f, x, y);
+    be->upsample_forward(n, h, w, c, f, x, y);
 }
 
 void upsample_backward(backend be, int n, int h, int w, int c, int f, const float *dy, float *dx,
                        float beta_dx) {
-    if (be == BACKEND_CPU)
-        upsample_cpu_backward(n, h, w, c, f, dy, dx, beta_dx);
-    else
-        upsample_ref_backward(n, h, w, c, f, dy, dx, beta_dx);
+    be->upsample_backward(n, h, w, c, f, dy, dx, beta_dx);
 }
 
 void chcopy(backend be, size_t npix, int c, const float *src, int src_ct, int src_off, float *dst,
             int dst_ct, int dst_off, float beta) {
-    if (be == BACKEND_CPU)
-        chcopy_cpu(npix, c, src, src_ct, src_off, dst, dst_ct, dst_off, beta);
-    else
-        chcopy_ref(npix, c, src, src_ct, src_off, dst, dst_ct, dst_off, beta);
+    be->chcopy(npix, c, src, src_ct, src_off, dst, dst_ct, dst_off, beta);
 }
 
-void add_forward(backend be, size_t n, const float *a, const float *b, float *y) {
-    if (be == BACKEND_CPU)
-        add_cpu_forward(n, a, b, y);
-    else
-        add_ref_forward(n, a, b, y);
+void add_forward(backend be, size_t n, const float *a, const float *b, float *y) { be->add(n, a, b, y); }
+
+void acc(backend be, size_t n, const float *src, float *dst, float beta) { be->acc(n, src, dst, beta); }
+
+void f32_to_bf16_op(backend be, size_t n, const float *x, uint16_t *y) { be->f32_to_bf16(n, x, y); }
+
+/* ------------------------------------------------------------------------ */
+/* SyncBatchNorm and the fused BatchNorm + SiLU */
+
+int backend_fuses_bnsilu(backend be) {
+    return be && be->bnsilu_forward_train && be->bnsilu_forward_eval && be->bnsilu_backward;
 }
 
-void acc(backend be, size_t n, const float *src, float *dst, float beta) {
-    if (be == BACKEND_CPU)
-        acc_cpu(n, src, dst, beta);
-    else
-        acc_ref(n, src, dst, beta);
+int backend_bn_frozen(backend be) { return backend_fuses_bnsilu(be) && be->bnsilu_backward_frozen; }
+
+static status not_offered(backend be, const char *what) {
+    return err_set(YOLOC_ERR_INVALID, "backend %s does not offer %s", backend_name(be), what);
+}
+
+status syncbn_op_forward_train(backend be, const bn_desc *d, const ops_reducer *r, const float *x,
+                               const float *gamma, const float *beta, float *y, float *save_mean, float *save_var,
+                               float *running_mean, float *running_var, double *work) {
+    if (!be->syncbn_forward_train) return not_offered(be, "SyncBatchNorm");
+    return be->syncbn_forward_train(d, r, x, gamma, beta, y, save_mean, save_var, running_mean, running_var, work);
+}
+
+status syncbn_op_backward(backend be, const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                          const float *save_mean, const float *save_var, const float *dy, float *dx, float beta_dx,
+                          float *dgamma, float *dbeta, double *work) {
+    if (!be->syncbn_backward) return not_offered(be, "SyncBatchNorm");
+    return be->syncbn_backward(d, r, x, gamma, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
+}
+
+status bnsilu_op_forward_train(backend be, const bn_desc *d, const ops_reducer *r, const float *x,
+                               const float *gamma, const float *beta, float *y, float *save_mean, float *save_var,
+                               float *running_mean, float *running_var, double *work) {
+    if (!be->bnsilu_forward_train) return not_offered(be, "fused BatchNorm + SiLU");
+    return be->bnsilu_forward_train(d, r, x, gamma, beta, y, save_mean, save_var, running_mean, running_var, work);
+}
+
+status bnsilu_op_forward_eval(backend be, const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                              const float *running_mean, const float *running_var, float *y) {
+    if (!be->bnsilu_forward_eval) return not_offered(be, "fused BatchNorm + SiLU");
+    return be->bnsilu_forward_eval(d, x, gamma, beta, running_mean, running_var, y);
+}
+
+status bnsilu_op_backward(backend be, const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                          const float *beta, const float *save_mean, const float *save_var, const float *dy,
+                          float *dx, float beta_dx, float *dgamma, float *dbeta, double *work) {
+    if (!be->bnsilu_backward) return not_offered(be, "fused BatchNorm + SiLU");
+    return be->bnsilu_backward(d, r, x, gamma, beta, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta, work);
+}
+
+status bnsilu_op_backward_frozen(backend be, const bn_desc *d, const float *x, const float *gamma,
+                                 const float *beta, const float *running_mean, const float *running_var,
+                                 const float *dy, float *dx, float beta_dx, float *dgamma, float *dbeta,
+                                 double *work) {
+    if (!be->bnsilu_backward_frozen) return not_offered(be, "BatchNorm with frozen statistics");
+    return be->bnsilu_backward_frozen(d, x, gamma, beta, running_mean, running_var, dy, dx, beta_dx, dgamma, dbeta,
+                                      work);
 }
 
 int ops_amp_bf16(int amp_requested, char *why, size_t cap) {

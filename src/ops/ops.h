@@ -2,8 +2,9 @@
  *   ops/ref/  plain single-threaded C, the oracle kept forever;
  *   ops/cpu/  the fast path: oneDNN where it has the primitive, OpenMP +
  *             vectorisable C where that is enough.
- * and a small dispatcher (ops/ops.c) so that nn/ calls one API per op and
- * picks the backend once, when a layer is planned.
+ * behind one interface (ops/backend.h: a table of functions per backend),
+ * and a small dispatcher (ops/ops.c, ops/conv2d.c) so that nn/ calls one API
+ * per op and picks the backend once, when a layer is planned.
  *
  * Layout: activations are NHWC float32, contiguous ([n][h][w][c], channel
  * fastest). On this project's CPUs oneDNN's jit convolutions run on NHWC at
@@ -31,12 +32,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { BACKEND_REF = 0, BACKEND_CPU = 1 } backend;
+/* A backend: a table of functions (ops/backend.h), one folder per backend
+ * (ops/ref/, ops/cpu/), chosen once per model. */
+typedef struct ops_backend ops_backend;
+typedef const ops_backend *backend;
 
-/* "ref" / "cpu". */
+/* "ref" / "cpu" ("none" for NULL). */
 const char *backend_name(backend be);
-/* Parses "ref" or "cpu" (also "onednn" for cpu); -1 when unknown. */
-int backend_from_name(const char *name);
+/* The backend built in under this name ("onednn" also names cpu); NULL when
+ * there is none. */
+backend backend_find(const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* The oneDNN context: engine, stream and a scratch buffer shared by every
@@ -154,6 +159,15 @@ status syncbn_forward_train(const bn_desc *d, const ops_reducer *r, const float 
 status syncbn_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
                        const float *save_mean, const float *save_var, const float *dy, float *dx,
                        float beta_dx, float *dgamma, float *dbeta, double *work);
+
+/* The reference implementation (ops/ref/syncbn_ref.c): the same contract,
+ * plain C, the sums taken pixel after pixel; work needs 2c + 1 doubles. */
+status syncbn_ref_forward_train(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                                const float *beta, float *y, float *save_mean, float *save_var,
+                                float *running_mean, float *running_var, double *work);
+status syncbn_ref_backward(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                           const float *save_mean, const float *save_var, const float *dy, float *dx,
+                           float beta_dx, float *dgamma, float *dbeta, double *work);
 
 /* ------------------------------------------------------------------------ */
 /* BatchNorm (batch statistics, optionally synchronised through `r` as
@@ -282,6 +296,56 @@ void acc_ref(size_t n, const float *src, float *dst, float beta);
 void acc_cpu(size_t n, const float *src, float *dst, float beta);
 
 /* ------------------------------------------------------------------------ */
+/* Multi-tensor ops: the optimizer's update, EMA and the gradient utilities
+ * over the model's flat buffers, as a list of chunks (runs of floats
+ * [off, off + len) of one group; the list itself is host memory, the
+ * buffers are the backend's). `numel` (the chunks' floats in all) only
+ * decides whether a pass is worth threads, never the result: element-wise
+ * updates do not depend on the thread count, and the sum of squares is
+ * taken per chunk in double and added in chunk order. */
+typedef struct {
+    size_t off, len;
+} ops_chunk;
+
+/* SGD (torch.optim.SGD, dampening 0): g = grad + wd p; mu = 0: p -= lr g
+ * (b untouched); else b = mu b + g, p -= lr (g + mu b) with Nesterov, or
+ * lr b without. b = 0 before the first step gives b = g there. */
+typedef struct {
+    float lr, mu, wd;
+    int nesterov;
+} ops_sgd_hp;
+/* Adam/AdamW per element, in float: th = p shrink; g = grad + l2 th;
+ * m = b1 m + omb1 g; v = b2 v + omb2 g^2; p = th - step_size m / (sqrt(v) /
+ * bc2_sqrt + eps). AdamW: shrink = 1 - lr wd, l2 = 0; Adam: shrink 1, l2 =
+ * wd. The step's scalars (bias corrections) come from the caller. */
+typedef struct {
+    float shrink, l2, b1, omb1, b2, omb2, step_size, bc2_sqrt, eps;
+} ops_adam_hp;
+
+void sgd_update_ref(const ops_chunk *ch, size_t nch, size_t numel, float *p, const float *g, float *b,
+                    const ops_sgd_hp *hp);
+void sgd_update_cpu(const ops_chunk *ch, size_t nch, size_t numel, float *p, const float *g, float *b,
+                    const ops_sgd_hp *hp);
+void adam_update_ref(const ops_chunk *ch, size_t nch, size_t numel, float *p, const float *g, float *m, float *v,
+                     const ops_adam_hp *hp);
+void adam_update_cpu(const ops_chunk *ch, size_t nch, size_t numel, float *p, const float *g, float *m, float *v,
+                     const ops_adam_hp *hp);
+/* Sum of squares of the chunks' floats, in double: partials[c] (backend
+ * memory, nch doubles) receives chunk c's sum; returns their sum in chunk
+ * order. */
+double chunk_sumsq_ref(const ops_chunk *ch, size_t nch, size_t numel, const float *x, double *partials);
+double chunk_sumsq_cpu(const ops_chunk *ch, size_t nch, size_t numel, const float *x, double *partials);
+/* x *= f over the chunks. */
+void chunk_scale_ref(const ops_chunk *ch, size_t nch, size_t numel, float *x, float f);
+void chunk_scale_cpu(const ops_chunk *ch, size_t nch, size_t numel, float *x, float f);
+/* 1 when every float of the chunks is finite. */
+int chunk_all_finite_ref(const ops_chunk *ch, size_t nch, size_t numel, const float *x);
+int chunk_all_finite_cpu(const ops_chunk *ch, size_t nch, size_t numel, const float *x);
+/* EMA: x = x d + omd y over n floats, in PyTorch's order ((x*d) + (omd*y)). */
+void ema_blend_ref(size_t n, float *x, const float *y, float d, float omd);
+void ema_blend_cpu(size_t n, float *x, const float *y, float d, float omd);
+
+/* ------------------------------------------------------------------------ */
 /* CPU paths and bf16. oneDNN picks its kernels at run time; these say which. */
 
 /* The instruction set oneDNN's kernels use on this CPU: "avx2",
@@ -316,9 +380,10 @@ double ops_fp32_peak_gflops(int threads, double seconds, const char **isa);
 typedef struct {
     conv2d_desc d;
     backend be;
-    conv2d_cpu *cpu;
+    void *impl; /* the backend's plan */
 } conv2d_op;
-status conv2d_op_init(conv2d_op *op, cpu_ctx *ctx, backend be, const conv2d_desc *d, int training);
+/* ctx: the backend's context (backend_ctx_create; a cpu_ctx for cpu). */
+status conv2d_op_init(conv2d_op *op, void *ctx, backend be, const conv2d_desc *d, int training);
 status conv2d_op_forward(conv2d_op *op, const float *x, const float *w, const float *b, float *y);
 /* The same; weights_unchanged = 1 lets the cpu backend reuse its reorder of
  * w from the previous call (the caller guarantees w did not change). */
@@ -331,9 +396,9 @@ void conv2d_op_free(conv2d_op *op);
 typedef struct {
     bn_desc d;
     backend be;
-    bn_cpu *cpu;
+    void *impl;
 } bn_op;
-status bn_op_init(bn_op *op, cpu_ctx *ctx, backend be, const bn_desc *d, int training);
+status bn_op_init(bn_op *op, void *ctx, backend be, const bn_desc *d, int training);
 status bn_op_forward_train(bn_op *op, const float *x, const float *gamma, const float *beta,
                            float *y, float *save_mean, float *save_var, float *running_mean,
                            float *running_var);
@@ -358,9 +423,9 @@ status gn_op_backward(gn_op *op, const float *x, const float *gamma, const float
 typedef struct {
     size_t n;
     backend be;
-    silu_cpu *cpu;
+    void *impl;
 } silu_op;
-status silu_op_init(silu_op *op, cpu_ctx *ctx, backend be, size_t n, int training);
+status silu_op_init(silu_op *op, void *ctx, backend be, size_t n, int training);
 status silu_op_forward(silu_op *op, const float *x, float *y);
 status silu_op_backward(silu_op *op, const float *x, const float *dy, float *dx, float beta_dx);
 void silu_op_free(silu_op *op);
@@ -368,9 +433,9 @@ void silu_op_free(silu_op *op);
 typedef struct {
     pool_desc d;
     backend be;
-    maxpool_cpu *cpu;
+    void *impl;
 } maxpool_op;
-status maxpool_op_init(maxpool_op *op, cpu_ctx *ctx, backend be, const pool_desc *d, int training);
+status maxpool_op_init(maxpool_op *op, void *ctx, backend be, const pool_desc *d, int training);
 /* Workspace bytes the caller keeps per layer between forward and backward. */
 size_t maxpool_op_workspace_size(const maxpool_op *op);
 status maxpool_op_forward(maxpool_op *op, const float *x, float *y, void *ws);
@@ -379,7 +444,32 @@ status maxpool_op_backward(maxpool_op *op, const float *x, const float *dy, floa
                            float beta_dx, const void *ws);
 void maxpool_op_free(maxpool_op *op);
 
-/* Stateless ops dispatch on the backend value directly. */
+/* SyncBatchNorm and the fused BatchNorm/SyncBN + SiLU through the backend
+ * (the arguments of syncbn_* and bnsilu_* above). backend_fuses_bnsilu says
+ * whether the backend offers the fused ops (else the callers run bn, then
+ * silu); backend_bn_frozen whether it offers the frozen-statistics backward. */
+int backend_fuses_bnsilu(backend be);
+int backend_bn_frozen(backend be);
+status syncbn_op_forward_train(backend be, const bn_desc *d, const ops_reducer *r, const float *x,
+                               const float *gamma, const float *beta, float *y, float *save_mean, float *save_var,
+                               float *running_mean, float *running_var, double *work);
+status syncbn_op_backward(backend be, const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                          const float *save_mean, const float *save_var, const float *dy, float *dx, float beta_dx,
+                          float *dgamma, float *dbeta, double *work);
+status bnsilu_op_forward_train(backend be, const bn_desc *d, const ops_reducer *r, const float *x,
+                               const float *gamma, const float *beta, float *y, float *save_mean, float *save_var,
+                               float *running_mean, float *running_var, double *work);
+status bnsilu_op_forward_eval(backend be, const bn_desc *d, const float *x, const float *gamma, const float *beta,
+                              const float *running_mean, const float *running_var, float *y);
+status bnsilu_op_backward(backend be, const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
+                          const float *beta, const float *save_mean, const float *save_var, const float *dy,
+                          float *dx, float beta_dx, float *dgamma, float *dbeta, double *work);
+status bnsilu_op_backward_frozen(backend be, const bn_desc *d, const float *x, const float *gamma,
+                                 const float *beta, const float *running_mean, const float *running_var,
+                                 const float *dy, float *dx, float beta_dx, float *dgamma, float *dbeta,
+                                 double *work);
+
+/* Stateless ops go straight to the backend's function. */
 void upsample_forward(backend be, int n, int h, int w, int c, int f, const float *x, float *y);
 void upsample_backward(backend be, int n, int h, int w, int c, int f, const float *dy, float *dx,
                        float beta_dx);
@@ -387,5 +477,6 @@ void chcopy(backend be, size_t npix, int c, const float *src, int src_ct, int sr
             int dst_ct, int dst_off, float beta);
 void add_forward(backend be, size_t n, const float *a, const float *b, float *y);
 void acc(backend be, size_t n, const float *src, float *dst, float beta);
+void f32_to_bf16_op(backend be, size_t n, const float *x, uint16_t *y);
 
 #endif

@@ -186,7 +186,9 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     out->peak_reset = sys_reset_rss_peak();
     double t0 = time_now();
 
-    model_options mo = {.be = (backend)backend_from_name(c->backend), .norm = norm, .gn_groups = (int)c->gn_groups,
+    backend be;
+    TRY(config_backend(c, &be));
+    model_options mo = {.be = be, .norm = norm, .gn_groups = (int)c->gn_groups,
                         .bf16 = precision_resolve(c->amp, 0, NULL)};
     TRY_GOTO(st, weights_open_model(c->model, NULL, ds->nc, &mo, (uint64_t)c->seed, &m, NULL, NULL));
     model_spec spec = *model_get_spec(m);

@@ -1,6 +1,7 @@
 /* `yoloc plan`: batch from the memory model, and the LR/batch
  * recommendation (see plan.h). */
 #include "plan/plan.h"
+#include "ops/backend.h"
 
 #include "core/log.h"
 #include "data/loader.h"
@@ -162,7 +163,9 @@ static status setup_common(const config *in, plan *p, int processes, int per_mac
     p->nc = p->ds.nc;
     if (p->train_images == 0) return err_set(YOLOC_ERR_INVALID, "data=%s: the train split has no usable images", in->data);
     size_t base = sys_rss_now();
-    model_options mo = {.be = (backend)backend_from_name(in->backend),
+    backend be;
+    TRY(config_backend(in, &be));
+    model_options mo = {.be = be,
                         .norm = strcmp(in->norm, "gn") == 0 ? NORM_GN : NORM_BN,
                         .gn_groups = (int)in->gn_groups, .bf16 = precision_resolve(in->amp, 0, NULL)};
     TRY(weights_open_model(in->model, NULL, p->nc, &mo, (uint64_t)in->seed, mp, NULL, NULL));
@@ -508,7 +511,7 @@ status plan_make_ex(const config *in, double critical, plan *p) {
         model *fm = m;
         model *gm = NULL;
         if ((nk == NORM_GN) != (strcmp(in->norm, "gn") == 0)) { /* the memory of the decided normalisation */
-            model_options mo = {.be = (backend)backend_from_name(in->backend), .norm = nk == NORM_GN ? NORM_GN : NORM_BN,
+            model_options mo = {.be = model_backend(m), .norm = nk == NORM_GN ? NORM_GN : NORM_BN,
                                 .gn_groups = (int)in->gn_groups, .bf16 = precision_resolve(in->amp, 0, NULL)};
             TRY_GOTO(st, weights_open_model(in->model, NULL, p->nc, &mo, (uint64_t)in->seed, &gm, NULL, NULL));
             fm = gm;
@@ -643,7 +646,9 @@ status plan_write_yaml(const plan *p, const char *path) {
 status plan_check(plan *p, int batch) {
     if (batch <= 0) batch = p->batch;
     model *m = NULL;
-    model_options mo = {.be = (backend)backend_from_name(p->c.backend), .norm = p->norm == NORM_GN ? NORM_GN : NORM_BN,
+    backend be;
+    TRY(config_backend(&p->c, &be));
+    model_options mo = {.be = be, .norm = p->norm == NORM_GN ? NORM_GN : NORM_BN,
                         .gn_groups = (int)p->c.gn_groups, .bf16 = precision_resolve(p->c.amp, 0, NULL)};
     TRY(weights_open_model(p->c.model, NULL, p->nc, &mo, (uint64_t)p->c.seed, &m, NULL, NULL));
     mem_estimate e;

@@ -1,5 +1,6 @@
 /* `yoloc bench` (see bench.h). */
 #include "train/bench.h"
+#include "ops/backend.h"
 
 #include "core/cpu.h"
 #include "core/rng.h"
@@ -126,7 +127,8 @@ status bench_run(const bench_options *o, bench_result *r) {
     r->amp_requested = o->amp_requested;
     r->dtype = precision_dtype(o->mopt.bf16);
     precision_describe(o->mopt.bf16, r->cpu_line, sizeof r->cpu_line);
-    r->bn_folded = o->mopt.be == BACKEND_CPU && o->mopt.norm != NORM_GN; /* nn/conv.c folds in eval plans */
+    r->bn_folded = backend_fuses_bnsilu(o->mopt.be ? o->mopt.be : backend_default()) &&
+                   o->mopt.norm != NORM_GN; /* nn/conv.c folds in eval plans */
     r->fp32_peak_gflops = ops_fp32_peak_gflops(r->threads, 1.0, &r->peak_isa);
 
     TRY_GOTO(st, weights_open_model(o->model, o->weights, 0, &o->mopt, o->seed, &m, NULL, NULL));
@@ -182,7 +184,10 @@ status bench_run(const bench_options *o, bench_result *r) {
     TRY_GOTO(st, model_profile_enable(m, 1));
     double ts[6][BENCH_MAX_REPS], fwd_sum = 0, bwd_sum = 0, step_sum = 0, sums[6] = {0};
     for (int rep = -1; rep < reps; rep++) { /* rep -1: the warm-up */
-        if (rep == 0) model_profile_reset(m);
+        if (rep == 0) {
+            model_profile_reset(m);
+            model_traffic_reset(m);
+        }
         double t0 = time_now();
         TRY_GOTO(st, model_plan(m, B, S, S, 1));
         model_zero_grad(m);
@@ -225,6 +230,12 @@ status bench_run(const bench_options *o, bench_result *r) {
         bwd_sum += t4 - t3;
         step_sum += t6 - t0;
     }
+    model_traffic tr;
+    model_traffic_get(m, &tr);
+    r->to_backend_bytes = (double)tr.to_backend / reps;
+    r->to_host_bytes = (double)tr.to_host / reps;
+    r->host_memory = model_backend(m)->host_memory;
+    r->backend_name = backend_name(model_backend(m));
     r->step_s = time_median(ts[0], reps);
     r->fwd_s = time_median(ts[1], reps);
     r->loss_s = time_median(ts[2], reps);
@@ -294,6 +305,13 @@ void bench_print(const bench_result *r, FILE *f, int top) {
     fprintf(f, "%-38s %10.2f ms\n", "predict latency, batch 1 (forward)", r->predict_ms);
     fprintf(f, "%-38s %10s      (training activations %s)\n", "peak RSS (VmHWM)",
             r->peak_rss ? sys_fmt_bytes(r->peak_rss, rss, sizeof rss) : "unknown", sys_fmt_bytes(r->train_act_bytes, act, sizeof act));
+    char tb[32], th[32];
+    fprintf(f, "%-38s %10s in, %s out per step (backend %s: %s)\n", "host <-> backend traffic",
+            sys_fmt_bytes((size_t)r->to_backend_bytes, tb, sizeof tb), sys_fmt_bytes((size_t)r->to_host_bytes, th, sizeof th),
+            r->backend_name,
+            r->host_memory ? "host memory, read and written in place; in: the input batch and the head's gradient, "
+                             "out: the raw head the loss reads"
+                           : "copies");
 
     double step = r->step_mean_s;
     int n = top < r->nlayers ? top : r->nlayers;
@@ -370,6 +388,8 @@ status bench_write_json(const bench_result *r, const char *path) {
     sbuf_json_string(&s, cpu_kernel_isa_short());
     sbuf_printf(&s, ",\n  \"cpu\": ");
     sbuf_json_string(&s, cpu_model_name());
+    sbuf_printf(&s, ",\n  \"backend\": ");
+    sbuf_json_string(&s, r->backend_name ? r->backend_name : "");
     sbuf_printf(&s, ",\n  \"bn_folded\": %s", r->bn_folded ? "true" : "false");
     sbuf_printf(&s, ",\n  \"optimizer\": ");
     sbuf_json_string(&s, r->optimizer);
@@ -388,6 +408,8 @@ status bench_write_json(const bench_result *r, const char *path) {
     NUM("predict_ms", r->predict_ms);
     NUM("peak_rss_mb", r->peak_rss / 1048576.0);
     NUM("train_act_mb", r->train_act_bytes / 1048576.0);
+    NUM("to_backend_mb_per_step", r->to_backend_bytes / 1048576.0);
+    NUM("to_host_mb_per_step", r->to_host_bytes / 1048576.0);
     NUM("conv_gflops", r->conv_gflops);
     NUM("conv_fwd_gflops", r->conv_fwd_gflops);
     NUM("conv_bwd_gflops", r->conv_bwd_gflops);

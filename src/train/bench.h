@@ -97,6 +97,10 @@ typedef struct {
     size_t params;             /* trainable + frozen parameters */
     double model_gflops;       /* forward GFLOPs of one image at imgsz */
     size_t train_act_bytes;    /* activation arena of the training plan */
+    /* bytes across the host/backend boundary per training step (model_traffic) */
+    double to_backend_bytes, to_host_bytes;
+    int host_memory;           /* the backend's memory is host memory (the traffic is in place) */
+    const char *backend_name;
     char optimizer[128];
     /* medians (seconds) */
     double step_s, fwd_s, loss_s, bwd_s, optim_s, ema_s;

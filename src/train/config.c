@@ -2,6 +2,7 @@
 #include "train/config.h"
 
 #include "io/yaml.h"
+#include "ops/backend.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -87,6 +88,14 @@ static status set_index(config *c, int i, const char *value, const char *where, 
     char *base = (char *)c;
     char pre[300] = "";
     if (where && *where) snprintf(pre, sizeof pre, "%s: ", where);
+    /* the backend keys, each checked on its own before it is kept
+     * (config_backend checks them together) */
+    backend be;
+    if (strcmp(o->name, "device") == 0 && backend_select(value, NULL, &be) < 0)
+        return where && *where ? err_prefix(YOLOC_ERR_INVALID, "%s", where) : YOLOC_ERR_INVALID;
+    if (strcmp(o->name, "backend") == 0 && !backend_find(value))
+        return err_set(YOLOC_ERR_INVALID, "%skey 'backend': '%s' is not a backend built in (built in: %s)", pre, value,
+                       backend_names());
     switch (o->type) {
     case OPT_INT: {
         long v;
@@ -135,6 +144,8 @@ static status set_index(config *c, int i, const char *value, const char *where, 
     if (mark_given) *(unsigned char *)(base + GIVEN_OFF[i]) = 1;
     return YOLOC_OK;
 }
+
+status config_backend(const config *c, backend *out) { return backend_select(c->device, c->backend, out); }
 
 status config_init(config *c) {
     memset(c, 0, sizeof *c);

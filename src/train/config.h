@@ -10,6 +10,7 @@
 
 #include "core/kv.h"
 #include "core/status.h"
+#include "ops/ops.h"
 
 #include <stdio.h>
 
@@ -55,6 +56,10 @@ status config_set(config *c, const char *key, const char *value, const char *whe
 status config_apply_args(config *c, kv_args *a);
 /* Applies a YAML mapping of key: value (errors name file:line and key). */
 status config_load_yaml(config *c, const char *path);
+/* The backend that device= and backend= select (ops/backend.h
+ * backend_select); YOLOC_ERR_INVALID naming the key when the two do not go
+ * together. */
+status config_backend(const config *c, backend *out);
 /* Writes every option as YAML (args.yaml). */
 void config_write_yaml(const config *c, FILE *f);
 /* `yoloc help [key]`: all options, or one with its default and range. */

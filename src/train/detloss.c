@@ -61,6 +61,8 @@ status detloss_compute(detloss *L, const model *m, const float *targets, size_t 
         strides[l] = model_stride(m, l);
     }
     int B = model_planned_batch(m);
+    /* the loss runs on the host: it reads the raw head */
+    model_note_to_host(m, (size_t)B * model_anchors(m) * model_raw_channels(m) * sizeof(float));
     if (L->kind == DETLOSS_V5) {
         status st = v5_loss_compute(&L->v5, model_raw_output(m), B, nl, lh, lw, strides,
                                     model_anchor_sizes(m), targets, ntargets, terms, grad);

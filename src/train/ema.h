@@ -10,18 +10,23 @@
  * num_batches_tracked is not this module's business. The padding floats of
  * the flat buffers are averaged as well and stay zero while the model's do.
  *
- * The EMA owns two flat buffers with the model's layout; a checkpoint stores
- * them with `updates`. Each update is one OpenMP-parallel element-wise pass
- * per buffer, so the result does not depend on the thread count. */
+ * The EMA owns two flat buffers with the model's layout, in the memory of
+ * the model's backend; a checkpoint stores them with `updates`. Each update
+ * is one element-wise pass per buffer on that backend (ops.h ema_blend), so
+ * the result does not depend on the thread count. ema_init_buffers copies
+ * host arrays onto the default backend (tests, other owners). */
 #ifndef YOLOC_TRAIN_EMA_H
 #define YOLOC_TRAIN_EMA_H
 
 #include "core/status.h"
 #include "nn/model.h"
+#include "ops/ops.h"
 
 #include <stddef.h>
 
 typedef struct {
+    backend be;    /* where the averages live and blend (the model's backend) */
+    void *bectx;
     float *params; /* nparams floats, the model's parameter layout */
     float *bufs;   /* nbufs floats, the model's buffer layout (NULL when 0) */
     size_t nparams, nbufs;

@@ -2,23 +2,19 @@
  *
  * Scalars of a step (lr, decay factors, bias corrections) are computed once
  * in double and cast to float; the element-wise updates then run in float
- * like PyTorch's CPU kernels, in the same order of operations as torch.optim
+ * on the model's backend (its multi-tensor ops, ops.h) like PyTorch's CPU
+ * kernels, in the same order of operations as torch.optim
  * 1.13 (so results agree to float rounding, not bit for bit: ATen may fuse
  * multiply-adds where -std=c11 here does not). */
-#include "core/cpu.h"
+#include "ops/backend.h"
 #include "train/optim.h"
 
 #include <ctype.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Below this many floats a pass runs on one thread (a parallel region costs
- * a few microseconds). Only the speed depends on it, never the result. */
-#define OPTIM_PAR_MIN 32768
 
 const char *optim_kind_name(optim_kind kind) {
     switch (kind) {
@@ -76,9 +72,11 @@ static int log_group(const param_info *t) {
     return t->ndim == 1 ? PG_NORM : PG_WEIGHT;
 }
 
-status optim_init_layout(optim *o, optim_kind kind, const param_info *tensors, size_t ntensors,
-                         size_t nparams) {
+static status optim_init_on(optim *o, optim_kind kind, backend be, void *bectx, const param_info *tensors,
+                            size_t ntensors, size_t nparams) {
     memset(o, 0, sizeof *o);
+    o->be = be;
+    o->bectx = bectx;
     if ((int)kind < 0 || kind >= OPTIM_KIND_COUNT)
         return err_set(YOLOC_ERR_INVALID, "optimizer: unknown kind %d", (int)kind);
     o->kind = kind;
@@ -124,13 +122,15 @@ status optim_init_layout(optim *o, optim_kind kind, const param_info *tensors, s
         }
 
     o->chunks = malloc((nchunks ? nchunks : 1) * sizeof *o->chunks);
-    o->partials = malloc((nchunks ? nchunks : 1) * sizeof *o->partials);
-    o->m = calloc(nparams ? nparams : 1, sizeof *o->m);
-    if (kind != OPTIM_SGD) o->v = calloc(nparams ? nparams : 1, sizeof *o->v);
-    if (!o->chunks || !o->partials || !o->m || (kind != OPTIM_SGD && !o->v)) {
-        st = err_set(YOLOC_ERR_NOMEM, "optimizer: out of memory for %zu floats of state", nparams);
+    if (!o->chunks) {
+        st = err_set(YOLOC_ERR_NOMEM, "optimizer: out of memory");
         goto fail;
     }
+    void *pa = NULL;
+    if ((st = backend_alloc(be, bectx, (nchunks ? nchunks : 1) * sizeof *o->partials, &pa)) < 0) goto fail;
+    o->partials = pa;
+    if (!(o->m = backend_alloc_floats(be, bectx, nparams, &st))) goto fail;
+    if (kind != OPTIM_SGD && !(o->v = backend_alloc_floats(be, bectx, nparams, &st))) goto fail;
 
     /* Per group, in offset order: runs of tensors that follow each other in
      * memory with no other tensor or padding between them, cut into chunks
@@ -164,12 +164,17 @@ fail:
     return st;
 }
 
+status optim_init_layout(optim *o, optim_kind kind, const param_info *tensors, size_t ntensors,
+                         size_t nparams) {
+    return optim_init_on(o, kind, backend_default(), NULL, tensors, ntensors, nparams);
+}
+
 status optim_init(optim *o, optim_kind kind, const model *m) {
     size_t nt = model_num_tensors(m);
     param_info *ts = malloc((nt ? nt : 1) * sizeof *ts);
     if (!ts) return err_set(YOLOC_ERR_NOMEM, "optimizer: out of memory");
     for (size_t i = 0; i < nt; i++) ts[i] = *model_tensor(m, i);
-    status st = optim_init_layout(o, kind, ts, nt, model_num_params(m));
+    status st = optim_init_on(o, kind, model_backend(m), model_backend_ctx(m), ts, nt, model_num_params(m));
     free(ts);
     return st;
 }
@@ -177,9 +182,11 @@ status optim_init(optim *o, optim_kind kind, const model *m) {
 void optim_free(optim *o) {
     if (!o) return;
     free(o->chunks);
-    free(o->partials);
-    free(o->m);
-    free(o->v);
+    if (o->be) {
+        backend_free(o->be, o->bectx, o->partials);
+        backend_free(o->be, o->bectx, o->m);
+        backend_free(o->be, o->bectx, o->v);
+    }
     memset(o, 0, sizeof *o);
 }
 
@@ -190,75 +197,28 @@ static size_t group_nchunks(const optim *o, int g) {
     return o->group_start[g + 1] - o->group_start[g];
 }
 
-YOLOC_HOT static void sgd_group(const optim *o, int g, float *restrict p, const float *restrict gr,
-                      float *restrict b, const optim_group_hp *hp) {
-    const optim_chunk *ch = o->chunks + o->group_start[g];
-    const size_t nch = group_nchunks(o, g);
-    const float lr = (float)hp->lr, mu = (float)hp->momentum, wd = (float)hp->weight_decay;
-    const int nesterov = o->nesterov;
-#pragma omp parallel for schedule(static) if (o->numel[g] > OPTIM_PAR_MIN)
-    for (size_t c = 0; c < nch; c++) {
-        float *restrict pc = p + ch[c].off;
-        const float *restrict gc = gr + ch[c].off;
-        float *restrict bc = b + ch[c].off;
-        const size_t n = ch[c].len;
-        if (mu == 0.0f) {
-            /* PyTorch: no momentum -> the buffer is neither created nor used */
-#pragma omp simd
-            for (size_t i = 0; i < n; i++) pc[i] -= lr * (gc[i] + wd * pc[i]);
-        } else if (nesterov) {
-#pragma omp simd
-            for (size_t i = 0; i < n; i++) {
-                float gi = gc[i] + wd * pc[i];
-                float bi = mu * bc[i] + gi; /* b = g at the first step: b starts at 0 */
-                bc[i] = bi;
-                pc[i] -= lr * (gi + mu * bi);
-            }
-        } else {
-#pragma omp simd
-            for (size_t i = 0; i < n; i++) {
-                float gi = gc[i] + wd * pc[i];
-                float bi = mu * bc[i] + gi;
-                bc[i] = bi;
-                pc[i] -= lr * bi;
-            }
-        }
-    }
+/* One group's update through the backend: the step's scalars here, in
+ * double then cast to float, the element-wise work there. */
+static void sgd_group(const optim *o, int g, float *p, const float *gr, float *b, const optim_group_hp *hp) {
+    const ops_sgd_hp h = {(float)hp->lr, (float)hp->momentum, (float)hp->weight_decay, o->nesterov};
+    backend_sgd_update(o->be, o->chunks + o->group_start[g], group_nchunks(o, g), o->numel[g], p, gr, b, &h);
 }
 
-YOLOC_HOT static void adam_group(const optim *o, int g, float *restrict p, const float *restrict gr,
-                       float *restrict m, float *restrict v, const optim_group_hp *hp) {
-    const optim_chunk *ch = o->chunks + o->group_start[g];
-    const size_t nch = group_nchunks(o, g);
+static void adam_group(const optim *o, int g, float *p, const float *gr, float *m, float *v, const optim_group_hp *hp) {
     const double t = (double)o->step;
     const double bc1 = 1.0 - pow(hp->momentum, t), bc2 = 1.0 - pow(o->beta2, t);
-    const float b1 = (float)hp->momentum, omb1 = (float)(1.0 - hp->momentum);
-    const float b2 = (float)o->beta2, omb2 = (float)(1.0 - o->beta2);
-    const float step_size = (float)(hp->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    const float eps = (float)o->eps;
     const int decoupled = o->kind == OPTIM_ADAMW;
     /* AdamW: theta *= 1 - lr*wd; Adam: g += wd*theta */
-    const float shrink = decoupled ? (float)(1.0 - hp->lr * hp->weight_decay) : 1.0f;
-    const float l2 = decoupled ? 0.0f : (float)hp->weight_decay;
-#pragma omp parallel for schedule(static) if (o->numel[g] > OPTIM_PAR_MIN)
-    for (size_t c = 0; c < nch; c++) {
-        float *restrict pc = p + ch[c].off;
-        const float *restrict gc = gr + ch[c].off;
-        float *restrict mc = m + ch[c].off;
-        float *restrict vc = v + ch[c].off;
-        const size_t n = ch[c].len;
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) {
-            float th = pc[i] * shrink;
-            float gi = gc[i] + l2 * th;
-            float mi = mc[i] * b1 + omb1 * gi;
-            float vi = vc[i] * b2 + omb2 * gi * gi;
-            mc[i] = mi;
-            vc[i] = vi;
-            float den = sqrtf(vi) / bc2_sqrt + eps;
-            pc[i] = th - step_size * (mi / den);
-        }
-    }
+    const ops_adam_hp h = {.shrink = decoupled ? (float)(1.0 - hp->lr * hp->weight_decay) : 1.0f,
+                           .l2 = decoupled ? 0.0f : (float)hp->weight_decay,
+                           .b1 = (float)hp->momentum,
+                           .omb1 = (float)(1.0 - hp->momentum),
+                           .b2 = (float)o->beta2,
+                           .omb2 = (float)(1.0 - o->beta2),
+                           .step_size = (float)(hp->lr / bc1),
+                           .bc2_sqrt = (float)sqrt(bc2),
+                           .eps = (float)o->eps};
+    backend_adam_update(o->be, o->chunks + o->group_start[g], group_nchunks(o, g), o->numel[g], p, gr, m, v, &h);
 }
 
 static const char *const GROUP_NAMES[OPTIM_NGROUPS] = {"pg0 (bias)", "pg1 (weight)", "pg2 (norm)"};
@@ -424,38 +384,15 @@ void optim_auto(int nc, long iterations, optim_auto_choice *out) {
 /* ------------------------------------------------------------------------ */
 /* Gradient utilities. */
 
-static int grad_parallel(const optim *o) {
-    return o->numel[0] + o->numel[1] + o->numel[2] > OPTIM_PAR_MIN;
+static size_t grad_numel(const optim *o) { return o->numel[0] + o->numel[1] + o->numel[2]; }
+
+double grad_global_norm(const optim *o, const float *grads) {
+    return sqrt(backend_chunk_sumsq(o->be, o->chunks, o->group_start[OPTIM_NGROUPS], grad_numel(o), grads,
+                                    o->partials));
 }
 
-YOLOC_HOT double grad_global_norm(const optim *o, const float *grads) {
-    const size_t nch = o->group_start[OPTIM_NGROUPS];
-    const optim_chunk *ch = o->chunks;
-    double *part = o->partials;
-#pragma omp parallel for schedule(static) if (grad_parallel(o))
-    for (size_t c = 0; c < nch; c++) {
-        const float *gc = grads + ch[c].off;
-        const size_t n = ch[c].len;
-        double s = 0;
-#pragma omp simd reduction(+ : s)
-        for (size_t i = 0; i < n; i++) s += (double)gc[i] * (double)gc[i];
-        part[c] = s;
-    }
-    double total = 0;
-    for (size_t c = 0; c < nch; c++) total += part[c];
-    return sqrt(total);
-}
-
-YOLOC_HOT void grad_scale(const optim *o, float *grads, float factor) {
-    const size_t nch = o->group_start[OPTIM_NGROUPS];
-    const optim_chunk *ch = o->chunks;
-#pragma omp parallel for schedule(static) if (grad_parallel(o))
-    for (size_t c = 0; c < nch; c++) {
-        float *gc = grads + ch[c].off;
-        const size_t n = ch[c].len;
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) gc[i] *= factor;
-    }
+void grad_scale(const optim *o, float *grads, float factor) {
+    backend_chunk_scale(o->be, o->chunks, o->group_start[OPTIM_NGROUPS], grad_numel(o), grads, factor);
 }
 
 double grad_clip(const optim *o, float *grads, double max_norm) {
@@ -466,18 +403,6 @@ double grad_clip(const optim *o, float *grads, double max_norm) {
     return total;
 }
 
-YOLOC_HOT int grad_all_finite(const optim *o, const float *grads) {
-    const size_t nch = o->group_start[OPTIM_NGROUPS];
-    const optim_chunk *ch = o->chunks;
-    int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (grad_parallel(o))
-    for (size_t c = 0; c < nch; c++) {
-        const float *gc = grads + ch[c].off;
-        const size_t n = ch[c].len;
-        int b = 0;
-#pragma omp simd reduction(| : b)
-        for (size_t i = 0; i < n; i++) b |= !(fabsf(gc[i]) <= FLT_MAX);
-        bad |= b;
-    }
-    return !bad;
+int grad_all_finite(const optim *o, const float *grads) {
+    return backend_chunk_all_finite(o->be, o->chunks, o->group_start[OPTIM_NGROUPS], grad_numel(o), grads);
 }

@@ -22,7 +22,9 @@
  * flat arrays of the parameter layout, so a checkpoint stores them like
  * parameters.
  *
- * Kernels run over a precomputed list of chunks (at most OPTIM_CHUNK floats
+ * The element-wise work runs on the model's backend (ops/backend.h
+ * multi-tensor ops), where the state lives. Kernels run over a precomputed
+ * list of chunks (at most OPTIM_CHUNK floats
  * of one tensor run of one group), one OpenMP-parallel pass per group.
  * Element-wise updates do not depend on the thread count; reductions (the
  * gradient norm) sum per-chunk partials in double, in chunk order, so they do
@@ -32,6 +34,7 @@
 
 #include "core/status.h"
 #include "nn/model.h"
+#include "ops/ops.h"
 
 #include <stddef.h>
 
@@ -60,12 +63,13 @@ typedef struct {
     double weight_decay; /* >= 0; SGD/Adam: L2 added to the gradient; AdamW: decoupled */
 } optim_group_hp;
 
-/* A run of floats [off, off + len) of one group. */
-typedef struct {
-    size_t off, len;
-} optim_chunk;
+/* A run of floats [off, off + len) of one group (the backend's multi-tensor
+ * ops take lists of them). */
+typedef ops_chunk optim_chunk;
 
 typedef struct {
+    backend be;        /* where the state lives and the updates run (the model's) */
+    void *bectx;
     optim_kind kind;
     int nesterov;      /* SGD only; 1 (Ultralytics' choice) after optim_init */
     double beta2, eps; /* Adam family: 0.999 and 1e-8 after optim_init */
@@ -73,14 +77,15 @@ typedef struct {
     /* Chunks of group g: chunks[group_start[g] .. group_start[g+1]). */
     optim_chunk *chunks;
     size_t group_start[OPTIM_NGROUPS + 1];
-    double *partials;               /* one per chunk: scratch of the reductions */
+    double *partials;               /* one per chunk: scratch of the reductions (backend memory) */
     size_t ntensors[OPTIM_NGROUPS]; /* trainable tensors per group */
     size_t numel[OPTIM_NGROUPS];    /* trainable floats per group */
     /* Tensors per group as Ultralytics counts them for its log line: frozen
      * tensors included ("bias" in the name -> pg0, 1-d -> pg2, else pg1). */
     size_t log_count[OPTIM_NGROUPS];
-    /* State, nparams floats each, zero at init: m is the SGD momentum buffer
-     * or Adam's first moment; v is Adam's second moment (NULL for SGD). */
+    /* State in backend memory, nparams floats each, zero at init: m is the
+     * SGD momentum buffer or Adam's first moment; v is Adam's second moment
+     * (NULL for SGD). */
     float *m, *v;
     long step; /* optimizer steps taken (Adam's bias correction) */
 } optim;
@@ -94,13 +99,14 @@ const char *optim_kind_name(optim_kind kind);
 status optim_kind_parse(const char *name, optim_kind *kind, int *is_auto);
 
 /* Builds an optimizer for a model's parameters: group membership from each
- * tensor's param_info, state buffers allocated (zero), step = 0. The model
- * is only read here; it is not kept. Returns YOLOC_ERR_NOMEM on allocation
- * failure (o is then safe to free). */
+ * tensor's param_info, state buffers allocated (zero) on the model's
+ * backend, step = 0. The model is only read here; it is not kept. Returns
+ * YOLOC_ERR_NOMEM on allocation failure (o is then safe to free). */
 status optim_init(optim *o, optim_kind kind, const model *m);
-/* Same over an explicit layout (tests, other owners of flat buffers):
- * tensors with buffer = 1 are skipped; every other tensor must lie inside
- * [0, nparams) and not overlap another (YOLOC_ERR_INVALID naming it). */
+/* Same over an explicit layout (tests, other owners of flat buffers) on the
+ * default backend (host memory): tensors with buffer = 1 are skipped; every
+ * other tensor must lie inside [0, nparams) and not overlap another
+ * (YOLOC_ERR_INVALID naming it). */
 status optim_init_layout(optim *o, optim_kind kind, const param_info *tensors, size_t ntensors,
                          size_t nparams);
 void optim_free(optim *o);

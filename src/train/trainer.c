@@ -1,5 +1,6 @@
 /* The training loop (see trainer.h). */
 #include "train/trainer.h"
+#include "ops/backend.h"
 
 #include "core/log.h"
 #include "core/sysmem.h"
@@ -181,6 +182,12 @@ static void trainer_free(trainer *t) {
     if (t->have_loss) detloss_free(&t->loss);
     if (t->have_opt) optim_free(&t->opt);
     if (t->have_ema) ema_free(&t->e);
+    if (t->m) { /* the rollback snapshot lives beside the model, on its backend */
+        backend be = model_backend(t->m);
+        void *ctx = model_backend_ctx(t->m);
+        float *snaps[] = {t->snap_p, t->snap_b, t->snap_ep, t->snap_eb, t->snap_opt[0], t->snap_opt[1]};
+        for (size_t i = 0; i < sizeof snaps / sizeof snaps[0]; i++) backend_free(be, ctx, snaps[i]);
+    }
     model_free(t->m);
     model_free(t->vm);
     if (t->have_ds) dataset_close(&t->ds);
@@ -188,11 +195,6 @@ static void trainer_free(trainer *t) {
     if (t->results_csv) fclose(t->results_csv);
     tfe_close(t->tb);
     free(t->grad);
-    free(t->snap_p);
-    free(t->snap_b);
-    free(t->snap_ep);
-    free(t->snap_eb);
-    for (int i = 0; i < OPTIM_MAX_STATE; i++) free(t->snap_opt[i]);
     free(t->args_text);
     free(t->buckets);
 }
@@ -285,7 +287,9 @@ static status reduce_f64(void *ctx, double *x, size_t n) { return dist_allreduce
 
 static status setup_model(trainer *t) {
     config *c = t->c;
-    model_options opt = {.be = (backend)backend_from_name(c->backend), .norm = norm_of(t),
+    backend be;
+    TRY(config_backend(c, &be));
+    model_options opt = {.be = be, .norm = norm_of(t),
                          .gn_groups = (int)c->gn_groups, .bf16 = t->bf16};
     TRY(weights_open_model(c->model, NULL, t->ds.nc, &opt, (uint64_t)c->seed, &t->m, NULL, NULL));
     if (c->weights && *c->weights) { /* fine-tuning: what matches by name and shape, the rest fresh */
@@ -434,9 +438,13 @@ static status setup(trainer *t) {
     if (t->nfault) log_warn("YOLOC_FAULT_NONFINITE: %d optimizer steps will get a non-finite gradient (a test hook)", t->nfault);
     t->ns_value = NAN;
     noise_est_init(&t->ns, NS_DECAY);
-    if (c->bn_freeze > 0 && norm_of(t) != NORM_GN && backend_from_name(c->backend) != BACKEND_CPU)
-        return err_set(YOLOC_ERR_INVALID, "key 'bn_freeze': frozen BatchNorm statistics need backend=cpu (got %s)",
-                       c->backend);
+    backend be;
+    TRY(config_backend(c, &be));
+    if (c->bn_freeze > 0 && norm_of(t) != NORM_GN && !backend_bn_frozen(be))
+        return err_set(YOLOC_ERR_INVALID,
+                       "key 'bn_freeze': frozen BatchNorm statistics need a backend that offers them (backend=%s "
+                       "does not; cpu does)",
+                       backend_name(be));
     if (c->noise_scale) {
         if (t->r.ultra) {
             log_warn("noise_scale=True: not measured with sched=ultralytics (gradients carry across epochs there)");
@@ -467,44 +475,50 @@ static status setup(trainer *t) {
 /* ------------------------------------------------------------------------ */
 /* Snapshots for rollback after repeated non-finite steps. */
 
+/* The rollback snapshot: copies of the parameters, buffers, EMA and
+ * optimizer state, in the backend's memory, copied there and back by the
+ * backend. */
 static status snapshot_take(trainer *t) {
+    backend be = model_backend(t->m);
+    void *ctx = model_backend_ctx(t->m);
     size_t np = model_num_params(t->m), nb = model_num_bufs(t->m);
-    if (!t->snap_p) {
-        t->snap_p = malloc(np * sizeof(float));
-        t->snap_ep = malloc(np * sizeof(float));
-        t->snap_b = malloc((nb ? nb : 1) * sizeof(float));
-        t->snap_eb = malloc((nb ? nb : 1) * sizeof(float));
-        optim_state_view v[OPTIM_MAX_STATE];
-        int n = optim_state(&t->opt, v);
-        for (int i = 0; i < n; i++) t->snap_opt[i] = malloc(v[i].n * sizeof(float));
-        if (!t->snap_p || !t->snap_ep || !t->snap_b || !t->snap_eb)
-            return err_set(YOLOC_ERR_NOMEM, "out of memory (rollback snapshot)");
-    }
-    memcpy(t->snap_p, model_params(t->m), np * sizeof(float));
-    memcpy(t->snap_b, model_bufs(t->m), nb * sizeof(float));
-    memcpy(t->snap_ep, t->e.params, np * sizeof(float));
-    if (nb) memcpy(t->snap_eb, t->e.bufs, nb * sizeof(float));
     optim_state_view v[OPTIM_MAX_STATE];
     int n = optim_state(&t->opt, v);
-    for (int i = 0; i < n; i++) memcpy(t->snap_opt[i], v[i].data, v[i].n * sizeof(float));
+    if (!t->snap_p) {
+        status st = YOLOC_OK;
+        if (!(t->snap_p = backend_alloc_floats(be, ctx, np, &st)) || !(t->snap_ep = backend_alloc_floats(be, ctx, np, &st)) ||
+            !(t->snap_b = backend_alloc_floats(be, ctx, nb ? nb : 1, &st)) ||
+            !(t->snap_eb = backend_alloc_floats(be, ctx, nb ? nb : 1, &st)))
+            return err_prefix(st, "the rollback snapshot");
+        for (int i = 0; i < n; i++)
+            if (!(t->snap_opt[i] = backend_alloc_floats(be, ctx, v[i].n, &st))) return err_prefix(st, "the rollback snapshot");
+    }
+    TRY(backend_copy(be, ctx, t->snap_p, model_params(t->m), np * sizeof(float)));
+    TRY(backend_copy(be, ctx, t->snap_b, model_bufs(t->m), nb * sizeof(float)));
+    TRY(backend_copy(be, ctx, t->snap_ep, t->e.params, np * sizeof(float)));
+    TRY(backend_copy(be, ctx, t->snap_eb, t->e.bufs, nb * sizeof(float)));
+    for (int i = 0; i < n; i++) TRY(backend_copy(be, ctx, t->snap_opt[i], v[i].data, v[i].n * sizeof(float)));
     t->snap_updates = t->e.updates;
     t->snap_ostep = t->opt.step;
     t->snap_bn = model_bn_batches(t->m);
     return YOLOC_OK;
 }
 
-static void snapshot_restore(trainer *t) {
+static status snapshot_restore(trainer *t) {
+    backend be = model_backend(t->m);
+    void *ctx = model_backend_ctx(t->m);
     size_t np = model_num_params(t->m), nb = model_num_bufs(t->m);
-    memcpy(model_params(t->m), t->snap_p, np * sizeof(float));
-    memcpy(model_bufs(t->m), t->snap_b, nb * sizeof(float));
-    memcpy(t->e.params, t->snap_ep, np * sizeof(float));
-    if (nb) memcpy(t->e.bufs, t->snap_eb, nb * sizeof(float));
+    TRY(backend_copy(be, ctx, model_params(t->m), t->snap_p, np * sizeof(float)));
+    TRY(backend_copy(be, ctx, model_bufs(t->m), t->snap_b, nb * sizeof(float)));
+    TRY(backend_copy(be, ctx, t->e.params, t->snap_ep, np * sizeof(float)));
+    TRY(backend_copy(be, ctx, t->e.bufs, t->snap_eb, nb * sizeof(float)));
     optim_state_view v[OPTIM_MAX_STATE];
     int n = optim_state(&t->opt, v);
-    for (int i = 0; i < n; i++) memcpy(v[i].data, t->snap_opt[i], v[i].n * sizeof(float));
+    for (int i = 0; i < n; i++) TRY(backend_copy(be, ctx, v[i].data, t->snap_opt[i], v[i].n * sizeof(float)));
     t->e.updates = t->snap_updates;
     t->opt.step = t->snap_ostep;
     model_set_bn_batches(t->m, t->snap_bn);
+    return YOLOC_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1171,7 +1185,10 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         step_hp(t, epoch, nb, t->iteration - 1, hp, &sp);
         float *g = model_grads(t->m);
         for (int f = 0; f < t->nfault; f++)
-            if (t->fault_steps[f] == t->step) g[0] = NAN; /* injected fault (tests) */
+            if (t->fault_steps[f] == t->step) { /* injected fault (tests) */
+                const float nan = NAN;
+                TRY(backend_from_host(model_backend(t->m), model_backend_ctx(t->m), g, &nan, sizeof nan));
+            }
         if (t->ns_on) ns_step(t, group_bad ? 0 : step_tss, step_images);
         double norm = t->r.ultra ? (step_images ? (double)step_images : 1.0) : (step_tss > 1.0 ? step_tss : 1.0);
         if (!t->r.ultra) grad_scale(&t->opt, g, (float)(c->nbs / norm)); /* nbs x the step as one batch */
@@ -1182,7 +1199,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             log_warn("step %ld (epoch %d): non-finite %s, step skipped (%ld so far)", t->step, epoch + 1,
                      group_bad ? "loss" : "gradient", t->nonfinite_steps);
             if (t->consecutive_bad >= MAX_CONSECUTIVE_NONFINITE) {
-                snapshot_restore(t);
+                TRY(snapshot_restore(t));
                 t->lr_factor *= ROLLBACK_LR_FACTOR;
                 t->consecutive_bad = 0;
                 log_warn("%d non-finite steps in a row: rolled back to the state at the start of the epoch and "

@@ -17,6 +17,7 @@
  *    limit: each a clear error, no file or PATH.tmp left, an existing file
  *    unchanged. */
 #include "harness.h"
+#include "ops/backend.h"
 #include "io/file.h"
 #include "io/onnx_export.h"
 #include "nn/model.h"
@@ -160,7 +161,7 @@ static model *make_model(const char *yaml, const char *name, int nc, norm_kind n
                      : model_spec_load(&spec, name, nc);
     CHECK_EQ_INT(st, YOLOC_OK);
     if (st < 0) return NULL;
-    model_options opt = {.be = BACKEND_REF, .norm = norm, .gn_groups = 32};
+    model_options opt = {.be = &OPS_BACKEND_REF, .norm = norm, .gn_groups = 32};
     model *m = NULL;
     CHECK_EQ_INT(model_create(&m, &spec, &opt, 0), YOLOC_OK);
     model_spec_free(&spec);

@@ -6,6 +6,7 @@
  * after a new promise or a re-plan; without the promise every forward sees
  * the current parameters. */
 #include "harness.h"
+#include "ops/backend.h"
 #include "nn/model.h"
 #include "nn/spec.h"
 
@@ -44,7 +45,7 @@ static status eval_out(model *m, const float *x, float *out, size_t n) {
 }
 
 int main(void) {
-    model *mc = make(BACKEND_CPU), *mr = make(BACKEND_REF);
+    model *mc = make(&OPS_BACKEND_CPU), *mr = make(&OPS_BACKEND_REF);
     CHECK(mc && mr);
     if (!mc || !mr) return test_finish("fold");
     size_t np = model_num_params(mc), nb = model_num_bufs(mc);

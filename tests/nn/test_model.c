@@ -3,6 +3,7 @@
  * through every module and a whole tiny model (BatchNorm and GroupNorm),
  * the oneDNN backend against the reference backend, and determinism. */
 #include "gradcheck.h"
+#include "ops/backend.h"
 #include "harness.h"
 #include "nn/model.h"
 #include "ops/ops.h"
@@ -43,7 +44,7 @@ static void test_param_counts(void) {
         status st = model_spec_load(&spec, want[i].name, 80);
         CHECK_MSG(st == YOLOC_OK, "%s: %s", want[i].name, yoloc_last_error());
         if (st < 0) continue;
-        model_options opt = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
+        model_options opt = {.be = &OPS_BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
         model *m = NULL;
         st = model_create(&m, &spec, &opt, 0);
         model_spec_free(&spec);
@@ -155,12 +156,12 @@ static void gradcheck_model(const char *label, model *m, int n, int hw) {
 }
 
 static void test_gradcheck_tiny(void) {
-    model *m = make_model(TINY_YAML, BACKEND_REF, NORM_BN, 1);
+    model *m = make_model(TINY_YAML, &OPS_BACKEND_REF, NORM_BN, 1);
     CHECK(m != NULL);
     if (!m) return;
     gradcheck_model("bn", m, 2, 128);
     model_free(m);
-    m = make_model(TINY_YAML, BACKEND_REF, NORM_GN, 2);
+    m = make_model(TINY_YAML, &OPS_BACKEND_REF, NORM_GN, 2);
     CHECK(m != NULL);
     if (!m) return;
     gradcheck_model("gn", m, 1, 64);
@@ -170,8 +171,8 @@ static void test_gradcheck_tiny(void) {
 /* oneDNN backend == reference backend: outputs (train and eval) and every
  * parameter gradient. */
 static void test_backends_agree(void) {
-    model *a = make_model(TINY_YAML, BACKEND_REF, NORM_BN, 3);
-    model *b = make_model(TINY_YAML, BACKEND_CPU, NORM_BN, 3);
+    model *a = make_model(TINY_YAML, &OPS_BACKEND_REF, NORM_BN, 3);
+    model *b = make_model(TINY_YAML, &OPS_BACKEND_CPU, NORM_BN, 3);
     CHECK(a && b);
     if (!a || !b) return;
     int n = 3, hw = 96;
@@ -223,8 +224,8 @@ static void test_backends_agree(void) {
 }
 
 static void test_determinism(void) {
-    model *a = make_model(TINY_YAML, BACKEND_CPU, NORM_BN, 11);
-    model *b = make_model(TINY_YAML, BACKEND_CPU, NORM_BN, 11);
+    model *a = make_model(TINY_YAML, &OPS_BACKEND_CPU, NORM_BN, 11);
+    model *b = make_model(TINY_YAML, &OPS_BACKEND_CPU, NORM_BN, 11);
     CHECK(a && b);
     if (!a || !b) return;
     CHECK(memcmp(model_params(a), model_params(b), model_num_params(a) * sizeof(float)) == 0);
@@ -249,7 +250,7 @@ static void test_determinism(void) {
     CHECK(model_forward(a, x, &oa) == YOLOC_OK);
     CHECK(memcmp(oa, keep, nout * sizeof(float)) == 0);
     /* a different seed gives different weights */
-    model *c = make_model(TINY_YAML, BACKEND_CPU, NORM_BN, 12);
+    model *c = make_model(TINY_YAML, &OPS_BACKEND_CPU, NORM_BN, 12);
     CHECK(c && memcmp(model_params(a), model_params(c), model_num_params(a) * sizeof(float)) != 0);
     /* bad input sizes are errors, not crashes */
     CHECK(model_plan(a, 1, 65, 64, 0) == YOLOC_ERR_SHAPE);
@@ -291,7 +292,7 @@ static void test_bf16_model(void) {
     gc_fill(&g, x, nin, 0, 1);
     for (size_t i = 0; i < nin; i++) xp[i] = x[i] * (1.0f + (float)rng_range(&g, -1.0, 1.0) / 256.0f);
     const int have_cpu = ops_bf16_support() != OPS_BF16_NONE;
-    const backend be = have_cpu ? BACKEND_CPU : BACKEND_REF;
+    const backend be = have_cpu ? &OPS_BACKEND_CPU : &OPS_BACKEND_REF;
     if (!have_cpu)
         printf("test_model: bf16 on the cpu backend skipped: oneDNN has no bf16 convolutions on this CPU (isa %s, no "
                "AVX-512); the reference's bf16 is checked\n",
@@ -299,7 +300,7 @@ static void test_bf16_model(void) {
     model *base = make_model_bf16(TINY_YAML, be, NORM_BN, 21, 0);
     model *pert = make_model_bf16(TINY_YAML, be, NORM_BN, 21, 0);
     model *bf = make_model_bf16(TINY_YAML, be, NORM_BN, 21, 1);
-    model *rb = have_cpu ? make_model_bf16(TINY_YAML, BACKEND_REF, NORM_BN, 21, 1) : NULL;
+    model *rb = have_cpu ? make_model_bf16(TINY_YAML, &OPS_BACKEND_REF, NORM_BN, 21, 1) : NULL;
     model *ms[4] = {base, pert, bf, rb};
     const float *xs[4] = {x, xp, x, x};
     CHECK(base && pert && bf && (rb || !have_cpu));

@@ -7,6 +7,7 @@
  * If the weight initialisation or the RNG changes on purpose, regenerate the
  * fixture with the tool. */
 #include "harness.h"
+#include "ops/backend.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include "nn/model.h"
@@ -147,8 +148,8 @@ int main(void) {
     snprintf(path, sizeof path, "%s/parity_tiny_g.npy", dir);
     CHECK(npy_read_f32(path, &g, &nd, shape) == YOLOC_OK);
     if (x && g) {
-        run(BACKEND_REF, doc.root, x, g);
-        run(BACKEND_CPU, doc.root, x, g);
+        run(&OPS_BACKEND_REF, doc.root, x, g);
+        run(&OPS_BACKEND_CPU, doc.root, x, g);
     }
     free(x);
     free(g);

@@ -9,6 +9,7 @@
  * Needs ../shared/data (weights and coco128); skips without it. The
  * fixture: tests/nn/fixtures/v5_onnx.json, v5_onnx_rows.npy, v5_onnx_raw.npy. */
 #include "data/augment.h"
+#include "ops/backend.h"
 #include "harness.h"
 #include "io/image.h"
 #include "io/json.h"
@@ -100,7 +101,7 @@ int main(void) {
         for (int c = 0; c < 3; c++) x[c * hw + i] = s.img.data[i * 3 + c] / 255.0f;
     aug_sample_free(&s);
 
-    model_options opt = {.be = BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32};
+    model_options opt = {.be = &OPS_BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32};
     model *m = NULL;
     CHECK_MSG(weights_open_model("yolov5n.yaml", wpath, 80, &opt, 0, &m, NULL, NULL) == YOLOC_OK,
               "%s", yoloc_last_error());

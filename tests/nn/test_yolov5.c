@@ -8,6 +8,7 @@
  * against the reference, the three outputs of the head (raw, decoded,
  * eval rows) against each other, and freezing. */
 #include "gradcheck.h"
+#include "ops/backend.h"
 #include "harness.h"
 #include "nn/model.h"
 
@@ -130,7 +131,7 @@ static void test_param_counts(void) {
         status st = model_spec_load(&spec, want[i].name, 80);
         CHECK_MSG(st == YOLOC_OK, "%s: %s", want[i].name, yoloc_last_error());
         if (st < 0) continue;
-        model_options opt = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
+        model_options opt = {.be = &OPS_BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
         model *m = NULL;
         st = model_create(&m, &spec, &opt, 0);
         model_spec_free(&spec);
@@ -181,10 +182,10 @@ static void test_param_counts(void) {
 /* The v6.1 yolov5n.yaml (depth_multiple/width_multiple) builds the model of
  * the built-in scales form: same tensors, same shapes, same seeded values. */
 static void test_v5_format(void) {
-    model *a = make_model(V5N_YAML, BACKEND_REF, NORM_BN, 4);
+    model *a = make_model(V5N_YAML, &OPS_BACKEND_REF, NORM_BN, 4);
     model_spec spec;
     CHECK(model_spec_load(&spec, "yolov5n.yaml", 0) == YOLOC_OK);
-    model_options opt = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 4};
+    model_options opt = {.be = &OPS_BACKEND_REF, .norm = NORM_BN, .gn_groups = 4};
     model *b = NULL;
     CHECK(model_create(&b, &spec, &opt, 4) == YOLOC_OK);
     model_spec_free(&spec);
@@ -321,7 +322,7 @@ static void gradcheck_model(const char *label, model *m, int n, int hw) {
 }
 
 static void test_gradcheck_tiny(void) {
-    model *m = make_model(TINY_V5, BACKEND_REF, NORM_BN, 1);
+    model *m = make_model(TINY_V5, &OPS_BACKEND_REF, NORM_BN, 1);
     CHECK(m != NULL);
     if (!m) return;
     CHECK_EQ_INT(model_out_channels(m), 0); /* not planned yet */
@@ -330,7 +331,7 @@ static void test_gradcheck_tiny(void) {
     CHECK_EQ_INT(model_out_channels(m), 8); /* raw: 5 + nc */
     CHECK_EQ_INT(model_anchors(m), 3 * (256 + 64 + 16));
     model_free(m);
-    m = make_model(TINY_V5, BACKEND_REF, NORM_GN, 2);
+    m = make_model(TINY_V5, &OPS_BACKEND_REF, NORM_GN, 2);
     CHECK(m != NULL);
     if (!m) return;
     gradcheck_model("v5 gn", m, 1, 64);
@@ -344,8 +345,8 @@ static float sigmoidf_(float v) {
 /* oneDNN backend == reference backend (train and eval outputs, gradients);
  * the eval outputs against the raw head decoded here. */
 static void test_backends_and_decode(void) {
-    model *a = make_model(TINY_V5, BACKEND_REF, NORM_BN, 3);
-    model *b = make_model(TINY_V5, BACKEND_CPU, NORM_BN, 3);
+    model *a = make_model(TINY_V5, &OPS_BACKEND_REF, NORM_BN, 3);
+    model *b = make_model(TINY_V5, &OPS_BACKEND_CPU, NORM_BN, 3);
     CHECK(a && b);
     if (!a || !b) return;
     int n = 2, hw = 96;
@@ -434,8 +435,8 @@ static void test_backends_and_decode(void) {
 /* freeze=k marks the parameters of layers < k frozen (the optimizer skips
  * PG_FROZEN); re-initialising a frozen model keeps the initialisation. */
 static void test_freeze(void) {
-    model *m = make_model(TINY_V5, BACKEND_REF, NORM_BN, 5);
-    model *ref = make_model(TINY_V5, BACKEND_REF, NORM_BN, 5);
+    model *m = make_model(TINY_V5, &OPS_BACKEND_REF, NORM_BN, 5);
+    model *ref = make_model(TINY_V5, &OPS_BACKEND_REF, NORM_BN, 5);
     CHECK(m && ref);
     if (!m || !ref) return;
     size_t want = 0;

@@ -12,6 +12,7 @@
  *   5. conv2d_desc_check refuses bad descriptors with a message.
  * YOLOC_TEST_VERBOSE=1 prints one line per compared tensor. */
 #include "core/rng.h"
+#include "ops/backend.h"
 #include "gradcheck.h"
 #include "harness.h"
 #include "ops/ops.h"
@@ -106,7 +107,7 @@ static void test_hand(cpu_ctx *ctx) {
         conv2d_desc d = conv_make(1, 3, 3, 1, 1, 2, 1, 0, 1, 1, 1);
         CHECK_EQ_INT(conv2d_out_h(&d), 2);
         CHECK_EQ_INT(conv2d_out_w(&d), 2);
-        conv_run_backend(ctx, (backend)be, &d, x, w, b, y, dx, dw, db);
+        conv_run_backend(ctx, backend_list()[be], &d, x, w, b, y, dx, dw, db);
         const float y_e[4] = {37.5f, 47.5f, 67.5f, 77.5f};
         const float dx_e[9] = {1, 3, 2, 4, 10, 6, 3, 7, 4};
         const float dw_e[4] = {12, 16, 24, 28};
@@ -129,7 +130,7 @@ static void test_hand(cpu_ctx *ctx) {
          * dx(2,2) = 4. dw00 = x(1,1) = 5, dw01 = x(1,0)+x(1,2) = 10,
          * dw10 = x(0,1)+x(2,1) = 10, dw11 = 1+3+7+9 = 20. */
         d = conv_make(1, 3, 3, 1, 1, 2, 2, 1, 1, 1, 0);
-        conv_run_backend(ctx, (backend)be, &d, x, w, NULL, y, dx, dw, NULL);
+        conv_run_backend(ctx, backend_list()[be], &d, x, w, NULL, y, dx, dw, NULL);
         const float y2_e[4] = {4, 18, 36, 77};
         const float dx2_e[9] = {4, 3, 4, 2, 1, 2, 4, 3, 4};
         const float dw2_e[4] = {5, 10, 10, 20};
@@ -144,7 +145,7 @@ static void test_hand(cpu_ctx *ctx) {
          * 1*1 + 3*2 + 7*3 + 9*4 = 64 (+0.5). dx = w on the corners, 0
          * elsewhere; dw = the corners of x. */
         d = conv_make(1, 3, 3, 1, 1, 2, 1, 0, 2, 1, 1);
-        conv_run_backend(ctx, (backend)be, &d, x, w, b, y, dx, dw, db);
+        conv_run_backend(ctx, backend_list()[be], &d, x, w, b, y, dx, dw, db);
         const float dx3_e[9] = {1, 0, 2, 0, 0, 0, 3, 0, 4};
         const float dw3_e[4] = {1, 3, 7, 9};
         CHECK_NEAR(y[0], 64.5, 1e-5);
@@ -160,7 +161,7 @@ static void test_hand(cpu_ctx *ctx) {
         const float xg[4] = {1, 2, 3, 4}, wg[2] = {10, 100}, bg[2] = {1, -1};
         float yg[4], dxg[4], dwg[2], dbg[2];
         d = conv_make(1, 1, 2, 2, 2, 1, 1, 0, 1, 2, 1);
-        conv_run_backend(ctx, (backend)be, &d, xg, wg, bg, yg, dxg, dwg, dbg);
+        conv_run_backend(ctx, backend_list()[be], &d, xg, wg, bg, yg, dxg, dwg, dbg);
         const float yg_e[4] = {11, 199, 31, 399}, dxg_e[4] = {10, 100, 10, 100};
         const float dwg_e[2] = {4, 6}, dbg_e[2] = {2, 2};
         snprintf(name, sizeof name, "hand groups y (%s)", bn);
@@ -327,9 +328,9 @@ static void test_case_vs_ref(cpu_ctx *ctx, const conv_case *c, uint64_t seed, in
         conv_compare(label, "db (second +=)", db_cpu, db_ref, nb);
     }
 
-    /* The dispatcher sends BACKEND_CPU to the same plan type. */
+    /* The dispatcher sends &OPS_BACKEND_CPU to the same plan type. */
     conv2d_op op;
-    st = conv2d_op_init(&op, ctx, BACKEND_CPU, &d, 0);
+    st = conv2d_op_init(&op, ctx, &OPS_BACKEND_CPU, &d, 0);
     CHECK_MSG(st == YOLOC_OK, "%s: conv2d_op_init: %s", label, yoloc_last_error());
     if (st == YOLOC_OK) {
         CHECK(conv2d_op_forward(&op, x, w, bp, y_cpu2) == YOLOC_OK);
@@ -421,7 +422,7 @@ static void test_inference_rejects_backward(cpu_ctx *ctx) {
     conv2d_cpu_free(p);
 
     conv2d_op op;
-    st = conv2d_op_init(&op, ctx, BACKEND_CPU, &d, 0);
+    st = conv2d_op_init(&op, ctx, &OPS_BACKEND_CPU, &d, 0);
     CHECK(st == YOLOC_OK);
     if (st == YOLOC_OK) {
         CHECK_EQ_INT(conv2d_op_backward(&op, x, w, dy, dx, 0.0f, dw, db), YOLOC_ERR_INVALID);
@@ -440,7 +441,7 @@ static void expect_bad(cpu_ctx *ctx, conv2d_desc d, const char *needle) {
     CHECK_EQ_INT(conv2d_cpu_create(&p, ctx, &d, 1), YOLOC_ERR_SHAPE);
     CHECK(p == NULL);
     conv2d_op op;
-    CHECK_EQ_INT(conv2d_op_init(&op, ctx, BACKEND_REF, &d, 1), YOLOC_ERR_SHAPE);
+    CHECK_EQ_INT(conv2d_op_init(&op, ctx, &OPS_BACKEND_REF, &d, 1), YOLOC_ERR_SHAPE);
     if (verbose()) printf("  rejected: %s\n", yoloc_last_error());
 }
 

@@ -7,6 +7,7 @@
  * reference), gradients 1e-4 relative with a small absolute floor for values
  * near zero. */
 #include "core/rng.h"
+#include "ops/backend.h"
 #include "gradcheck.h"
 #include "harness.h"
 #include "ops/ops.h"
@@ -41,8 +42,8 @@ static void test_bn_hand(cpu_ctx *ctx) {
     const double rm_want[2] = {0.075, 0.03}, rv_want[2] = {1.02, 1.11};
     for (int be = 0; be < 2; be++) {
         bn_op op;
-        status st = bn_op_init(&op, ctx, (backend)be, &d, 1);
-        CHECK_MSG(st == YOLOC_OK, "%s: %s", backend_name((backend)be), yoloc_last_error());
+        status st = bn_op_init(&op, ctx, backend_list()[be], &d, 1);
+        CHECK_MSG(st == YOLOC_OK, "%s: %s", backend_name(backend_list()[be]), yoloc_last_error());
         if (st != YOLOC_OK) continue;
         float y[8], sm[2], sv[2], rm[2] = {0, 0}, rv[2] = {1, 1};
         CHECK(bn_op_forward_train(&op, x, gamma, beta, y, sm, sv, rm, rv) == YOLOC_OK);
@@ -101,11 +102,11 @@ static void test_bn_hand(cpu_ctx *ctx) {
     /* Training with one value per channel is refused (PyTorch does too). */
     bn_op op;
     const bn_desc one = {1, 1, 1, 4, 1e-3f, 0.03f};
-    CHECK(bn_op_init(&op, ctx, BACKEND_REF, &one, 1) == YOLOC_ERR_SHAPE);
-    CHECK(bn_op_init(&op, ctx, BACKEND_CPU, &one, 1) == YOLOC_ERR_SHAPE);
+    CHECK(bn_op_init(&op, ctx, &OPS_BACKEND_REF, &one, 1) == YOLOC_ERR_SHAPE);
+    CHECK(bn_op_init(&op, ctx, &OPS_BACKEND_CPU, &one, 1) == YOLOC_ERR_SHAPE);
     CHECK_CONTAINS(yoloc_last_error(), "more than 1 value");
     /* ... but eval with it is fine. */
-    CHECK(bn_op_init(&op, ctx, BACKEND_CPU, &one, 0) == YOLOC_OK);
+    CHECK(bn_op_init(&op, ctx, &OPS_BACKEND_CPU, &one, 0) == YOLOC_OK);
     bn_op_free(&op);
 }
 
@@ -136,8 +137,8 @@ static void test_bn_fast_vs_ref(cpu_ctx *ctx) {
         memcpy(rv1, rv0, c * sizeof(float));
 
         bn_op ref, cpu;
-        CHECK(bn_op_init(&ref, ctx, BACKEND_REF, &d, 1) == YOLOC_OK);
-        status st = bn_op_init(&cpu, ctx, BACKEND_CPU, &d, 1);
+        CHECK(bn_op_init(&ref, ctx, &OPS_BACKEND_REF, &d, 1) == YOLOC_OK);
+        status st = bn_op_init(&cpu, ctx, &OPS_BACKEND_CPU, &d, 1);
         CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
         if (st != YOLOC_OK) goto next;
 
@@ -198,7 +199,7 @@ static void test_bn_fast_vs_ref(cpu_ctx *ctx) {
     /* An inference plan runs eval and refuses training. */
     bn_desc d = {2, 5, 3, 7, 1e-3f, 0.03f};
     bn_op op;
-    CHECK(bn_op_init(&op, ctx, BACKEND_CPU, &d, 0) == YOLOC_OK);
+    CHECK(bn_op_init(&op, ctx, &OPS_BACKEND_CPU, &d, 0) == YOLOC_OK);
     float x[210], y[210], y0[210], gm[7], bt[7], rm[7], rv[7], sm[7], sv[7];
     gc_fill(&g, x, 210, -2, 2);
     gc_fill(&g, gm, 7, 0.5, 1.5);
@@ -257,7 +258,7 @@ static void test_gn_hand(void) {
     const double mean[4] = {3, 10, 7, 21}, var[4] = {3.5, 350, 14, 1400}; /* [image][group] */
     for (int be = 0; be < 2; be++) {
         gn_op op;
-        CHECK(gn_op_init(&op, (backend)be, &d) == YOLOC_OK);
+        CHECK(gn_op_init(&op, backend_list()[be], &d) == YOLOC_OK);
         float y[16], sm[4], sr[4];
         CHECK(gn_op_forward(&op, x, gamma, beta, y, sm, sr) == YOLOC_OK);
         for (int i = 0; i < 2; i++)
@@ -303,7 +304,7 @@ static void test_gn_hand(void) {
     }
     gn_op op;
     const gn_desc bad = {1, 2, 2, 6, 4, 1e-5f};
-    CHECK(gn_op_init(&op, BACKEND_CPU, &bad) == YOLOC_ERR_SHAPE);
+    CHECK(gn_op_init(&op, &OPS_BACKEND_CPU, &bad) == YOLOC_ERR_SHAPE);
     CHECK_CONTAINS(yoloc_last_error(), "groups=4");
 }
 
@@ -330,8 +331,8 @@ static void test_gn_fast_vs_ref(void) {
         gc_fill(&g, gamma, c, 0.5, 1.5);
         gc_fill(&g, beta, c, -0.5, 0.5);
         gn_op ref, cpu;
-        CHECK(gn_op_init(&ref, BACKEND_REF, &d) == YOLOC_OK);
-        CHECK(gn_op_init(&cpu, BACKEND_CPU, &d) == YOLOC_OK);
+        CHECK(gn_op_init(&ref, &OPS_BACKEND_REF, &d) == YOLOC_OK);
+        CHECK(gn_op_init(&cpu, &OPS_BACKEND_CPU, &d) == YOLOC_OK);
         CHECK(gn_op_forward(&ref, x, gamma, beta, y0, sm0, sr0) == YOLOC_OK);
         CHECK(gn_op_forward(&cpu, x, gamma, beta, y1, sm1, sr1) == YOLOC_OK);
         snprintf(name, sizeof name, "gn y %s", shp);

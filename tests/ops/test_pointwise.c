@@ -9,6 +9,7 @@
  * exactly, the upsample backward sums f*f values in float (fast) or double (ref): 1e-5
  * relative, 1e-6 absolute. */
 #include "core/rng.h"
+#include "ops/backend.h"
 #include "core/tensor.h"
 #include "gradcheck.h"
 #include "harness.h"
@@ -31,13 +32,44 @@ static float *alloc_f(size_t n) {
 }
 
 static void test_backend_names(void) {
-    CHECK_STR(backend_name(BACKEND_REF), "ref");
-    CHECK_STR(backend_name(BACKEND_CPU), "cpu");
-    CHECK_EQ_INT(backend_from_name("ref"), BACKEND_REF);
-    CHECK_EQ_INT(backend_from_name("cpu"), BACKEND_CPU);
-    CHECK_EQ_INT(backend_from_name("onednn"), BACKEND_CPU);
-    CHECK_EQ_INT(backend_from_name("cuda"), -1);
-    CHECK_EQ_INT(backend_from_name(NULL), -1);
+    CHECK_STR(backend_name(&OPS_BACKEND_REF), "ref");
+    CHECK_STR(backend_name(&OPS_BACKEND_CPU), "cpu");
+    CHECK(backend_find("ref") == &OPS_BACKEND_REF);
+    CHECK(backend_find("cpu") == &OPS_BACKEND_CPU);
+    CHECK(backend_find("onednn") == &OPS_BACKEND_CPU);
+    CHECK(backend_find("nosuch") == NULL);
+    CHECK(backend_find(NULL) == NULL);
+    CHECK(backend_list()[0] == &OPS_BACKEND_REF); /* the oracle comes first */
+    CHECK(backend_default() == &OPS_BACKEND_CPU);
+    CHECK_STR(backend_names(), "ref, cpu");
+    /* device= and backend= together */
+    backend be = NULL;
+    CHECK_OK(backend_select("cpu", "ref", &be));
+    CHECK(be == &OPS_BACKEND_REF);
+    CHECK_OK(backend_select("CPU", NULL, &be));
+    CHECK(be == &OPS_BACKEND_CPU);
+    CHECK_OK(backend_select(NULL, "", &be));
+    CHECK(be == &OPS_BACKEND_CPU);
+    const char *gpus[] = {"0", "0,1", "cuda", "cuda:0", "cuda:0,1"};
+    for (size_t i = 0; i < sizeof gpus / sizeof gpus[0]; i++) {
+        int have_gpu = 0;
+        for (const ops_backend *const *b = backend_list(); *b; b++) have_gpu |= (*b)->gpu;
+        status st = backend_select(gpus[i], "cpu", &be);
+        if (have_gpu) {
+            CHECK_OK(st);
+            CHECK(be && be->gpu);
+        } else { /* the error names what this build has */
+            CHECK_EQ_INT(st, YOLOC_ERR_INVALID);
+            CHECK(strstr(yoloc_last_error(), "no GPU backend") && strstr(yoloc_last_error(), "ref, cpu"));
+        }
+    }
+    const char *bad[] = {"gpu", "0,", ",0", "cuda:", "cuda:x", "-1", "1.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(backend_select(bad[i], "cpu", &be), YOLOC_ERR_INVALID);
+        CHECK(strstr(yoloc_last_error(), "is not a device"));
+    }
+    CHECK_EQ_INT(backend_select("cpu", "nosuch", &be), YOLOC_ERR_INVALID);
+    CHECK(strstr(yoloc_last_error(), "not a backend built in (built in: ref, cpu)"));
     int t = ops_get_threads();
     CHECK(t >= 1);
     ops_set_threads(1);
@@ -63,7 +95,7 @@ static void test_silu_hand(cpu_ctx *ctx) {
                               (1 - s20) * (1 + 20 * s20)};
     for (int be = 0; be < 2; be++) {
         silu_op op;
-        status st = silu_op_init(&op, ctx, (backend)be, 6, 1);
+        status st = silu_op_init(&op, ctx, backend_list()[be], 6, 1);
         CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
         if (st != YOLOC_OK) continue;
         float y[6], dy[6] = {1, 1, 1, 1, 1, 1}, dx[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
@@ -96,8 +128,8 @@ static void test_silu_fast_vs_ref(cpu_ctx *ctx) {
         for (size_t i = 0; i < ne; i++) tail[i] = extremes[i];
         gc_fill(&g, dy, n, -1, 1);
         silu_op ref, cpu;
-        CHECK_OK(silu_op_init(&ref, ctx, BACKEND_REF, n, 1));
-        status st = silu_op_init(&cpu, ctx, BACKEND_CPU, n, 1);
+        CHECK_OK(silu_op_init(&ref, ctx, &OPS_BACKEND_REF, n, 1));
+        status st = silu_op_init(&cpu, ctx, &OPS_BACKEND_CPU, n, 1);
         CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
         if (st == YOLOC_OK) {
             CHECK_OK(silu_op_forward(&ref, x, y0));
@@ -123,7 +155,7 @@ static void test_silu_fast_vs_ref(cpu_ctx *ctx) {
     /* An inference plan: forward works, backward is refused. */
     silu_op op;
     float x[5] = {-2, -1, 0, 1, 2}, y[5], y0[5], dx[5];
-    CHECK_OK(silu_op_init(&op, ctx, BACKEND_CPU, 5, 0));
+    CHECK_OK(silu_op_init(&op, ctx, &OPS_BACKEND_CPU, 5, 0));
     CHECK_OK(silu_op_forward(&op, x, y));
     silu_ref_forward(5, x, y0);
     test_allclose("silu y (inference plan)", y, y0, 5, 1e-5, 1e-6);
@@ -160,15 +192,15 @@ static void test_add_acc(void) {
     const float a[3] = {1, 2, 3}, b[3] = {10, 20, -30};
     for (int be = 0; be < 2; be++) {
         float y[3], d[3] = {NAN, NAN, NAN};
-        add_forward((backend)be, 3, a, b, y);
+        add_forward(backend_list()[be], 3, a, b, y);
         CHECK_NEAR(y[0], 11, 0);
         CHECK_NEAR(y[1], 22, 0);
         CHECK_NEAR(y[2], -27, 0);
-        acc((backend)be, 3, a, d, 0.0f); /* overwrite: the NaN must not survive */
+        acc(backend_list()[be], 3, a, d, 0.0f); /* overwrite: the NaN must not survive */
         for (int i = 0; i < 3; i++) CHECK_NEAR(d[i], a[i], 0);
-        acc((backend)be, 3, b, d, 1.0f);
+        acc(backend_list()[be], 3, b, d, 1.0f);
         for (int i = 0; i < 3; i++) CHECK_NEAR(d[i], a[i] + b[i], 0);
-        acc((backend)be, 3, a, d, 0.5f);
+        acc(backend_list()[be], 3, a, d, 0.5f);
         for (int i = 0; i < 3; i++) CHECK_NEAR(d[i], 0.5f * (a[i] + b[i]) + a[i], 1e-6);
     }
     rng g;
@@ -180,12 +212,12 @@ static void test_add_acc(void) {
         float *p = alloc_f(n), *q = alloc_f(n), *y0 = alloc_f(n), *y1 = alloc_f(n);
         gc_fill(&g, p, n, -1, 1);
         gc_fill(&g, q, n, -1, 1);
-        add_forward(BACKEND_REF, n, p, q, y0);
-        add_forward(BACKEND_CPU, n, p, q, y1);
+        add_forward(&OPS_BACKEND_REF, n, p, q, y0);
+        add_forward(&OPS_BACKEND_CPU, n, p, q, y1);
         snprintf(name, sizeof name, "add n=%zu", n);
         test_allclose(name, y1, y0, n, 0, 0);
-        acc(BACKEND_REF, n, p, y0, 1.0f);
-        acc(BACKEND_CPU, n, p, y1, 1.0f);
+        acc(&OPS_BACKEND_REF, n, p, y0, 1.0f);
+        acc(&OPS_BACKEND_CPU, n, p, y1, 1.0f);
         snprintf(name, sizeof name, "acc beta1 n=%zu", n);
         test_allclose(name, y1, y0, n, 0, 0);
         free(p), free(q), free(y0), free(y1);
@@ -207,12 +239,12 @@ static void test_chcopy(void) {
             for (int j = 0; j < cs[i]; j++) in[i][p * cs[i] + j] = (float)(1000 * i + 10 * p + j);
     }
     for (int be = 0; be < 2; be++) {
-        const char *bn = backend_name((backend)be);
+        const char *bn = backend_name(backend_list()[be]);
         char name[64];
         cat[be] = alloc_f((size_t)NPIX * ct);
         for (int i = 0; i < NPIX * ct; i++) cat[be][i] = NAN;
         for (int i = 0; i < 3; i++)
-            chcopy((backend)be, NPIX, cs[i], in[i], cs[i], 0, cat[be], ct, offs[i], 0.0f);
+            chcopy(backend_list()[be], NPIX, cs[i], in[i], cs[i], 0, cat[be], ct, offs[i], 0.0f);
         int bad = 0;
         for (int p = 0; p < NPIX; p++)
             for (int k = 0; k < ct; k++) {
@@ -223,12 +255,12 @@ static void test_chcopy(void) {
         /* split back (beta 0 onto garbage) gives the inputs exactly */
         for (int i = 0; i < 3; i++) {
             for (int e = 0; e < NPIX * cs[i]; e++) back[i][e] = NAN;
-            chcopy((backend)be, NPIX, cs[i], cat[be], ct, offs[i], back[i], cs[i], 0, 0.0f);
+            chcopy(backend_list()[be], NPIX, cs[i], cat[be], ct, offs[i], back[i], cs[i], 0, 0.0f);
             snprintf(name, sizeof name, "split %d %s", i, bn);
             test_allclose(name, back[i], in[i], (size_t)NPIX * cs[i], 0, 0);
         }
         /* beta 1: the backward of a tensor read twice accumulates */
-        chcopy((backend)be, NPIX, cs[1], cat[be], ct, offs[1], back[1], cs[1], 0, 1.0f);
+        chcopy(backend_list()[be], NPIX, cs[1], cat[be], ct, offs[1], back[1], cs[1], 0, 1.0f);
         int bad2 = 0;
         for (int e = 0; e < NPIX * cs[1]; e++)
             if (back[1][e] != 2 * in[1][e]) bad2++;
@@ -290,15 +322,15 @@ static void test_upsample_hand(void) {
     const float want[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
     for (int be = 0; be < 2; be++) {
         float y[16], dx[4] = {NAN, NAN, NAN, NAN}, dy[16];
-        upsample_forward((backend)be, 1, 2, 2, 1, 2, x, y);
+        upsample_forward(backend_list()[be], 1, 2, 2, 1, 2, x, y);
         test_allclose(be ? "upsample hand cpu" : "upsample hand ref", y, want, 16, 0, 0);
         /* dy = index: dx(0,0) = 0+1+4+5 = 10, (0,1) = 2+3+6+7 = 18,
          * (1,0) = 8+9+12+13 = 42, (1,1) = 10+11+14+15 = 50 */
         for (int i = 0; i < 16; i++) dy[i] = (float)i;
-        upsample_backward((backend)be, 1, 2, 2, 1, 2, dy, dx, 0.0f);
+        upsample_backward(backend_list()[be], 1, 2, 2, 1, 2, dy, dx, 0.0f);
         const float dwant[4] = {10, 18, 42, 50};
         test_allclose(be ? "upsample bwd hand cpu" : "upsample bwd hand ref", dx, dwant, 4, 0, 0);
-        upsample_backward((backend)be, 1, 2, 2, 1, 2, dy, dx, 1.0f);
+        upsample_backward(backend_list()[be], 1, 2, 2, 1, 2, dy, dx, 1.0f);
         const float dwant2[4] = {20, 36, 84, 100};
         test_allclose(be ? "upsample bwd beta1 cpu" : "upsample bwd beta1 ref", dx, dwant2, 4, 0,
                       0);
@@ -320,19 +352,19 @@ static void test_upsample_fast_vs_ref(void) {
         gc_fill(&g, x, nx, -1, 1);
         gc_fill(&g, dy, ny, -1, 1);
         for (size_t i = 0; i < ny; i++) y0[i] = y1[i] = NAN;
-        upsample_forward(BACKEND_REF, n, h, w, c, f, x, y0);
-        upsample_forward(BACKEND_CPU, n, h, w, c, f, x, y1);
+        upsample_forward(&OPS_BACKEND_REF, n, h, w, c, f, x, y0);
+        upsample_forward(&OPS_BACKEND_CPU, n, h, w, c, f, x, y1);
         snprintf(name, sizeof name, "upsample y %dx%dx%dx%d f%d", n, h, w, c, f);
         test_allclose(name, y1, y0, ny, 0, 0);
         for (size_t i = 0; i < nx; i++) dx0[i] = dx1[i] = NAN;
-        upsample_backward(BACKEND_REF, n, h, w, c, f, dy, dx0, 0.0f);
-        upsample_backward(BACKEND_CPU, n, h, w, c, f, dy, dx1, 0.0f);
+        upsample_backward(&OPS_BACKEND_REF, n, h, w, c, f, dy, dx0, 0.0f);
+        upsample_backward(&OPS_BACKEND_CPU, n, h, w, c, f, dy, dx1, 0.0f);
         snprintf(name, sizeof name, "upsample dx beta0 %dx%dx%dx%d f%d", n, h, w, c, f);
         test_allclose(name, dx1, dx0, nx, 1e-5, 1e-6);
         gc_fill(&g, dx0, nx, -1, 1);
         memcpy(dx1, dx0, nx * sizeof(float));
-        upsample_backward(BACKEND_REF, n, h, w, c, f, dy, dx0, 1.0f);
-        upsample_backward(BACKEND_CPU, n, h, w, c, f, dy, dx1, 1.0f);
+        upsample_backward(&OPS_BACKEND_REF, n, h, w, c, f, dy, dx0, 1.0f);
+        upsample_backward(&OPS_BACKEND_CPU, n, h, w, c, f, dy, dx1, 1.0f);
         snprintf(name, sizeof name, "upsample dx beta1 %dx%dx%dx%d f%d", n, h, w, c, f);
         test_allclose(name, dx1, dx0, nx, 1e-5, 1e-6);
         free(x), free(y0), free(y1), free(dy), free(dx0), free(dx1);

@@ -6,6 +6,7 @@
  * values, so forward outputs must agree exactly; the backward sums the
  * gradients of overlapping windows in a different order (1e-6). */
 #include "core/rng.h"
+#include "ops/backend.h"
 #include "gradcheck.h"
 #include "harness.h"
 #include "ops/ops.h"
@@ -34,7 +35,7 @@ static void pool_run(cpu_ctx *ctx, backend be, const pool_desc *d, int training,
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
     if (st != YOLOC_OK) return;
     size_t wsz = maxpool_op_workspace_size(&op);
-    if (be == BACKEND_REF || !training) CHECK_EQ_INT(wsz, 0);
+    if (be == &OPS_BACKEND_REF || !training) CHECK_EQ_INT(wsz, 0);
     void *ws = wsz ? malloc(wsz) : NULL;
     CHECK(!wsz || ws);
     CHECK_OK(maxpool_op_forward(&op, x, y, ws));
@@ -54,7 +55,7 @@ static void test_pool_hand(cpu_ctx *ctx) {
     float x[32];
     for (int i = 0; i < 16; i++) x[2 * i] = pool_x0[i], x[2 * i + 1] = -pool_x0[i] - 1;
     for (int be = 0; be < 2; be++) {
-        const char *bn = backend_name((backend)be);
+        const char *bn = backend_name(backend_list()[be]);
         char name[64];
         /* k2 s2 p0: maxima 5 8 / 7 9; channel 1: -(min)-1 = -2 -1 / -1 -2.
          * dy = 1 2 3 4 (channel 0), 10 20 30 40 (channel 1) lands on the
@@ -68,7 +69,7 @@ static void test_pool_hand(cpu_ctx *ctx) {
         dx_want[2 * 0 + 1] = 10, dx_want[2 * 3 + 1] = 20, dx_want[2 * 9 + 1] = 30,
                         dx_want[2 * 11 + 1] = 40;
         for (int i = 0; i < 32; i++) dx[i] = NAN;
-        pool_run(ctx, (backend)be, &d, 1, x, y, dy, dx, 0.0f);
+        pool_run(ctx, backend_list()[be], &d, 1, x, y, dy, dx, 0.0f);
         snprintf(name, sizeof name, "pool k2s2 y %s", bn);
         test_allclose(name, y, y_want, 8, 0, 0);
         snprintf(name, sizeof name, "pool k2s2 dx %s", bn);
@@ -93,7 +94,7 @@ static void test_pool_hand(cpu_ctx *ctx) {
                          dx3_want[2 * 11 + 1] = 2;
         for (int i = 0; i < 32; i++) dx3[i] = 0.5f; /* beta 1 onto 0.5 */
         for (int i = 0; i < 32; i++) dx3_want[i] += 0.5f;
-        pool_run(ctx, (backend)be, &d3, 1, x, y3, dy3, dx3, 1.0f);
+        pool_run(ctx, backend_list()[be], &d3, 1, x, y3, dy3, dx3, 1.0f);
         snprintf(name, sizeof name, "pool k3s1p1 y %s", bn);
         test_allclose(name, y3, y3_want, 32, 0, 0);
         snprintf(name, sizeof name, "pool k3s1p1 dx beta1 %s", bn);
@@ -108,9 +109,9 @@ static void test_pool_hand(cpu_ctx *ctx) {
     maxpool_op op;
     const pool_desc bad1 = {1, 8, 8, 4, 3, 1, 2}, bad2 = {1, 2, 8, 4, 5, 1, 1};
     for (int be = 0; be < 2; be++) {
-        CHECK(maxpool_op_init(&op, ctx, (backend)be, &bad1, 1) == YOLOC_ERR_SHAPE);
+        CHECK(maxpool_op_init(&op, ctx, backend_list()[be], &bad1, 1) == YOLOC_ERR_SHAPE);
         CHECK_CONTAINS(yoloc_last_error(), "p=2");
-        CHECK(maxpool_op_init(&op, ctx, (backend)be, &bad2, 1) == YOLOC_ERR_SHAPE);
+        CHECK(maxpool_op_init(&op, ctx, backend_list()[be], &bad2, 1) == YOLOC_ERR_SHAPE);
         maxpool_op_free(&op);
     }
 }
@@ -140,9 +141,9 @@ static void test_pool_ties(cpu_ctx *ctx) {
                     }
         for (int be = 0; be < 2; be++) {
             char name[64];
-            pool_run(ctx, (backend)be, &d, 1, x, y, dy, dx, 0.0f);
+            pool_run(ctx, backend_list()[be], &d, 1, x, y, dy, dx, 0.0f);
             snprintf(name, sizeof name, "pool ties k%d s%d p%d %s", d.k, d.s, d.p,
-                     backend_name((backend)be));
+                     backend_name(backend_list()[be]));
             test_allclose(name, dx, want, nx, 0, 0);
         }
         free(x), free(y), free(dy), free(dx), free(want);
@@ -178,8 +179,8 @@ static void test_pool_fast_vs_ref(cpu_ctx *ctx) {
             } else {
                 for (size_t i = 0; i < nx; i++) dx0[i] = dx1[i] = NAN;
             }
-            pool_run(ctx, BACKEND_REF, &d, 1, x, y0, dy, dx0, (float)beta);
-            pool_run(ctx, BACKEND_CPU, &d, 1, x, y1, dy, dx1, (float)beta);
+            pool_run(ctx, &OPS_BACKEND_REF, &d, 1, x, y0, dy, dx0, (float)beta);
+            pool_run(ctx, &OPS_BACKEND_CPU, &d, 1, x, y1, dy, dx1, (float)beta);
             if (!beta) {
                 snprintf(name, sizeof name, "pool y %s", shp);
                 test_allclose(name, y1, y0, ny, 0, 0);
@@ -189,7 +190,7 @@ static void test_pool_fast_vs_ref(cpu_ctx *ctx) {
         }
         /* inference plan: no workspace, same output */
         for (size_t i = 0; i < ny; i++) y1[i] = NAN;
-        pool_run(ctx, BACKEND_CPU, &d, 0, x, y1, NULL, NULL, 0.0f);
+        pool_run(ctx, &OPS_BACKEND_CPU, &d, 0, x, y1, NULL, NULL, 0.0f);
         snprintf(name, sizeof name, "pool y inference %s", shp);
         test_allclose(name, y1, y0, ny, 0, 0);
         free(x), free(dy), free(y0), free(y1), free(dx0), free(dx1);

@@ -2,7 +2,8 @@
  * running statistics and backward; two "processes" (two threads whose
  * reducer sums their buffers) each holding half a batch compute exactly
  * what BatchNorm computes over the whole batch; the same for SyncBN fused
- * with SiLU (bnsilu_cpu_*) against bn_ref then silu_ref. */
+ * with SiLU (bnsilu_cpu_*) against bn_ref then silu_ref, and for the
+ * reference SyncBN (syncbn_ref_*, the ref backend's). */
 #include "gradcheck.h"
 #include "harness.h"
 #include "ops/ops.h"
@@ -46,6 +47,28 @@ static void test_one_process(int n, int h, int w, int c) {
     CHECK(syncbn_backward(&d, NULL, x, g, m2, v2, dy, dx2, 1.0f, NULL, NULL, work) == YOLOC_OK);
     for (size_t i = 0; i < N; i++) dx2[i] -= 1.0f;
     test_allclose("syncbn dx beta 1", dx2, dx1, N, 1e-4, 1e-4);
+    /* the reference SyncBN: the same with one process */
+    float y3[4096], m3[64], v3[64], rm3[64], rv3[64], dx3[4096], dg3[64] = {0}, db3[64] = {0};
+    if (N <= 4096) {
+        /* both start from the running statistics syncbn left */
+        memcpy(rm3, rm2, sizeof(float) * (size_t)c);
+        memcpy(rv3, rv2, sizeof(float) * (size_t)c);
+        memcpy(rm1, rm2, sizeof(float) * (size_t)c);
+        memcpy(rv1, rv2, sizeof(float) * (size_t)c);
+        bn_ref_forward_train(&d, x, g, b, y1, m1, v1, rm1, rv1);
+        CHECK(syncbn_ref_forward_train(&d, NULL, x, g, b, y3, m3, v3, rm3, rv3, work) == YOLOC_OK);
+        test_allclose("syncbn_ref y vs bn", y3, y1, N, 1e-5, 1e-5);
+        test_allclose("syncbn_ref mean", m3, m1, (size_t)c, 1e-5, 1e-6);
+        test_allclose("syncbn_ref var", v3, v1, (size_t)c, 1e-5, 1e-6);
+        test_allclose("syncbn_ref running mean", rm3, rm1, (size_t)c, 1e-5, 1e-6);
+        test_allclose("syncbn_ref running var", rv3, rv1, (size_t)c, 1e-5, 1e-6);
+        memset(dg1, 0, sizeof dg1), memset(db1, 0, sizeof db1);
+        bn_ref_backward(&d, x, g, m1, v1, dy, dx1, 0.0f, dg1, db1);
+        CHECK(syncbn_ref_backward(&d, NULL, x, g, m3, v3, dy, dx3, 0.0f, dg3, db3, work) == YOLOC_OK);
+        test_allclose("syncbn_ref dx", dx3, dx1, N, 1e-4, 1e-5);
+        test_allclose("syncbn_ref dgamma", dg3, dg1, (size_t)c, 1e-4, 1e-4);
+        test_allclose("syncbn_ref dbeta", db3, db1, (size_t)c, 1e-4, 1e-4);
+    }
     free(x), free(y1), free(y2), free(dy), free(dx1), free(dx2), free(work);
 }
 
@@ -77,14 +100,17 @@ typedef struct {
     bn_desc d;
     const float *x, *dy, *g, *b;
     float *y, *dx, *mean, *var, *rm, *rv, *dg, *db;
-    int act; /* 1: SyncBN fused with SiLU (bnsilu_cpu_*) */
+    int act; /* 1: SyncBN fused with SiLU (bnsilu_cpu_*); 2: the reference SyncBN (syncbn_ref_*) */
 } job;
 
 static void *run_half(void *arg) {
     job *j = arg;
     ops_reducer r = {pair_reduce, &j->pe};
     double *work = malloc(syncbn_workspace(&j->d) * sizeof(double));
-    if (j->act) {
+    if (j->act == 2) {
+        syncbn_ref_forward_train(&j->d, &r, j->x, j->g, j->b, j->y, j->mean, j->var, j->rm, j->rv, work);
+        syncbn_ref_backward(&j->d, &r, j->x, j->g, j->mean, j->var, j->dy, j->dx, 0.0f, j->dg, j->db, work);
+    } else if (j->act) {
         bnsilu_cpu_forward_train(&j->d, &r, j->x, j->g, j->b, j->y, j->mean, j->var, j->rm, j->rv, work);
         bnsilu_cpu_backward(&j->d, &r, j->x, j->g, j->b, j->mean, j->var, j->dy, j->dx, 0.0f, j->dg, j->db, work);
     } else {
@@ -112,7 +138,7 @@ static void test_two_processes(int act) {
         g[j] = (float)rng_range(&r, 0.5, 1.5), b[j] = (float)rng_range(&r, -1, 1);
         rm[j] = rms[0][j] = rms[1][j] = 0.1f, rv[j] = rvs[0][j] = rvs[1][j] = 1.0f;
     }
-    if (act) {
+    if (act == 1) {
         float *tmp = malloc(N * 4);
         bnsilu_ref_forward_train(&d, x, g, b, y, m, v, rm, rv);
         bnsilu_ref_backward(&d, x, g, b, m, v, dy, dx, 0.0f, dg, db, tmp);
@@ -151,5 +177,6 @@ int main(void) {
     test_one_process(1, 13, 11, 64);
     test_two_processes(0);
     test_two_processes(1);
+    test_two_processes(2);
     return test_finish("test_syncbn");
 }

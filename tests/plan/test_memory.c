@@ -13,6 +13,7 @@
  *  - mem= overrides what the machine reports.
  * ctest-labels: plan */
 #include "harness.h"
+#include "ops/backend.h"
 #include "plan/plan.h"
 #include "train/weights.h"
 
@@ -34,7 +35,7 @@ static status make_config(config *c, const char *args) {
 }
 
 static void test_terms(void) {
-    model_options mo = {.be = BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32};
+    model_options mo = {.be = &OPS_BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32};
     model *m = NULL;
     CHECK(weights_open_model("yolov8n.yaml", NULL, 3, &mo, 0, &m, NULL, NULL) == YOLOC_OK);
     if (!m) return;

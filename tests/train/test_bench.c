@@ -11,6 +11,7 @@
  *  - bench_write_json: parses, carries every key with the struct's values;
  *  - bad options are refused with a message. */
 #include "core/rng.h"
+#include "ops/backend.h"
 #include "harness.h"
 #include "io/file.h"
 #include "io/json.h"
@@ -26,7 +27,7 @@ static void test_profile_counts(void) {
     model_spec spec;
     CHECK(model_spec_load(&spec, TINY, 0) == YOLOC_OK);
     model *m = NULL;
-    model_options mo = {.be = BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32};
+    model_options mo = {.be = &OPS_BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32};
     CHECK(model_create(&m, &spec, &mo, 1) == YOLOC_OK);
     model_spec_free(&spec);
     if (!m) return;
@@ -114,7 +115,7 @@ static bench_options tiny_options(void) {
                        .batch = 2,
                        .reps = 2,
                        .seed = 0,
-                       .mopt = {.be = BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32},
+                       .mopt = {.be = &OPS_BACKEND_CPU, .norm = NORM_BN, .gn_groups = 32},
                        .optimizer = OPTIM_SGD,
                        .lr = 0.01,
                        .momentum = 0.937,
@@ -143,6 +144,14 @@ static void test_bench_run(void) {
     CHECK(r->params > 100000);
     CHECK_EQ_INT(r->threads, 1);
     CHECK_EQ_INT(r->bn_folded, 1); /* cpu backend, BatchNorm: folded for eval */
+    /* host <-> backend traffic per step: the input batch and the head's
+     * gradient in, the raw head out (64x64: 8x8 + 4x4 + 2x2 = 84 anchors of
+     * 4*16 + nc = 66 channels, nc 2) */
+    CHECK_STR(r->backend_name, "cpu");
+    CHECK_EQ_INT(r->host_memory, 1);
+    const double raw = 2.0 * 84 * (64 + 2) * 4, input = 2.0 * 3 * 64 * 64 * 4;
+    CHECK_NEAR(r->to_host_bytes, raw, 0);
+    CHECK_NEAR(r->to_backend_bytes, input + raw, 0);
     CHECK_EQ_INT(r->nlayers, 23);
     for (int i = 1; i < r->nlayers; i++)
         CHECK(r->layers[i - 1].fwd_s + r->layers[i - 1].bwd_s >= r->layers[i].fwd_s + r->layers[i].bwd_s);

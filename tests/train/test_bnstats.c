@@ -11,6 +11,7 @@
  *    what is wrong.
  * ctest-labels: train */
 #include "harness.h"
+#include "ops/backend.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "nn/model.h"
@@ -24,7 +25,7 @@ static const char *TINY = YOLOC_SOURCE_DIR "/tests/train/yolov8t.yaml";
 enum { BATCH = 8, IMGSZ = 64, NIMG = 24 };
 
 static model *tiny(norm_kind nk) {
-    model_options mo = {.be = BACKEND_CPU, .norm = nk, .gn_groups = 4};
+    model_options mo = {.be = &OPS_BACKEND_CPU, .norm = nk, .gn_groups = 4};
     model *m = NULL;
     status st = weights_open_model(TINY, NULL, 2, &mo, 7, &m, NULL, NULL);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());

@@ -2,6 +2,7 @@
  * parsing with messages naming the key, cfg= YAML files with file:line
  * errors, precedence (defaults < cfg < command line), args.yaml round trip. */
 #include "harness.h"
+#include "ops/backend.h"
 #include "train/config.h"
 
 #include <stdlib.h>
@@ -105,8 +106,36 @@ static void test_yaml_and_precedence(void) {
     unlink(path);
 }
 
+/* device= as Ultralytics spells it, and backend=: checked when set, and
+ * together by config_backend. */
+static void test_device(void) {
+    config c;
+    config_init(&c);
+    backend be = NULL;
+    CHECK_STR(c.device, "cpu");
+    CHECK(config_backend(&c, &be) == YOLOC_OK && be && strcmp(be->name, "cpu") == 0);
+    CHECK(config_set(&c, "backend", "ref", NULL) == YOLOC_OK);
+    CHECK(config_backend(&c, &be) == YOLOC_OK && be && strcmp(be->name, "ref") == 0);
+    CHECK(config_set(&c, "backend", "cuda", "command line") == YOLOC_ERR_INVALID);
+    CHECK_CONTAINS(yoloc_last_error(), "command line: key 'backend': 'cuda' is not a backend built in (built in: ref, cpu)");
+    int gpu = 0;
+    for (const ops_backend *const *b = backend_list(); *b; b++) gpu |= (*b)->gpu;
+    if (!gpu) { /* this build: a GPU device is a clear error naming what is built in */
+        CHECK(config_set(&c, "device", "0", "command line") == YOLOC_ERR_INVALID);
+        CHECK_CONTAINS(yoloc_last_error(), "command line: key 'device': device=0 asks for a GPU");
+        CHECK_CONTAINS(yoloc_last_error(), "built in: ref, cpu");
+        CHECK(config_set(&c, "device", "cuda:0,1", NULL) == YOLOC_ERR_INVALID);
+    }
+    CHECK(config_set(&c, "device", "tpu", NULL) == YOLOC_ERR_INVALID);
+    CHECK_CONTAINS(yoloc_last_error(), "'tpu' is not a device");
+    CHECK(config_set(&c, "device", "CPU", NULL) == YOLOC_OK);
+    CHECK(config_backend(&c, &be) == YOLOC_OK && be && strcmp(be->name, "ref") == 0);
+    config_free(&c);
+}
+
 int main(void) {
     test_defaults();
+    test_device();
     test_set();
     test_yaml_and_precedence();
     return test_finish("test_config");

@@ -4,6 +4,7 @@
  * padding stays zero; a checkpoint round trip continues bit for bit; 1 vs 2
  * threads give the same bits; ema_init copies a real model (yolov8n). */
 #include "harness.h"
+#include "ops/backend.h"
 #include "nn/model.h"
 #include "nn/spec.h"
 #include "train/ema.h"
@@ -137,7 +138,7 @@ static void test_model(void) {
     status st = model_spec_load(&spec, "yolov8n.yaml", 80);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
     if (st < 0) return;
-    model_options mo = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
+    model_options mo = {.be = &OPS_BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
     model *m = NULL;
     st = model_create(&m, &spec, &mo, 3);
     model_spec_free(&spec);

@@ -6,6 +6,7 @@
  * 343 of 349 items, the class outputs re-initialised); freezing: the
  * optimizer leaves frozen tensors alone. */
 #include "core/rng.h"
+#include "ops/backend.h"
 #include "harness.h"
 #include "io/safetensors.h"
 #include "train/optim.h"
@@ -47,7 +48,7 @@ static model *tiny(int nc, uint64_t seed) {
         fprintf(stderr, "spec: %s\n", yoloc_last_error());
         return NULL;
     }
-    model_options opt = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 4};
+    model_options opt = {.be = &OPS_BACKEND_REF, .norm = NORM_BN, .gn_groups = 4};
     model *m = NULL;
     st = model_create(&m, &spec, &opt, seed);
     model_spec_free(&spec);
@@ -200,7 +201,7 @@ static void test_pretrained(void) {
     }
     model_spec spec;
     CHECK(model_spec_load(&spec, "yolov5n.yaml", 3) == YOLOC_OK);
-    model_options opt = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
+    model_options opt = {.be = &OPS_BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
     model *m = NULL;
     CHECK(model_create(&m, &spec, &opt, 0) == YOLOC_OK);
     model_spec_free(&spec);

@@ -10,6 +10,7 @@
  *  - optimizer=auto choices and reason line, the Ultralytics log line for
  *    yolov8n (57/64/63 tensors), kind parsing, layout errors. */
 #include "harness.h"
+#include "ops/backend.h"
 #include "nn/model.h"
 #include "nn/spec.h"
 #include "train/optim.h"
@@ -567,7 +568,7 @@ static void test_describe_yolov8n(void) {
     status st = model_spec_load(&spec, "yolov8n.yaml", 80);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
     if (st < 0) return;
-    model_options mo = {.be = BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
+    model_options mo = {.be = &OPS_BACKEND_REF, .norm = NORM_BN, .gn_groups = 32};
     model *m = NULL;
     st = model_create(&m, &spec, &mo, 0);
     model_spec_free(&spec);

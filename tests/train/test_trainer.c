@@ -14,6 +14,7 @@
  * after OpenMP has started is not safe, so those run the yoloc binary.)
  * ctest-labels: train */
 #include "harness.h"
+#include "ops/backend.h"
 #include "io/file.h"
 #include "io/safetensors.h"
 #include "train/bnstats.h"
@@ -245,7 +246,7 @@ static void test_accumulation(void) {
     snprintf(pa, sizeof pa, "%s/weights/last.safetensors", d16);
     snprintf(pb, sizeof pb, "%s/weights/last.safetensors", d8);
     /* the initial weights: the same model, seed 0 */
-    model_options mo = {.be = BACKEND_CPU, .norm = NORM_GN, .gn_groups = 4};
+    model_options mo = {.be = &OPS_BACKEND_CPU, .norm = NORM_GN, .gn_groups = 4};
     model *m0 = NULL;
     CHECK(weights_open_model(TINY, NULL, 2, &mo, 0, &m0, NULL, NULL) == YOLOC_OK);
     if (!m0) return;
@@ -335,7 +336,7 @@ static double saved_vs_recomputed(const char *bn_stats, const char *name) {
     for (int i = 0; i < NT; i++) free(mine[i]);
     char path[600];
     snprintf(path, sizeof path, "%s/weights/last.safetensors", dir);
-    model_options mo = {.be = BACKEND_CPU, .norm = NORM_BN};
+    model_options mo = {.be = &OPS_BACKEND_CPU, .norm = NORM_BN};
     model *m = NULL;
     double worst = -1;
     if (weights_open_model(path, NULL, 2, &mo, 0, &m, NULL, NULL) == YOLOC_OK &&

@@ -1,0 +1,202 @@
+/* Whole models across backends: yolov8n and yolov5n (the built-in YAMLs, 80
+ * classes) on the same weights and the same batch, on every backend built in
+ * against the reference backend: the training forward (raw head), the
+ * detection loss of that forward (each backend's own output through the
+ * loss, assigner included), the backward of that loss into every parameter
+ * gradient, the BatchNorm running statistics it updated, and the eval
+ * forward. In fp32, and in bf16 (amp) where the backend runs bf16
+ * convolutions.
+ *
+ * fp32: errors relative to each tensor's largest magnitude, 1e-3 (a deep
+ * network; summation orders differ; measured about 1e-4).
+ * bf16: both sides round operands to 8 bits of mantissa, but once their fp32
+ * values differ in the last bits, roundings differ, and through the layers
+ * that noise grows to the size of bf16's own error. So the yardstick is
+ * bf16's own error on the reference backend (ref bf16 against ref fp32, in
+ * relative L2 norm): the backend's bf16 must stay within twice that of the
+ * reference's bf16. An op broken in bf16 lands far outside. */
+#include "core/rng.h"
+#include "gradcheck.h"
+#include "harness.h"
+#include "nn/model.h"
+#include "ops/backend.h"
+#include "train/detloss.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 2
+#define S 128
+
+static model *make(const char *yaml, backend be, int bf16) {
+    model_spec spec;
+    if (model_spec_load(&spec, yaml, 80) < 0) {
+        fprintf(stderr, "%s: %s\n", yaml, yoloc_last_error());
+        return NULL;
+    }
+    model_options mo = {.be = be, .norm = NORM_BN, .gn_groups = 32, .bf16 = bf16};
+    model *m = NULL;
+    status st = model_create(&m, &spec, &mo, 17);
+    model_spec_free(&spec);
+    CHECK_MSG(st == YOLOC_OK, "%s on %s: %s", yaml, backend_name(be), yoloc_last_error());
+    return m;
+}
+
+/* max |a - b| / max |b| (NaN counts as infinitely wrong). */
+static double rel_err(const float *a, const float *b, size_t n) {
+    double mx = 1e-12, err = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i]));
+    for (size_t i = 0; i < n; i++) {
+        double e = isfinite(a[i]) ? fabs((double)a[i] - b[i]) : INFINITY;
+        if (!(e <= err)) err = e;
+    }
+    return err / mx;
+}
+
+typedef struct {
+    float terms[3];
+    float *raw, *eval, *bufs, *grads;
+    size_t nraw, neval;
+} run_out;
+
+/* One training step's numbers and the eval forward, copied out. */
+static int run(model *m, const float *x, const float *targets, size_t nt, run_out *o) {
+    memset(o, 0, sizeof *o);
+    detloss L;
+    if (model_plan(m, N, S, S, 1) < 0 || detloss_init(&L, m, NULL) < 0) {
+        fprintf(stderr, "plan: %s\n", yoloc_last_error());
+        return -1;
+    }
+    const float *out;
+    int ok = model_forward(m, x, &out) == YOLOC_OK;
+    o->nraw = (size_t)N * model_anchors(m) * model_out_channels(m);
+    o->raw = malloc(o->nraw * sizeof(float));
+    float *grad = malloc(o->nraw * sizeof(float));
+    if (ok) memcpy(o->raw, model_raw_output(m), o->nraw * sizeof(float));
+    ok = ok && detloss_compute(&L, m, targets, nt, o->terms, grad) == YOLOC_OK;
+    model_zero_grad(m);
+    ok = ok && model_backward(m, grad) == YOLOC_OK;
+    size_t np = model_num_params(m), nb = model_num_bufs(m);
+    o->grads = malloc(np * sizeof(float));
+    o->bufs = malloc(nb * sizeof(float));
+    if (ok) {
+        memcpy(o->grads, model_grads(m), np * sizeof(float));
+        memcpy(o->bufs, model_bufs(m), nb * sizeof(float));
+    }
+    ok = ok && model_plan(m, N, S, S, 0) == YOLOC_OK && model_forward(m, x, &out) == YOLOC_OK;
+    if (ok) {
+        o->neval = (size_t)N * model_anchors(m) * model_out_channels(m);
+        o->eval = malloc(o->neval * sizeof(float));
+        memcpy(o->eval, out, o->neval * sizeof(float));
+    }
+    detloss_free(&L);
+    free(grad);
+    CHECK_MSG(ok, "%s on %s: %s", "step", backend_name(model_backend(m)), yoloc_last_error());
+    return ok ? 0 : -1;
+}
+
+static void run_free(run_out *o) { free(o->raw), free(o->eval), free(o->bufs), free(o->grads); }
+
+/* ||a - b|| / ||b||. */
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double d = 0, r = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)a[i] - b[i];
+        d += isfinite(e) ? e * e : INFINITY;
+        r += (double)b[i] * b[i];
+    }
+    return sqrt(d / r);
+}
+
+static void compare(const char *yaml, backend be, int bf16) {
+    const double tol = 1e-3;
+    model *a = make(yaml, backend_list()[0], bf16), *b = make(yaml, be, bf16);
+    model *f = bf16 ? make(yaml, backend_list()[0], 0) : NULL; /* bf16's yardstick: ref in fp32 */
+    if (!a || !b || (bf16 && !f)) {
+        model_free(a), model_free(b), model_free(f);
+        return;
+    }
+    /* an image with structure (smooth gradients and edges) and four boxes */
+    size_t nin = (size_t)N * 3 * S * S;
+    float *x = malloc(nin * sizeof(float));
+    rng g;
+    rng_seed(&g, 5);
+    for (size_t i = 0; i < nin; i++) {
+        size_t p = i % ((size_t)S * S), yy = p / S, xx = p % S;
+        x[i] = (float)(0.5 + 0.3 * sin(0.07 * (double)xx * (1 + (double)(i / ((size_t)S * S)) * 0.3)) +
+                       0.2 * ((xx / 16 + yy / 16) % 2) + 0.05 * rng_range(&g, -1, 1));
+    }
+    const float targets[] = {0, 3, 0.30f, 0.40f, 0.25f, 0.30f, 0, 17, 0.70f, 0.65f, 0.40f, 0.35f,
+                             1, 0, 0.50f, 0.50f, 0.60f, 0.70f, 1, 41, 0.20f, 0.80f, 0.15f, 0.12f};
+    run_out ra, rb, rf;
+    memset(&rf, 0, sizeof rf);
+    int ok = run(a, x, targets, 4, &ra) == 0 && run(b, x, targets, 4, &rb) == 0 &&
+             (!bf16 || run(f, x, targets, 4, &rf) == 0);
+    char what[160];
+    snprintf(what, sizeof what, "%s %s vs ref%s", yaml, backend_name(be), bf16 ? " (bf16)" : "");
+    if (ok && bf16) {
+        size_t np = model_num_params(a);
+        const struct {
+            const char *name;
+            const float *got, *want, *fp32;
+            size_t n;
+        } parts[] = {{"training forward", rb.raw, ra.raw, rf.raw, ra.nraw},
+                     {"loss", rb.terms, ra.terms, rf.terms, 3},
+                     {"gradients", rb.grads, ra.grads, rf.grads, np},
+                     {"running statistics", rb.bufs, ra.bufs, rf.bufs, model_num_bufs(a)},
+                     {"eval forward", rb.eval, ra.eval, rf.eval, ra.neval}};
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            double e = rel_l2(parts[k].got, parts[k].want, parts[k].n);
+            double own = rel_l2(parts[k].want, parts[k].fp32, parts[k].n); /* bf16's own error on ref */
+            printf("test_backend_model: %s: %s %.2g (bf16's own error on ref: %.2g)\n", what, parts[k].name, e, own);
+            CHECK_MSG(e <= 2 * own + 1e-5, "%s: %s off by %.3g, more than twice bf16's own error %.3g", what,
+                      parts[k].name, e, own);
+        }
+    }
+    if (ok && !bf16) {
+        double e_raw = rel_err(rb.raw, ra.raw, ra.nraw);
+        double e_eval = rel_err(rb.eval, ra.eval, ra.neval);
+        double e_bufs = rel_err(rb.bufs, ra.bufs, model_num_bufs(a));
+        double e_terms = rel_err(rb.terms, ra.terms, 3);
+        /* gradients per tensor, each against its own scale */
+        double e_grad = 0;
+        const char *worst = "";
+        for (size_t t = 0; t < model_num_tensors(a); t++) {
+            const param_info *p = model_tensor(a, t);
+            if (p->buffer) continue;
+            double e = rel_err(rb.grads + p->off, ra.grads + p->off, p->numel);
+            if (e > e_grad) e_grad = e, worst = p->name;
+        }
+        printf("test_backend_model: %s: raw %.2g, loss %.2g (%.5g %.5g %.5g vs %.5g %.5g %.5g), gradients %.2g "
+               "(worst %s), running stats %.2g, eval %.2g\n",
+               what, e_raw, e_terms, rb.terms[0], rb.terms[1], rb.terms[2], ra.terms[0], ra.terms[1], ra.terms[2],
+               e_grad, worst, e_bufs, e_eval);
+        CHECK_MSG(e_raw <= tol, "%s: training forward off by %.3g", what, e_raw);
+        CHECK_MSG(e_terms <= tol, "%s: loss off by %.3g", what, e_terms);
+        CHECK_MSG(e_grad <= 2 * tol, "%s: gradient of %s off by %.3g", what, worst, e_grad);
+        CHECK_MSG(e_bufs <= tol, "%s: running statistics off by %.3g", what, e_bufs);
+        CHECK_MSG(e_eval <= tol, "%s: eval forward off by %.3g", what, e_eval);
+        CHECK_MSG(ra.terms[0] > 0 && ra.terms[1] > 0, "%s: the loss has no box or class term", what);
+    }
+    run_free(&ra), run_free(&rb), run_free(&rf);
+    free(x);
+    model_free(a), model_free(b), model_free(f);
+}
+
+int main(void) {
+    ops_set_threads(0);
+    for (const ops_backend *const *p = backend_list() + 1; *p; p++) {
+        for (int bf16 = 0; bf16 <= 1; bf16++) {
+            if (bf16 && !((*p)->bf16_convs && (*p)->bf16_convs())) {
+                printf("test_backend_model: %s: bf16 skipped, its bf16 convolutions do not run on this machine\n",
+                       (*p)->name);
+                continue;
+            }
+            compare("yolov8n.yaml", *p, bf16);
+            compare("yolov5n.yaml", *p, bf16);
+        }
+    }
+    return test_finish("test_backend_model");
+}
