@@ -127,7 +127,7 @@ int cmd_forward(int argc, char **argv) {
             goto fail;
         }
         transpose_bac(g, gt, B, A, C, 0);
-        model_zero_grad(m);
+        TRY_GOTO(st, model_zero_grad(m));
         double t2 = time_now();
         TRY_GOTO(st, model_backward(m, gt));
         log_info("backward: %.3f s -> %s", time_now() - t2, gout);

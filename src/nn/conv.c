@@ -164,17 +164,8 @@ static status norm_forward(convblock *cb, model *m, const float *x, float *y, in
  * plan; it costs one pass over the block's weights) unless the model's
  * weights are static (model_set_static_weights). */
 static void convblock_fold(convblock *cb, model *m, float *wf, float *bf) {
-    const float *w = P(m, cb->w_off), *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
-    const float *rm = B(m, cb->rm_off), *rv = B(m, cb->rv_off);
-    size_t per = (size_t)(cb->c1 / cb->g) * cb->k * cb->k;
-#pragma omp parallel for schedule(static) if (per * cb->c2 > 32768)
-    for (int o = 0; o < cb->c2; o++) {
-        float s = (float)(gamma[o] / sqrt((double)rv[o] + cb->bn.d.eps));
-        const float *wo = w + (size_t)o * per;
-        float *fo = wf + (size_t)o * per;
-        for (size_t i = 0; i < per; i++) fo[i] = wo[i] * s;
-        bf[o] = beta[o] - rm[o] * s;
-    }
+    bn_fold(m->opt.be, cb->c2, (size_t)(cb->c1 / cb->g) * cb->k * cb->k, cb->bn.d.eps, P(m, cb->w_off),
+            P(m, cb->gamma_off), P(m, cb->beta_off), B(m, cb->rm_off), B(m, cb->rv_off), wf, bf);
 }
 
 status convblock_forward(convblock *cb, model *m, const float *x) {

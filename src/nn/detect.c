@@ -124,40 +124,6 @@ static status detect_plan(nn_layer *L, model *m, plan_ctx *pc) {
     return YOLOC_OK;
 }
 
-/* Decodes one level's raw outputs into the eval output. */
-static void detect_decode_level(const detect *D, const float *dfl_w, int n, int l, int stride,
-                                const float *box, const float *cls, float *out) {
-    int h = D->lh[l], w = D->lw[l], R = D->reg_max, nc = D->nc, oc = 4 + nc;
-    int total = n * h * w;
-#pragma omp parallel for schedule(static)
-    for (int idx = 0; idx < total; idx++) {
-        int b = idx / (h * w), pix = idx % (h * w), y = pix / w, x = pix % w;
-        const float *bl = box + (size_t)idx * 4 * R;
-        const float *cl = cls + (size_t)idx * nc;
-        float *o = out + ((size_t)b * D->anchors + D->a0[l] + pix) * oc;
-        float dist[4];
-        for (int s = 0; s < 4; s++) {
-            const float *z = bl + s * R;
-            float mx = z[0];
-            for (int r = 1; r < R; r++) mx = z[r] > mx ? z[r] : mx;
-            double se = 0, acc = 0;
-            for (int r = 0; r < R; r++) {
-                double e = exp((double)z[r] - mx);
-                se += e;
-                acc += e * dfl_w[r];
-            }
-            dist[s] = (float)(acc / se);
-        }
-        float ax = x + 0.5f, ay = y + 0.5f;
-        float x1 = ax - dist[0], y1 = ay - dist[1], x2 = ax + dist[2], y2 = ay + dist[3];
-        o[0] = (x1 + x2) * 0.5f * stride;
-        o[1] = (y1 + y2) * 0.5f * stride;
-        o[2] = (x2 - x1) * stride;
-        o[3] = (y2 - y1) * stride;
-        for (int c = 0; c < nc; c++) o[4 + c] = 1.0f / (1.0f + expf(-cl[c]));
-    }
-}
-
 static status detect_forward(nn_layer *L, model *m, const float *const *x) {
     detect *D = L->impl;
     int n = L->n, R4 = 4 * D->reg_max, no = R4 + D->nc;
@@ -177,7 +143,11 @@ static status detect_forward(nn_layer *L, model *m, const float *const *x) {
             chcopy(m->opt.be, hw, R4, box + b * hw * R4, R4, 0, o, no, 0, 0.0f);
             chcopy(m->opt.be, hw, D->nc, cls + b * hw * D->nc, D->nc, 0, o, no, R4, 0.0f);
         }
-        if (!m->plan_training) detect_decode_level(D, P(m, D->dfl_off), n, l, m->strides[l], box, cls, D->out);
+        if (!m->plan_training) { /* the eval output, on the backend */
+            const dfl_decode_desc dd = {.n = n, .h = D->lh[l], .w = D->lw[l], .reg_max = D->reg_max, .nc = D->nc,
+                                        .stride = m->strides[l], .anchors = D->anchors, .a0 = D->a0[l]};
+            dfl_decode(m->opt.be, &dd, box, cls, P(m, D->dfl_off), D->out);
+        }
     }
     return YOLOC_OK;
 }

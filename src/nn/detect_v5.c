@@ -101,43 +101,6 @@ static status detect_v5_plan(nn_layer *L, model *m, plan_ctx *pc) {
     return YOLOC_OK;
 }
 
-static inline float sigmoidf(float v) {
-    return 1.0f / (1.0f + expf(-v));
-}
-
-/* Decodes level l of the raw head into dec [B, A, 5+nc] and out [B, A, 4+nc]
- * (float arithmetic in YOLOv5's order). */
-static void detect_v5_decode_level(const detect_v5 *D, const float *anchors, int n, int l,
-                                   int stride, float *dec, float *out) {
-    int h = D->lh[l], w = D->lw[l], na = D->na, no = D->no, nc = D->nc;
-    int per_img = na * h * w, total = n * per_img;
-    float s = (float)stride;
-#pragma omp parallel for schedule(static)
-    for (int idx = 0; idx < total; idx++) {
-        int b = idx / per_img, r = idx % per_img, a = r / (h * w), pix = r % (h * w);
-        int y = pix / w, x = pix % w;
-        size_t row = (size_t)b * D->anchors + D->a0[l] + r;
-        const float *z = D->raw + row * no;
-        float *d = dec + row * no, *o = out + row * (4 + nc);
-        float aw = anchors[(l * na + a) * 2] * s,
-              ah = anchors[(l * na + a) * 2 + 1] * s; /* anchor_grid */
-        float sx = sigmoidf(z[0]), sy = sigmoidf(z[1]), sw = sigmoidf(z[2]) * 2.0f,
-              sh = sigmoidf(z[3]) * 2.0f;
-        d[0] = (sx * 2.0f + ((float)x - 0.5f)) * s;
-        d[1] = (sy * 2.0f + ((float)y - 0.5f)) * s;
-        d[2] = sw * sw * aw;
-        d[3] = sh * sh * ah;
-        float obj = sigmoidf(z[4]);
-        d[4] = obj;
-        for (int k = 0; k < 4; k++) o[k] = d[k];
-        for (int c = 0; c < nc; c++) {
-            float p = sigmoidf(z[5 + c]);
-            d[5 + c] = p;
-            o[4 + c] = p * obj;
-        }
-    }
-}
-
 static status detect_v5_forward(nn_layer *L, model *m, const float *const *x) {
     detect_v5 *D = L->impl;
     int n = L->n, na = D->na, no = D->no;
@@ -150,7 +113,10 @@ static status detect_v5_forward(nn_layer *L, model *m, const float *const *x) {
                 chcopy(m->opt.be, hw, no, y + (size_t)b * hw * na * no, na * no, a * no,
                        D->raw + ((size_t)b * D->anchors + D->a0[l] + a * hw) * no, no, 0, 0.0f);
         if (!m->plan_training)
-            detect_v5_decode_level(D, B(m, D->anchors_off), n, l, m->strides[l], D->dec, D->out);
+            v5_decode(m->opt.be,
+                      &(v5_decode_desc){.n = n, .h = D->lh[l], .w = D->lw[l], .na = D->na, .nc = D->nc,
+                                        .stride = m->strides[l], .anchors = D->anchors, .a0 = D->a0[l]},
+                      D->raw, B(m, D->anchors_off) + (size_t)l * D->na * 2, D->dec, D->out);
     }
     return YOLOC_OK;
 }

@@ -67,6 +67,11 @@ static void plan_release(model *m) {
     for (int i = 0; i < m->nlayers; i++)
         if (m->layers[i].vt) m->layers[i].vt->release(&m->layers[i]);
     arena_free(&m->act);
+    backend_free(m->opt.be, m->bectx, m->act_mem);
+    m->act_mem = NULL;
+    free(m->input_host);
+    free(m->raw_host);
+    m->input_host = m->raw_host = m->dout_dev = NULL;
     m->planned = 0;
     m->out = NULL;
 }
@@ -87,7 +92,7 @@ void model_free(model *m) {
     free(m);
 }
 
-void model_init_params(model *m, uint64_t seed) {
+static void init_params_host(model *m, uint64_t seed) {
     memset(m->params, 0, m->nparam_floats * sizeof(float));
     memset(m->bufs, 0, m->nbuf_floats * sizeof(float));
     uint64_t pindex = 0; /* parameters only: BN and GN models draw the same weights */
@@ -126,6 +131,31 @@ void model_init_params(model *m, uint64_t seed) {
         if (m->spec.layers[i].kind == MOD_DETECT_V5) detect_v5_init_params(&m->layers[i], m);
     }
     m->bn_batches = 0;
+}
+
+/* Initialisation writes on the host: in place on a host-memory backend,
+ * else into host arrays (P/B read m->params and m->bufs) then copied over. */
+status model_init_params(model *m, uint64_t seed) {
+    if (m->opt.be->host_memory) {
+        init_params_host(m, seed);
+        return YOLOC_OK;
+    }
+    float *dev_p = m->params, *dev_b = m->bufs;
+    float *hp = malloc((m->nparam_floats ? m->nparam_floats : 1) * sizeof(float));
+    float *hb = malloc((m->nbuf_floats ? m->nbuf_floats : 1) * sizeof(float));
+    status st = hp && hb ? YOLOC_OK : err_set(YOLOC_ERR_NOMEM, "out of memory (initial parameters)");
+    if (st == YOLOC_OK) {
+        m->params = hp;
+        m->bufs = hb;
+        init_params_host(m, seed);
+        m->params = dev_p;
+        m->bufs = dev_b;
+        st = model_from_host(m, dev_p, hp, m->nparam_floats);
+        if (st == YOLOC_OK) st = model_from_host(m, dev_b, hb, m->nbuf_floats);
+    }
+    free(hp);
+    free(hb);
+    return st;
 }
 
 status model_create(model **out, const model_spec *spec, const model_options *opt, uint64_t seed) {
@@ -173,7 +203,7 @@ status model_create(model **out, const model_spec *spec, const model_options *op
     m->na = det->na;
     m->nlevels = det->nlevels;
     for (int l = 0; l < det->nlevels; l++) m->strides[l] = m->spec.layers[det->from[l]].stride;
-    model_init_params(m, seed);
+    TRY_GOTO(st, model_init_params(m, seed));
     *out = m;
     return YOLOC_OK;
 fail:
@@ -255,9 +285,21 @@ status model_plan(model *m, int n, int h, int w, int training) {
     arena_init_measure(&a);
     plan_ctx pc = {.a = &a, .training = training, .measure = 1};
     TRY(plan_pass(m, &pc, n, h, w));
-    TRY(arena_init(&m->act, a.peak));
+    /* the activations, in the backend's memory (with the head's gradient
+     * for a backend without host memory) */
+    const int staged = !m->opt.be->host_memory;
+    size_t raw = (size_t)n * m->anchors * model_raw_channels(m) * sizeof(float);
+    size_t cap = a.peak + (staged && training ? arena_round(raw) : 0);
+    TRY(backend_alloc(m->opt.be, m->bectx, cap, &m->act_mem));
+    arena_init_buffer(&m->act, m->act_mem, cap);
     plan_ctx real = {.a = &m->act, .training = training, .measure = 0};
     status st = plan_pass(m, &real, n, h, w);
+    if (st == YOLOC_OK && staged) {
+        if (training) m->dout_dev = arena_alloc(&m->act, raw);
+        m->input_host = malloc((size_t)n * h * w * m->spec.in_ch * sizeof(float));
+        m->raw_host = malloc(raw);
+        if (!m->input_host || !m->raw_host) st = err_set(YOLOC_ERR_NOMEM, "out of memory (host staging of the plan)");
+    }
     if (st == YOLOC_OK && arena_exhausted(&m->act))
         st = err_set(YOLOC_ERR_INTERNAL, "activation plan grew between passes");
     if (st < 0) {
@@ -277,13 +319,17 @@ status model_forward(model *m, const float *input, const float **out) {
     if (!m->planned) return err_set(YOLOC_ERR_INVALID, "model_forward: the model is not planned");
     int n = m->plan_n, h = m->plan_h, w = m->plan_w, c = m->spec.in_ch;
     size_t hw = (size_t)h * w;
-    m->traffic_to_backend += (uint64_t)n * hw * c * sizeof(float);
-    /* NCHW -> NHWC */
+    const size_t in_bytes = (size_t)n * hw * c * sizeof(float);
+    m->traffic_to_backend += in_bytes;
+    /* NCHW -> NHWC: in place on a host-memory backend, else on the host
+     * side and copied over */
+    float *nhwc = m->input_host ? m->input_host : m->input;
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < n; b++)
         for (size_t p = 0; p < hw; p++)
             for (int k = 0; k < c; k++)
-                m->input[((size_t)b * hw + p) * c + k] = input[((size_t)b * c + k) * hw + p];
+                nhwc[((size_t)b * hw + p) * c + k] = input[((size_t)b * c + k) * hw + p];
+    if (m->input_host) TRY(backend_from_host(m->opt.be, m->bectx, m->input, m->input_host, in_bytes));
     for (int i = 0; i < m->nlayers; i++) {
         nn_layer *L = &m->layers[i];
         const float *xs[SPEC_MAX_FROM];
@@ -312,7 +358,12 @@ status model_backward(model *m, const float *dout) {
     if (!m->planned || !m->plan_training || !m->training_forward_done)
         return err_set(YOLOC_ERR_INVALID, "model_backward: needs a training plan and a forward pass first");
     memset(m->grad_seen, 0, (size_t)m->nlayers);
-    m->traffic_to_backend += (uint64_t)m->plan_n * m->anchors * model_raw_channels(m) * sizeof(float);
+    const size_t raw = (size_t)m->plan_n * m->anchors * model_raw_channels(m) * sizeof(float);
+    m->traffic_to_backend += raw;
+    if (m->dout_dev) { /* the head's gradient comes from the host */
+        TRY(backend_from_host(m->opt.be, m->bectx, m->dout_dev, dout, raw));
+        dout = m->dout_dev;
+    }
     for (int i = m->nlayers - 1; i >= 0; i--) {
         nn_layer *L = &m->layers[i];
         const float *dy = i == m->nlayers - 1 ? dout : L->dy;
@@ -354,6 +405,12 @@ const float *model_v5_decoded(const model *m) {
 }
 
 const float *model_anchor_sizes(const model *m) { return m->na ? detect_v5_anchors(head(m), m) : NULL; }
+
+status model_anchor_sizes_host(const model *m, float *dst) {
+    const float *a = model_anchor_sizes(m);
+    if (!a) return err_set(YOLOC_ERR_INVALID, "the model has no anchors (not a YOLOv5 head)");
+    return model_to_host(m, dst, a, (size_t)m->nlevels * m->na * 2);
+}
 
 int model_na(const model *m) { return m->na; }
 
@@ -412,7 +469,33 @@ void model_profile_reset(model *m) {
 
 const layer_prof *model_profile(const model *m) { return m->prof; }
 
-void model_zero_grad(model *m) { memset(m->grads, 0, m->nparam_floats * sizeof(float)); }
+status model_zero_grad(model *m) { return backend_zero(m->opt.be, m->bectx, m->grads, m->nparam_floats * sizeof(float)); }
+
+/* ------------------------------------------------------------------------ */
+/* Host copies of what lives in the backend's memory. */
+
+status model_to_host(const model *m, float *dst, const float *src, size_t n) {
+    return backend_to_host(m->opt.be, m->bectx, dst, src, n * sizeof(float));
+}
+
+status model_from_host(const model *m, float *dst, const float *src, size_t n) {
+    return backend_from_host(m->opt.be, m->bectx, dst, src, n * sizeof(float));
+}
+
+status model_raw_output_host(const model *m, const float **out) {
+    *out = NULL;
+    const float *raw = model_raw_output(m);
+    if (!raw) return err_set(YOLOC_ERR_INVALID, "model_raw_output_host: the model is not planned");
+    const size_t n = (size_t)m->plan_n * m->anchors * model_raw_channels(m);
+    model_note_to_host(m, n * sizeof(float));
+    if (!m->raw_host) { /* host memory: read in place */
+        *out = raw;
+        return YOLOC_OK;
+    }
+    TRY(model_to_host(m, m->raw_host, raw, n));
+    *out = m->raw_host;
+    return YOLOC_OK;
+}
 
 const model_spec *model_get_spec(const model *m) { return &m->spec; }
 size_t model_num_tensors(const model *m) { return m->ntensors; }

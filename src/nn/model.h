@@ -81,7 +81,7 @@ typedef struct {
 status model_create(model **out, const model_spec *spec, const model_options *opt, uint64_t seed);
 void model_free(model *m);
 /* Re-initialises all parameters and buffers from a seed. */
-void model_init_params(model *m, uint64_t seed);
+status model_init_params(model *m, uint64_t seed);
 
 /* Plans activations for [batch, 3, h, w] inputs (h, w multiples of the
  * largest stride). training=1 keeps what backward needs. A no-op when the
@@ -92,8 +92,10 @@ status model_plan_bytes(model *m, int batch, int h, int w, int training, size_t 
 /* Forward FLOPs (2 per multiply-add of every convolution) of one image. */
 status model_flops(model *m, int h, int w, double *flops);
 
-/* Runs forward on input [batch, 3, h, w] (NCHW); the plan must match.
- * Returns the output (owned by the model, valid until the next call). */
+/* Runs forward on input [batch, 3, h, w] (NCHW, host memory); the plan
+ * must match. Returns the output (owned by the model, valid until the next
+ * call), in the backend's memory: read it in place on a host-memory
+ * backend, else through model_to_host. */
 status model_forward(model *m, const float *input, const float **out);
 /* Backward of the last training forward: dout has the raw head's shape
  * [B, A, no]. Parameter gradients ACCUMULATE into m->grads (zero them with
@@ -103,6 +105,15 @@ status model_backward(model *m, const float *dout);
  * forward, in training and eval plans (eval: for validation losses). NULL
  * when not planned. */
 const float *model_raw_output(const model *m);
+/* The same, readable on the host: in place on a host-memory backend, else
+ * copied into the plan's host staging (valid until the next call). Counted
+ * as traffic to the host. */
+status model_raw_output_host(const model *m, const float **out);
+/* Copies n floats between the host and the model's backend memory (src/dst
+ * a pointer into the model's parameters, gradients, buffers or
+ * activations, e.g. model_forward's *out). */
+status model_to_host(const model *m, float *dst_host, const float *src, size_t n);
+status model_from_host(const model *m, float *dst, const float *src_host, size_t n);
 /* Its channels: 4*reg_max + nc (v8), 5 + nc (v5). */
 int model_raw_channels(const model *m);
 /* YOLOv5 only (NULL otherwise): the decoded [B, A, 5 + nc] of the last eval
@@ -114,6 +125,9 @@ const float *model_v5_decoded(const model *m);
  * in grid units of their level (pixels / stride), the `model.N.anchors`
  * buffer as YOLOv5 stores it (loaded weights bring their own). */
 const float *model_anchor_sizes(const model *m);
+/* The same copied to the host: dst holds SPEC_MAX_LEVELS * SPEC_MAX_ANCHORS
+ * * 2 floats; nlevels * na * 2 are written. */
+status model_anchor_sizes_host(const model *m, float *dst);
 /* Anchors per cell of an anchor-based (v5) head; 0 for the v8 head. */
 int model_na(const model *m);
 /* Freezes the parameters of layers 0..k-1 (Ultralytics' freeze=k): their
@@ -122,7 +136,7 @@ int model_na(const model *m);
  * BatchNorm still updates its running statistics, as in PyTorch. Returns
  * the number of tensors newly frozen. */
 size_t model_freeze_layers(model *m, int k);
-void model_zero_grad(model *m);
+status model_zero_grad(model *m);
 /* The reduction SyncBatchNorm layers use (sum in place across processes). */
 void model_set_reducer(model *m, ops_reducer r);
 /* on = 1: training forwards normalise BatchNorm layers with their running

@@ -139,8 +139,13 @@ struct model {
 
     /* Current plan. */
     int planned, plan_n, plan_h, plan_w, plan_training;
-    arena act;
+    arena act;               /* over act_mem, the backend's memory */
+    void *act_mem;
     float *input;            /* NHWC copy of the input */
+    /* staging for a backend without host memory (NULL otherwise): the NHWC
+     * input, the raw head and its gradient on the host side, and the
+     * gradient on the backend side */
+    float *input_host, *raw_host, *dout_dev;
     float *scratch[2];       /* shared by Conv blocks in backward / eval */
     size_t scratch_floats;
     const float *out;        /* the model's output for this plan */

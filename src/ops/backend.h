@@ -44,12 +44,15 @@ struct ops_backend {
     void (*ctx_free)(void *ctx);
 
     /* ---- buffers */
-    /* bytes zeroed; *out NULL on failure (YOLOC_ERR_NOMEM, message set). */
+    /* bytes zeroed, 64-byte aligned; *out NULL on failure (YOLOC_ERR_NOMEM,
+     * message set). Large buffers should not be touched until used (the
+     * planner measures resident memory). */
     status (*buf_alloc)(void *ctx, size_t bytes, void **out);
     void (*buf_free)(void *ctx, void *p);
     status (*copy_to_host)(void *ctx, void *dst_host, const void *src, size_t bytes);
     status (*copy_from_host)(void *ctx, void *dst, const void *src_host, size_t bytes);
     status (*copy)(void *ctx, void *dst, const void *src, size_t bytes);
+    status (*zero)(void *ctx, void *p, size_t bytes);
     /* Waits until every queued operation has finished. */
     status (*sync)(void *ctx);
 
@@ -125,6 +128,12 @@ struct ops_backend {
     void (*acc)(size_t n, const float *src, float *dst, float beta);
     void (*f32_to_bf16)(size_t n, const float *x, uint16_t *y);
 
+    /* ---- the heads' eval decode and the BatchNorm fold (ops.h) */
+    void (*dfl_decode)(const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w, float *out);
+    void (*v5_decode)(const v5_decode_desc *d, const float *raw, const float *anchors, float *dec, float *out);
+    void (*bn_fold)(int co, size_t per, float eps, const float *w, const float *gamma, const float *beta,
+                    const float *running_mean, const float *running_var, float *wf, float *bf);
+
     /* ---- multi-tensor ops over the flat parameter buffers (ops.h): the
      * optimizer's update, EMA, and the gradient norm, scale and finite
      * check; partials is backend memory, the chunk list host memory */
@@ -190,6 +199,7 @@ static inline status backend_from_host(backend be, void *ctx, void *dst, const v
     return be->copy_from_host(ctx, dst, src_host, bytes);
 }
 static inline status backend_sync(backend be, void *ctx) { return be->sync(ctx); }
+static inline status backend_zero(backend be, void *ctx, void *p, size_t bytes) { return be->zero(ctx, p, bytes); }
 
 /* The multi-tensor ops (ops.h) through the table. */
 static inline void backend_sgd_update(backend be, const ops_chunk *ch, size_t nch, size_t numel, float *p,

@@ -182,6 +182,20 @@ void acc(backend be, size_t n, const float *src, float *dst, float beta) { be->a
 
 void f32_to_bf16_op(backend be, size_t n, const float *x, uint16_t *y) { be->f32_to_bf16(n, x, y); }
 
+void dfl_decode(backend be, const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w,
+                float *out) {
+    be->dfl_decode(d, box, cls, dfl_w, out);
+}
+
+void v5_decode(backend be, const v5_decode_desc *d, const float *raw, const float *anchors, float *dec, float *out) {
+    be->v5_decode(d, raw, anchors, dec, out);
+}
+
+void bn_fold(backend be, int co, size_t per, float eps, const float *w, const float *gamma, const float *beta,
+             const float *running_mean, const float *running_var, float *wf, float *bf) {
+    be->bn_fold(co, per, eps, w, gamma, beta, running_mean, running_var, wf, bf);
+}
+
 /* ------------------------------------------------------------------------ */
 /* SyncBatchNorm and the fused BatchNorm + SiLU */
 

@@ -296,6 +296,57 @@ void acc_ref(size_t n, const float *src, float *dst, float beta);
 void acc_cpu(size_t n, const float *src, float *dst, float beta);
 
 /* ------------------------------------------------------------------------ */
+/* The heads' eval decode, one level at a time, into rows [a0, a0 + h*w*na)
+ * of each image's `anchors` output rows.
+ *
+ * YOLOv8 (anchor-free, DFL): box [n, h, w, 4*reg_max] and cls [n, h, w, nc]
+ * (NHWC, the level's two branch outputs); per side the softmax of its
+ * reg_max logits weighted by dfl_w (the DFL weights, 0..reg_max-1) gives a
+ * distance d; with the anchor at the cell centre (x + 0.5, y + 0.5):
+ * out = [cx, cy, w, h] * stride of the box (ax - d0, ay - d1, ax + d2,
+ * ay + d3), then the nc class sigmoids: [n, anchors, 4 + nc]. */
+typedef struct {
+    int n, h, w, reg_max, nc, stride;
+    int anchors, a0; /* output rows per image, and this level's first */
+} dfl_decode_desc;
+void dfl_decode_ref(const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w, float *out);
+void dfl_decode_cpu(const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w, float *out);
+/* YOLOv5 (anchor-based): raw [n, anchors, 5 + nc] rows; this level's rows
+ * a0 + a*h*w + y*w + x hold anchor a of cell (y, x). With s = sigmoid:
+ * xy = (2 s - 0.5 + cell) * stride, wh = (2 s)^2 * anchor * stride
+ * (anchors: the level's na (w, h) in grid units), objectness s(z4), class
+ * s(z). dec receives [xy, wh, obj, classes] (YOLOv5's ONNX output), out
+ * [xy, wh, classes * obj]. */
+typedef struct {
+    int n, h, w, na, nc, stride;
+    int anchors, a0;
+} v5_decode_desc;
+void v5_decode_ref(const v5_decode_desc *d, const float *raw, const float *anchors, float *dec, float *out);
+void v5_decode_cpu(const v5_decode_desc *d, const float *raw, const float *anchors, float *dec, float *out);
+
+/* BatchNorm folded into the convolution before it (eval plans): per output
+ * channel o of co, s = gamma / sqrt(running_var + eps) (in double),
+ * wf = w s over its `per` weights, bf = beta - running_mean s. */
+/* The reference's per-row kernels, rows [i0, i1) (channels for the fold):
+ * the fast path runs them in parallel blocks. */
+void dfl_decode_range(const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w, float *out,
+                      int i0, int i1);
+void v5_decode_range(const v5_decode_desc *d, const float *raw, const float *anchors, float *dec, float *out, int i0,
+                     int i1);
+void bn_fold_range(int o0, int o1, size_t per, float eps, const float *w, const float *gamma, const float *beta,
+                   const float *running_mean, const float *running_var, float *wf, float *bf);
+void bn_fold_ref(int co, size_t per, float eps, const float *w, const float *gamma, const float *beta,
+                 const float *running_mean, const float *running_var, float *wf, float *bf);
+void bn_fold_cpu(int co, size_t per, float eps, const float *w, const float *gamma, const float *beta,
+                 const float *running_mean, const float *running_var, float *wf, float *bf);
+
+/* ------------------------------------------------------------------------ */
+/* Host memory of the host backends (ref and cpu share it): zeroed, 64-byte
+ * aligned, large blocks untouched until used. */
+status ops_host_alloc(void *ctx, size_t bytes, void **out);
+void ops_host_free(void *ctx, void *p);
+
+/* ------------------------------------------------------------------------ */
 /* Multi-tensor ops: the optimizer's update, EMA and the gradient utilities
  * over the model's flat buffers, as a list of chunks (runs of floats
  * [off, off + len) of one group; the list itself is host memory, the
@@ -478,5 +529,10 @@ void chcopy(backend be, size_t npix, int c, const float *src, int src_ct, int sr
 void add_forward(backend be, size_t n, const float *a, const float *b, float *y);
 void acc(backend be, size_t n, const float *src, float *dst, float beta);
 void f32_to_bf16_op(backend be, size_t n, const float *x, uint16_t *y);
+void dfl_decode(backend be, const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w,
+                float *out);
+void v5_decode(backend be, const v5_decode_desc *d, const float *raw, const float *anchors, float *dec, float *out);
+void bn_fold(backend be, int co, size_t per, float eps, const float *w, const float *gamma, const float *beta,
+             const float *running_mean, const float *running_var, float *wf, float *bf);
 
 #endif

@@ -255,7 +255,7 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     st = detloss_compute(&loss, m, bt->targets, bt->ntargets, terms, grad);
     if (st < 0 && st != YOLOC_ERR_NUMERIC) goto fail;
     st = YOLOC_OK;
-    model_zero_grad(m);
+    TRY_GOTO(st, model_zero_grad(m));
     TRY_GOTO(st, model_backward(m, grad));
     optim_group_hp hp[3];
     for (int g = 0; g < 3; g++) hp[g] = (optim_group_hp){.lr = 1e-4, .momentum = 0.9, .weight_decay = g == 1 ? 5e-4 : 0};

@@ -190,7 +190,7 @@ status bench_run(const bench_options *o, bench_result *r) {
         }
         double t0 = time_now();
         TRY_GOTO(st, model_plan(m, B, S, S, 1));
-        model_zero_grad(m);
+        TRY_GOTO(st, model_zero_grad(m));
         const float *out;
         double t1 = time_now();
         TRY_GOTO(st, model_forward(m, x, &out));

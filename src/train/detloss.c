@@ -62,14 +62,16 @@ status detloss_compute(detloss *L, const model *m, const float *targets, size_t 
     }
     int B = model_planned_batch(m);
     /* the loss runs on the host: it reads the raw head */
-    model_note_to_host(m, (size_t)B * model_anchors(m) * model_raw_channels(m) * sizeof(float));
+    const float *raw;
+    TRY(model_raw_output_host(m, &raw));
     if (L->kind == DETLOSS_V5) {
-        status st = v5_loss_compute(&L->v5, model_raw_output(m), B, nl, lh, lw, strides,
-                                    model_anchor_sizes(m), targets, ntargets, terms, grad);
+        float anchors[SPEC_MAX_LEVELS * SPEC_MAX_ANCHORS * 2];
+        TRY(model_anchor_sizes_host(m, anchors));
+        status st = v5_loss_compute(&L->v5, raw, B, nl, lh, lw, strides, anchors, targets, ntargets, terms, grad);
         L->norm = L->norm_raw = B; /* a mean per component: images (see detloss.h) */
         return st;
     }
-    status st = v8_loss_compute(&L->v8, model_raw_output(m), B, nl, lh, lw, strides, targets,
+    status st = v8_loss_compute(&L->v8, raw, B, nl, lh, lw, strides, targets,
                                 ntargets, terms, grad);
     L->norm = L->v8.tss;
     L->norm_raw = L->v8.tss_raw;

@@ -667,7 +667,7 @@ static status sync_start(trainer *t) {
     model_set_backward_hook(t->m, bwd_hook, t);
     /* what one all-reduce of the gradients costs when nothing hides it (the
      * reference for the overlap reported each epoch) */
-    model_zero_grad(t->m);
+    TRY(model_zero_grad(t->m));
     double times[3];
     for (int k = 0; k < 3; k++) {
         TRY(dist_barrier(d));
@@ -1092,7 +1092,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
     memset(pg, 0, sizeof *pg);
     pg->tty = isatty(fileno(stdout)) && t->d->world == 1; /* mpirun gives ranks a pseudo-terminal */
     pg->t_epoch = pg->t_last_print = time_now();
-    if (!t->r.ultra) model_zero_grad(t->m); /* Ultralytics carries leftover gradients into the next epoch */
+    if (!t->r.ultra) TRY(model_zero_grad(t->m)); /* Ultralytics carries leftover gradients into the next epoch */
     for (long bi = 0; bi < nb; bi++) {
         const loader_batch *b;
         TRY(loader_next(t->L, &b));
@@ -1237,7 +1237,7 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
             }
             if (t->h->on_step(t->h->ctx, &si)) t->stop = 1;
         }
-        model_zero_grad(t->m);
+        TRY(model_zero_grad(t->m));
         t->step++;
         t->last_opt_iter = t->iteration - 1;
         memset(step_S, 0, sizeof step_S);

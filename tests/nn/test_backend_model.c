@@ -17,10 +17,13 @@
  * reference's bf16. An op broken in bf16 lands far outside. */
 #include "core/rng.h"
 #include "gradcheck.h"
+#include "backend_offhost.h"
 #include "harness.h"
 #include "nn/model.h"
 #include "ops/backend.h"
 #include "train/detloss.h"
+#include "train/ema.h"
+#include "train/optim.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -57,39 +60,62 @@ static double rel_err(const float *a, const float *b, size_t n) {
 
 typedef struct {
     float terms[3];
-    float *raw, *eval, *bufs, *grads;
+    float *raw, *eval, *bufs, *grads, *stepped, *ema;
     size_t nraw, neval;
+    float gnorm;
 } run_out;
 
-/* One training step's numbers and the eval forward, copied out. */
-static int run(model *m, const float *x, const float *targets, size_t nt, run_out *o) {
+/* One training step's numbers and the eval forward, copied out through the
+ * model's copies (the backend's memory may not be the host's). eval = 0
+ * skips the eval forward. */
+static int run(model *m, const float *x, const float *targets, size_t nt, run_out *o, int eval) {
     memset(o, 0, sizeof *o);
     detloss L;
     if (model_plan(m, N, S, S, 1) < 0 || detloss_init(&L, m, NULL) < 0) {
         fprintf(stderr, "plan: %s\n", yoloc_last_error());
         return -1;
     }
-    const float *out;
+    const float *out, *raw = NULL;
     int ok = model_forward(m, x, &out) == YOLOC_OK;
-    o->nraw = (size_t)N * model_anchors(m) * model_out_channels(m);
+    o->nraw = (size_t)N * model_anchors(m) * model_raw_channels(m);
     o->raw = malloc(o->nraw * sizeof(float));
     float *grad = malloc(o->nraw * sizeof(float));
-    if (ok) memcpy(o->raw, model_raw_output(m), o->nraw * sizeof(float));
+    ok = ok && model_raw_output_host(m, &raw) == YOLOC_OK;
+    if (ok) memcpy(o->raw, raw, o->nraw * sizeof(float));
     ok = ok && detloss_compute(&L, m, targets, nt, o->terms, grad) == YOLOC_OK;
-    model_zero_grad(m);
+    ok = ok && model_zero_grad(m) == YOLOC_OK;
     ok = ok && model_backward(m, grad) == YOLOC_OK;
     size_t np = model_num_params(m), nb = model_num_bufs(m);
     o->grads = malloc(np * sizeof(float));
     o->bufs = malloc(nb * sizeof(float));
+    ok = ok && model_to_host(m, o->grads, model_grads(m), np) == YOLOC_OK &&
+         model_to_host(m, o->bufs, model_bufs(m), nb) == YOLOC_OK;
+    /* the trainer's step on the backend: scale, norm, clip, SGD (Nesterov),
+     * EMA. SGD: linear in the gradient, so its differences stay those of the
+     * gradients (Adam's first step is sign-like; the op test checks it) */
+    optim op;
+    ema e;
+    memset(&op, 0, sizeof op), memset(&e, 0, sizeof e);
+    o->stepped = malloc(np * sizeof(float));
+    o->ema = malloc(np * sizeof(float));
+    ok = ok && optim_init(&op, OPTIM_SGD, m) == YOLOC_OK && ema_init(&e, m, 0, 0) == YOLOC_OK;
     if (ok) {
-        memcpy(o->grads, model_grads(m), np * sizeof(float));
-        memcpy(o->bufs, model_bufs(m), nb * sizeof(float));
+        const optim_group_hp hp[3] = {{0.1, 0.937, 0}, {0.01, 0.937, 5e-4}, {0.01, 0.937, 0}};
+        grad_scale(&op, model_grads(m), 64.0f / 2);
+        o->gnorm = (float)grad_global_norm(&op, model_grads(m));
+        grad_clip(&op, model_grads(m), 10.0);
+        ok = grad_all_finite(&op, model_grads(m)) && optim_step(&op, model_params(m), model_grads(m), hp) == YOLOC_OK;
+        ema_update(&e, model_params(m), model_bufs(m));
+        ok = ok && model_to_host(m, o->stepped, model_params(m), np) == YOLOC_OK &&
+             model_to_host(m, o->ema, e.params, np) == YOLOC_OK;
     }
-    ok = ok && model_plan(m, N, S, S, 0) == YOLOC_OK && model_forward(m, x, &out) == YOLOC_OK;
-    if (ok) {
+    optim_free(&op);
+    ema_free(&e);
+    if (ok && eval) {
+        ok = model_plan(m, N, S, S, 0) == YOLOC_OK && model_forward(m, x, &out) == YOLOC_OK;
         o->neval = (size_t)N * model_anchors(m) * model_out_channels(m);
         o->eval = malloc(o->neval * sizeof(float));
-        memcpy(o->eval, out, o->neval * sizeof(float));
+        ok = ok && model_to_host(m, o->eval, out, o->neval) == YOLOC_OK;
     }
     detloss_free(&L);
     free(grad);
@@ -97,7 +123,9 @@ static int run(model *m, const float *x, const float *targets, size_t nt, run_ou
     return ok ? 0 : -1;
 }
 
-static void run_free(run_out *o) { free(o->raw), free(o->eval), free(o->bufs), free(o->grads); }
+static void run_free(run_out *o) {
+    free(o->raw), free(o->eval), free(o->bufs), free(o->grads), free(o->stepped), free(o->ema);
+}
 
 /* ||a - b|| / ||b||. */
 static double rel_l2(const float *a, const float *b, size_t n) {
@@ -111,7 +139,8 @@ static double rel_l2(const float *a, const float *b, size_t n) {
 }
 
 static void compare(const char *yaml, backend be, int bf16) {
-    const double tol = 1e-3;
+    /* offhost runs the reference's own kernels: the same bits */
+    const double tol = be == &OPS_BACKEND_OFFHOST ? 0 : 1e-3;
     model *a = make(yaml, backend_list()[0], bf16), *b = make(yaml, be, bf16);
     model *f = bf16 ? make(yaml, backend_list()[0], 0) : NULL; /* bf16's yardstick: ref in fp32 */
     if (!a || !b || (bf16 && !f)) {
@@ -132,8 +161,9 @@ static void compare(const char *yaml, backend be, int bf16) {
                              1, 0, 0.50f, 0.50f, 0.60f, 0.70f, 1, 41, 0.20f, 0.80f, 0.15f, 0.12f};
     run_out ra, rb, rf;
     memset(&rf, 0, sizeof rf);
-    int ok = run(a, x, targets, 4, &ra) == 0 && run(b, x, targets, 4, &rb) == 0 &&
-             (!bf16 || run(f, x, targets, 4, &rf) == 0);
+    const int eval = 1;
+    int ok = run(a, x, targets, 4, &ra, eval) == 0 && run(b, x, targets, 4, &rb, eval) == 0 &&
+             (!bf16 || run(f, x, targets, 4, &rf, eval) == 0);
     char what[160];
     snprintf(what, sizeof what, "%s %s vs ref%s", yaml, backend_name(be), bf16 ? " (bf16)" : "");
     if (ok && bf16) {
@@ -146,11 +176,15 @@ static void compare(const char *yaml, backend be, int bf16) {
                      {"loss", rb.terms, ra.terms, rf.terms, 3},
                      {"gradients", rb.grads, ra.grads, rf.grads, np},
                      {"running statistics", rb.bufs, ra.bufs, rf.bufs, model_num_bufs(a)},
+                     {"parameters after the step", rb.stepped, ra.stepped, rf.stepped, np},
+                     {"EMA after the step", rb.ema, ra.ema, rf.ema, np},
                      {"eval forward", rb.eval, ra.eval, rf.eval, ra.neval}};
         for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            if (!parts[k].n) continue; /* the eval forward where it is skipped */
             double e = rel_l2(parts[k].got, parts[k].want, parts[k].n);
             double own = rel_l2(parts[k].want, parts[k].fp32, parts[k].n); /* bf16's own error on ref */
             printf("test_backend_model: %s: %s %.2g (bf16's own error on ref: %.2g)\n", what, parts[k].name, e, own);
+            if (tol == 0) CHECK_MSG(e == 0, "%s: %s differs from the reference's by %.3g", what, parts[k].name, e);
             CHECK_MSG(e <= 2 * own + 1e-5, "%s: %s off by %.3g, more than twice bf16's own error %.3g", what,
                       parts[k].name, e, own);
         }
@@ -160,6 +194,9 @@ static void compare(const char *yaml, backend be, int bf16) {
         double e_eval = rel_err(rb.eval, ra.eval, ra.neval);
         double e_bufs = rel_err(rb.bufs, ra.bufs, model_num_bufs(a));
         double e_terms = rel_err(rb.terms, ra.terms, 3);
+        double e_step = rel_err(rb.stepped, ra.stepped, model_num_params(a));
+        double e_ema = rel_err(rb.ema, ra.ema, model_num_params(a));
+        double e_gnorm = fabs(rb.gnorm - ra.gnorm) / ra.gnorm;
         /* gradients per tensor, each against its own scale */
         double e_grad = 0;
         const char *worst = "";
@@ -169,10 +206,16 @@ static void compare(const char *yaml, backend be, int bf16) {
             double e = rel_err(rb.grads + p->off, ra.grads + p->off, p->numel);
             if (e > e_grad) e_grad = e, worst = p->name;
         }
+        char ev[32];
+        snprintf(ev, sizeof ev, ra.neval ? "%.2g" : "skipped (host decode)", e_eval);
         printf("test_backend_model: %s: raw %.2g, loss %.2g (%.5g %.5g %.5g vs %.5g %.5g %.5g), gradients %.2g "
-               "(worst %s), running stats %.2g, eval %.2g\n",
+               "(worst %s), running stats %.2g, gradient norm %.2g, parameters after an SGD step %.2g, EMA %.2g, "
+               "eval %s\n",
                what, e_raw, e_terms, rb.terms[0], rb.terms[1], rb.terms[2], ra.terms[0], ra.terms[1], ra.terms[2],
-               e_grad, worst, e_bufs, e_eval);
+               e_grad, worst, e_bufs, e_gnorm, e_step, e_ema, ev);
+        CHECK_MSG(e_gnorm <= tol, "%s: gradient norm off by %.3g", what, e_gnorm);
+        CHECK_MSG(e_step <= tol, "%s: parameters after the step off by %.3g", what, e_step);
+        CHECK_MSG(e_ema <= tol, "%s: EMA after the step off by %.3g", what, e_ema);
         CHECK_MSG(e_raw <= tol, "%s: training forward off by %.3g", what, e_raw);
         CHECK_MSG(e_terms <= tol, "%s: loss off by %.3g", what, e_terms);
         CHECK_MSG(e_grad <= 2 * tol, "%s: gradient of %s off by %.3g", what, worst, e_grad);
@@ -187,15 +230,22 @@ static void compare(const char *yaml, backend be, int bf16) {
 
 int main(void) {
     ops_set_threads(0);
-    for (const ops_backend *const *p = backend_list() + 1; *p; p++) {
+    /* the backends built in after the reference, then the reference behind
+     * memory the host cannot touch (tests/backend_offhost.h): the model's
+     * training step must reach backend memory through the backend only */
+    const ops_backend *list[16];
+    int nb = 0;
+    for (const ops_backend *const *p = backend_list() + 1; *p && nb < 15; p++) list[nb++] = *p;
+    list[nb++] = &OPS_BACKEND_OFFHOST;
+    for (int i = 0; i < nb; i++) {
         for (int bf16 = 0; bf16 <= 1; bf16++) {
-            if (bf16 && !((*p)->bf16_convs && (*p)->bf16_convs())) {
+            if (bf16 && !(list[i]->bf16_convs && list[i]->bf16_convs())) {
                 printf("test_backend_model: %s: bf16 skipped, its bf16 convolutions do not run on this machine\n",
-                       (*p)->name);
+                       list[i]->name);
                 continue;
             }
-            compare("yolov8n.yaml", *p, bf16);
-            compare("yolov5n.yaml", *p, bf16);
+            compare("yolov8n.yaml", list[i], bf16);
+            compare("yolov5n.yaml", list[i], bf16);
         }
     }
     return test_finish("test_backend_model");

@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "gradcheck.h"
+#include "backend_offhost.h"
 #include "harness.h"
 #include "ops/backend.h"
 #include "ops/ops.h"
@@ -553,6 +554,51 @@ static void op_bf16(const bk *b, size_t n) {
     free(x), free(want), free(got);
 }
 
+/* The heads' eval decode (yolov8n's and yolov5n's level shapes, batch 2,
+ * 80 classes, written into rows of a 3-level output) and the BatchNorm
+ * fold. */
+static void op_heads(const bk *b) {
+    rng r;
+    rng_seed_keys(&r, 16, 0, 0, 0);
+    /* v8: level 1 (stride 16) of a 64x64 input: 4x4 cells; 84 rows per image */
+    const dfl_decode_desc dd = {.n = 2, .h = 4, .w = 4, .reg_max = 16, .nc = 80, .stride = 16, .anchors = 84, .a0 = 64};
+    size_t nbox = 2 * 16 * 64, ncls = 2 * 16 * 80, nout = 2 * 84 * 84;
+    float *box = hrand(&r, nbox, -4, 4), *cls = hrand(&r, ncls, -6, 6), dflw[16];
+    for (int k = 0; k < 16; k++) dflw[k] = (float)k;
+    float *out = hnew(nout);
+    dfl_decode(REF, &dd, box, cls, dflw, out);
+    float *BOX = dnew(b, box, nbox), *CLS = dnew(b, cls, ncls), *DW = dnew(b, dflw, 16), *OUT = dnew(b, NULL, nout);
+    dfl_decode(b->be, &dd, BOX, CLS, DW, OUT);
+    cmp(b, "dfl_decode", "out", "v8 level 4x4, 80 classes, rows 64..79", OUT, out, nout, 1e-6);
+    dfree(b, BOX), dfree(b, CLS), dfree(b, DW), dfree(b, OUT);
+    free(box), free(cls), free(out);
+    /* v5: level 2 (stride 32) of a 96x64 input: 3x2 cells, 3 anchors; 252 rows per image */
+    const v5_decode_desc vd = {.n = 2, .h = 3, .w = 2, .na = 3, .nc = 80, .stride = 32, .anchors = 252, .a0 = 234};
+    size_t nraw = 2 * 252 * 85, nv = 2 * 252 * 84;
+    float *raw = hrand(&r, nraw, -5, 5), anc[6] = {3.625f, 2.8125f, 4.875f, 6.1875f, 11.65625f, 10.1875f};
+    float *dec = hnew(nraw), *o5 = hnew(nv);
+    v5_decode(REF, &vd, raw, anc, dec, o5);
+    float *RAW = dnew(b, raw, nraw), *ANC = dnew(b, anc, 6), *DEC = dnew(b, NULL, nraw), *O5 = dnew(b, NULL, nv);
+    v5_decode(b->be, &vd, RAW, ANC, DEC, O5);
+    cmp(b, "v5_decode", "decoded", "v5 level 3x2, 3 anchors, 80 classes", DEC, dec, nraw, 1e-6);
+    cmp(b, "v5_decode", "out", "v5 level 3x2, 3 anchors, 80 classes", O5, o5, nv, 1e-6);
+    dfree(b, RAW), dfree(b, ANC), dfree(b, DEC), dfree(b, O5);
+    free(raw), free(dec), free(o5);
+    /* the fold: 64 output channels of 3x3x32 weights */
+    const int co = 64;
+    const size_t per = 32 * 9, nw = co * per;
+    float *w = hrand(&r, nw, -0.5, 0.5), *g = hrand(&r, co, 0.5, 1.5), *be_ = hrand(&r, co, -0.5, 0.5);
+    float *rm = hrand(&r, co, -0.3, 0.3), *rv = hrand(&r, co, 0.2, 2), *wf = hnew(nw), *bf = hnew(co);
+    bn_fold(REF, co, per, 1e-3f, w, g, be_, rm, rv, wf, bf);
+    float *W = dnew(b, w, nw), *G = dnew(b, g, co), *BE = dnew(b, be_, co), *RM = dnew(b, rm, co), *RV = dnew(b, rv, co);
+    float *WF = dnew(b, NULL, nw), *BF = dnew(b, NULL, co);
+    bn_fold(b->be, co, per, 1e-3f, W, G, BE, RM, RV, WF, BF);
+    cmp(b, "bn_fold", "weights", "64 x 3x3x32", WF, wf, nw, 1e-7);
+    cmp(b, "bn_fold", "bias", "64 x 3x3x32", BF, bf, co, 1e-7);
+    dfree(b, W), dfree(b, G), dfree(b, BE), dfree(b, RM), dfree(b, RV), dfree(b, WF), dfree(b, BF);
+    free(w), free(g), free(be_), free(rm), free(rv), free(wf), free(bf);
+}
+
 /* The multi-tensor ops over a chunk list with gaps (padding and frozen
  * tensors are never touched): SGD (momentum 0, Nesterov, plain), Adam(W),
  * the sum of squares, scale, the finite check and the EMA blend. */
@@ -671,6 +717,7 @@ static void run_all(const bk *b, int quick) {
     op_add_acc(b, 1001);
     op_bf16(b, 4099);
     op_multi_tensor(b);
+    op_heads(b);
     if (!quick) {
         const char *why = bf16 ? "" : " (bf16 convolutions: not on this machine)";
         printf("test_backend_ops: %s checked against ref%s\n", b->be->name, why);
@@ -752,6 +799,10 @@ static void broken_ema(size_t n, float *x, const float *y, float d, float omd) {
 static double broken_sumsq(const ops_chunk *ch, size_t nch, size_t numel, const float *x, double *partials) {
     return g_orig->chunk_sumsq(ch, nch, numel, x, partials) * (1 + 1e-6); /* a chunk summed twice would do more */
 }
+static void broken_dfl(const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w, float *out) {
+    g_orig->dfl_decode(d, box, cls, dfl_w, out);
+    out[((size_t)d->anchors + d->a0) * (4 + d->nc)] += 0.5f; /* image 1's first box centre */
+}
 static void broken_bf16(size_t n, const float *x, uint16_t *y) {
     g_orig->f32_to_bf16(n, x, y);
     y[n / 2] ^= 1;
@@ -763,8 +814,8 @@ static void test_breakage_is_caught(const bk *b) {
     ops_backend t;
     const char *names[] = {"conv2d forward", "conv2d backward (dw)", "batchnorm backward (dx)", "silu forward",
                            "groupnorm forward", "maxpool backward", "chcopy", "syncbn forward (var)",
-                           "bnsilu backward (dgamma)", "f32_to_bf16", "sgd update", "ema blend", "sum of squares"};
-    for (int k = 0; k < 13; k++) {
+                           "bnsilu backward (dgamma)", "f32_to_bf16", "sgd update", "ema blend", "sum of squares", "dfl decode"};
+    for (int k = 0; k < 14; k++) {
         t = *b->be;
         switch (k) {
         case 0: t.conv2d_forward = broken_conv_fwd; break;
@@ -786,6 +837,7 @@ static void test_breakage_is_caught(const bk *b) {
         case 10: t.sgd_update = broken_sgd; break;
         case 11: t.ema_blend = broken_ema; break;
         case 12: t.chunk_sumsq = broken_sumsq; break;
+        case 13: t.dfl_decode = broken_dfl; break;
         }
         bk tb = {&t, b->ctx};
         g_expect_fail = 1;
@@ -814,12 +866,17 @@ int main(void) {
                       b.be->maxpool_forward && b.be->maxpool_backward && b.be->maxpool_free &&
                       b.be->upsample_forward && b.be->upsample_backward && b.be->chcopy && b.be->add && b.be->acc &&
                       b.be->f32_to_bf16 && b.be->bf16_convs && b.be->sgd_update && b.be->adam_update &&
-                      b.be->chunk_sumsq && b.be->chunk_scale && b.be->chunk_all_finite && b.be->ema_blend,
+                      b.be->chunk_sumsq && b.be->chunk_scale && b.be->chunk_all_finite && b.be->ema_blend &&
+                      b.be->dfl_decode && b.be->v5_decode && b.be->bn_fold && b.be->zero,
                   "backend %s: its table misses a required entry", b.be->name);
         CHECK_OK(backend_ctx_create(b.be, &b.ctx));
         run_all(&b, 0);
         test_breakage_is_caught(&b);
         backend_ctx_free(b.be, b.ctx);
     }
+    /* the reference behind memory the host cannot touch (tests/backend_offhost.h):
+     * the test itself reaches backend memory through copies only */
+    bk oh = {&OPS_BACKEND_OFFHOST, NULL};
+    run_all(&oh, 0);
     return test_finish("test_backend_ops");
 }

@@ -5,6 +5,7 @@
  * scratch (cpu_ctx). */
 #include "ops/backend.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,20 +18,12 @@ static status cpu_be_ctx_create(void **out) {
 }
 static void cpu_be_ctx_free(void *ctx) { cpu_ctx_free(ctx); }
 
-static status cpu_buf_alloc(void *ctx, size_t bytes, void **out) {
+static status cpu_buf_alloc(void *ctx, size_t bytes, void **out) { return ops_host_alloc(ctx, bytes, out); }
+static void cpu_buf_free(void *ctx, void *p) { ops_host_free(ctx, p); }
+static status cpu_zero(void *ctx, void *p, size_t bytes) {
     (void)ctx;
-    *out = NULL;
-    size_t cap = (bytes + 63) & ~(size_t)63;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, cap ? cap : 64) != 0 || !p)
-        return err_set(YOLOC_ERR_NOMEM, "cannot allocate %zu bytes", bytes);
-    memset(p, 0, cap ? cap : 64);
-    *out = p;
+    if (bytes) memset(p, 0, bytes);
     return YOLOC_OK;
-}
-static void cpu_buf_free(void *ctx, void *p) {
-    (void)ctx;
-    free(p);
 }
 static status cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
     (void)ctx;
@@ -164,6 +157,7 @@ const ops_backend OPS_BACKEND_CPU = {
     .copy_to_host = cpu_copy,
     .copy_from_host = cpu_copy,
     .copy = cpu_copy,
+    .zero = cpu_zero,
     .sync = cpu_sync,
     .conv2d_init = cpu_conv2d_init,
     .conv2d_forward = cpu_conv2d_forward,
@@ -197,6 +191,9 @@ const ops_backend OPS_BACKEND_CPU = {
     .add = add_cpu_forward,
     .acc = acc_cpu,
     .f32_to_bf16 = f32_to_bf16_cpu,
+    .dfl_decode = dfl_decode_cpu,
+    .v5_decode = v5_decode_cpu,
+    .bn_fold = bn_fold_cpu,
     .sgd_update = sgd_update_cpu,
     .adam_update = adam_update_cpu,
     .chunk_sumsq = chunk_sumsq_cpu,

@@ -7,20 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- buffers: host memory */
-static status ref_buf_alloc(void *ctx, size_t bytes, void **out) {
-    (void)ctx;
-    *out = calloc(bytes ? bytes : 1, 1);
-    if (!*out) return err_set(YOLOC_ERR_NOMEM, "cannot allocate %zu bytes", bytes);
-    return YOLOC_OK;
-}
-static void ref_buf_free(void *ctx, void *p) {
-    (void)ctx;
-    free(p);
-}
+/* ---- buffers: host memory (the cpu backend's allocator) */
+static status ref_buf_alloc(void *ctx, size_t bytes, void **out) { return ops_host_alloc(ctx, bytes, out); }
+static void ref_buf_free(void *ctx, void *p) { ops_host_free(ctx, p); }
 static status ref_copy(void *ctx, void *dst, const void *src, size_t bytes) {
     (void)ctx;
     if (bytes) memmove(dst, src, bytes);
+    return YOLOC_OK;
+}
+static status ref_zero(void *ctx, void *p, size_t bytes) {
+    (void)ctx;
+    if (bytes) memset(p, 0, bytes);
     return YOLOC_OK;
 }
 static status ref_sync(void *ctx) {
@@ -143,6 +140,7 @@ const ops_backend OPS_BACKEND_REF = {
     .copy_to_host = ref_copy,
     .copy_from_host = ref_copy,
     .copy = ref_copy,
+    .zero = ref_zero,
     .sync = ref_sync,
     .conv2d_init = ref_conv2d_init,
     .conv2d_forward = ref_conv2d_forward,
@@ -173,6 +171,9 @@ const ops_backend OPS_BACKEND_REF = {
     .add = add_ref_forward,
     .acc = acc_ref,
     .f32_to_bf16 = f32_to_bf16_ref,
+    .dfl_decode = dfl_decode_ref,
+    .v5_decode = v5_decode_ref,
+    .bn_fold = bn_fold_ref,
     .sgd_update = sgd_update_ref,
     .adam_update = adam_update_ref,
     .chunk_sumsq = chunk_sumsq_ref,
