@@ -71,7 +71,8 @@ static void plan_release(model *m) {
     m->act_mem = NULL;
     free(m->input_host);
     free(m->raw_host);
-    m->input_host = m->raw_host = m->dout_dev = NULL;
+    free(m->out_host);
+    m->input_host = m->raw_host = m->out_host = m->dout_dev = NULL;
     m->planned = 0;
     m->out = NULL;
 }
@@ -298,7 +299,9 @@ status model_plan(model *m, int n, int h, int w, int training) {
         if (training) m->dout_dev = arena_alloc(&m->act, raw);
         m->input_host = malloc((size_t)n * h * w * m->spec.in_ch * sizeof(float));
         m->raw_host = malloc(raw);
-        if (!m->input_host || !m->raw_host) st = err_set(YOLOC_ERR_NOMEM, "out of memory (host staging of the plan)");
+        m->out_host = malloc((size_t)n * m->anchors * m->out_channels * sizeof(float));
+        if (!m->input_host || !m->raw_host || !m->out_host)
+            st = err_set(YOLOC_ERR_NOMEM, "out of memory (host staging of the plan)");
     }
     if (st == YOLOC_OK && arena_exhausted(&m->act))
         st = err_set(YOLOC_ERR_INTERNAL, "activation plan grew between passes");
@@ -480,6 +483,42 @@ status model_to_host(const model *m, float *dst, const float *src, size_t n) {
 
 status model_from_host(const model *m, float *dst, const float *src, size_t n) {
     return backend_from_host(m->opt.be, m->bectx, dst, src, n * sizeof(float));
+}
+
+status model_host_view(const model *m, const float *src, size_t n, float **out, int *owned) {
+    *owned = 0;
+    if (m->opt.be->host_memory) {
+        *out = (float *)src;
+        return YOLOC_OK;
+    }
+    float *h = malloc((n ? n : 1) * sizeof(float));
+    if (!h) return err_set(YOLOC_ERR_NOMEM, "out of memory (a host copy of %zu floats)", n);
+    status st = model_to_host(m, h, src, n);
+    if (st < 0) {
+        free(h);
+        return st;
+    }
+    *out = h;
+    *owned = 1;
+    return YOLOC_OK;
+}
+
+void model_host_view_free(float *view, int owned) {
+    if (owned) free(view);
+}
+
+status model_output_host(const model *m, const float **out) {
+    *out = NULL;
+    if (!m->planned || !m->out) return err_set(YOLOC_ERR_INVALID, "model_output_host: the model is not planned");
+    const size_t n = (size_t)m->plan_n * m->anchors * m->out_channels;
+    model_note_to_host(m, n * sizeof(float));
+    if (!m->out_host) {
+        *out = m->out;
+        return YOLOC_OK;
+    }
+    TRY(model_to_host(m, m->out_host, m->out, n));
+    *out = m->out_host;
+    return YOLOC_OK;
 }
 
 status model_raw_output_host(const model *m, const float **out) {

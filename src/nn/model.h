@@ -109,11 +109,19 @@ const float *model_raw_output(const model *m);
  * copied into the plan's host staging (valid until the next call). Counted
  * as traffic to the host. */
 status model_raw_output_host(const model *m, const float **out);
+/* The last forward's output (model_forward's *out: [B, A, 4 + nc] in eval
+ * plans), readable on the host the same way (validation, prediction). */
+status model_output_host(const model *m, const float **out);
 /* Copies n floats between the host and the model's backend memory (src/dst
  * a pointer into the model's parameters, gradients, buffers or
  * activations, e.g. model_forward's *out). */
 status model_to_host(const model *m, float *dst_host, const float *src, size_t n);
 status model_from_host(const model *m, float *dst, const float *src_host, size_t n);
+/* A host-readable view of n floats of the model's backend memory (weight
+ * files, checkpoints): src itself on a host-memory backend (*owned = 0),
+ * else a malloc'd copy (*owned = 1; free it with model_host_view_free). */
+status model_host_view(const model *m, const float *src, size_t n, float **out, int *owned);
+void model_host_view_free(float *view, int owned);
 /* Its channels: 4*reg_max + nc (v8), 5 + nc (v5). */
 int model_raw_channels(const model *m);
 /* YOLOv5 only (NULL otherwise): the decoded [B, A, 5 + nc] of the last eval

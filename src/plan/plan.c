@@ -1,11 +1,11 @@
 /* `yoloc plan`: batch from the memory model, and the LR/batch
  * recommendation (see plan.h). */
 #include "plan/plan.h"
-#include "ops/backend.h"
 
 #include "core/log.h"
 #include "data/loader.h"
 #include "io/file.h"
+#include "ops/backend.h"
 #include "train/optim.h"
 #include "train/precision.h"
 #include "train/trainer.h"

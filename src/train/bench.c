@@ -1,13 +1,13 @@
 /* `yoloc bench` (see bench.h). */
 #include "train/bench.h"
-#include "ops/backend.h"
 
 #include "core/cpu.h"
 #include "core/rng.h"
+#include "core/sysmem.h"
 #include "core/timer.h"
 #include "io/file.h"
 #include "io/json.h"
-#include "core/sysmem.h"
+#include "ops/backend.h"
 #include "train/ema.h"
 #include "train/precision.h"
 #include "train/weights.h"

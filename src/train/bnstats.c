@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/timer.h"
 #include "data/loader.h"
+#include "ops/backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,21 +55,28 @@ status bnstats_recompute(model *m, const float *params, float *bufs, const datas
     pick_ctx pc = {ds, sp, nb * (size_t)o->batch};
     ds_image *items = malloc(pc.count * sizeof *items);
     size_t np = model_num_params(m), nbuf = model_num_bufs(m);
-    float *save_p = malloc(np * sizeof(float)), *save_b = malloc((nbuf ? nbuf : 1) * sizeof(float));
-    if (!items || !save_p || !save_b) {
+    /* the model's own weights and buffers are kept aside, in the backend's
+     * memory, and copied there and back by the backend */
+    backend be = model_backend(m);
+    void *bx = model_backend_ctx(m);
+    status ast = YOLOC_OK;
+    float *save_p = backend_alloc_floats(be, bx, np, &ast), *save_b = backend_alloc_floats(be, bx, nbuf ? nbuf : 1, &ast);
+    float *tmp_b = backend_alloc_floats(be, bx, nbuf ? nbuf : 1, &ast);
+    if (!items || !save_p || !save_b || !tmp_b) {
         free(items);
-        free(save_p);
-        free(save_b);
+        backend_free(be, bx, save_p);
+        backend_free(be, bx, save_b);
+        backend_free(be, bx, tmp_b);
         return err_set(YOLOC_ERR_NOMEM, "out of memory (BatchNorm statistics)");
     }
     for (size_t i = 0; i < pc.count; i++) items[i] = sp->images[pick_index(&pc, i)];
     aug_source src = {.n = pc.count, .items = items, .load = pick_load, .ctx = &pc};
 
-    memcpy(save_p, model_params(m), np * sizeof(float));
-    if (nbuf) memcpy(save_b, model_bufs(m), nbuf * sizeof(float));
+    status st = backend_copy(be, bx, save_p, model_params(m), np * sizeof(float));
+    if (st == YOLOC_OK) st = backend_copy(be, bx, save_b, model_bufs(m), nbuf * sizeof(float));
     int64_t save_batches = model_bn_batches(m);
     double save_mom = model_bn_momentum(m);
-    memcpy(model_params(m), params, np * sizeof(float));
+    if (st == YOLOC_OK) st = backend_copy(be, bx, model_params(m), params, np * sizeof(float));
 
     loader_options lo;
     loader_options_default(&lo);
@@ -83,7 +91,7 @@ status bnstats_recompute(model *m, const float *params, float *bufs, const datas
     if (o->augment) lo.aug = o->aug;
     lo.aug.imgsz = o->imgsz;
     loader *L = NULL;
-    status st = loader_open(&L, &src, &lo);
+    if (st == YOLOC_OK) st = loader_open(&L, &src, &lo);
     if (st == YOLOC_OK) st = loader_start_epoch(L, 0);
     if (st == YOLOC_OK) st = model_plan(m, o->batch, o->imgsz, o->imgsz, 1);
     int k = 0;
@@ -105,21 +113,21 @@ status bnstats_recompute(model *m, const float *params, float *bufs, const datas
     if (st == YOLOC_OK && k == 0) st = err_set(YOLOC_ERR_INVALID, "BatchNorm statistics: no batch was formed");
     /* swap: the model gets its buffers back, save_b holds the result (bufs
      * may be the model's own) */
-    for (size_t i = 0; i < nbuf; i++) {
-        float v = model_bufs(m)[i];
-        model_bufs(m)[i] = save_b[i];
-        save_b[i] = v;
+    const size_t bb = nbuf * sizeof(float);
+    status cst = backend_copy(be, bx, tmp_b, model_bufs(m), bb);
+    if (cst == YOLOC_OK) cst = backend_copy(be, bx, model_bufs(m), save_b, bb);
+    if (cst == YOLOC_OK) cst = backend_copy(be, bx, save_b, tmp_b, bb);
+    if (cst == YOLOC_OK) cst = backend_copy(be, bx, model_params(m), save_p, np * sizeof(float));
+    for (size_t i = 0; st == YOLOC_OK && cst == YOLOC_OK && i < model_num_tensors(m); i++) {
+        const param_info *p = model_tensor(m, i);
+        if (is_bn_stat(p)) cst = backend_copy(be, bx, bufs + p->off, save_b + p->off, p->numel * sizeof(float));
     }
-    memcpy(model_params(m), save_p, np * sizeof(float));
-    if (st == YOLOC_OK)
-        for (size_t i = 0; i < model_num_tensors(m); i++) {
-            const param_info *p = model_tensor(m, i);
-            if (is_bn_stat(p)) memcpy(bufs + p->off, save_b + p->off, p->numel * sizeof(float));
-        }
+    if (st == YOLOC_OK) st = cst;
     model_set_bn_batches(m, save_batches);
     model_set_bn_momentum(m, save_mom);
-    free(save_p);
-    free(save_b);
+    backend_free(be, bx, save_p);
+    backend_free(be, bx, save_b);
+    backend_free(be, bx, tmp_b);
     free(items);
     r->seconds = time_now() - t0;
     return st < 0 ? err_prefix(st, "recomputing the BatchNorm statistics") : YOLOC_OK;

@@ -14,22 +14,31 @@ status ckpt_save(const char *path, model *m, const ema *e, optim *o, const ckpt_
     size_t nt = model_num_tensors(m);
     st_tensor *ts = calloc(2 * nt + OPTIM_MAX_STATE + 1, sizeof *ts);
     char (*tnames)[WEIGHTS_NAME_CAP] = calloc(2 * nt + OPTIM_MAX_STATE + 1, sizeof *tnames);
+    /* host views of what lives in the backend's memory: the raw model and
+     * the optimizer's state (the EMA: weights_save_ex) */
+    float *hv[2 + OPTIM_MAX_STATE] = {0};
+    int own[2 + OPTIM_MAX_STATE] = {0};
     status st = YOLOC_OK;
     if (!ts || !tnames) {
         st = err_set(YOLOC_ERR_NOMEM, "out of memory");
         goto done;
     }
     int64_t nbt = model_bn_batches(m);
-    size_t k = weights_tensor_list(m, model_params(m), model_bufs(m), &nbt, WEIGHTS_TRAIN_PREFIX, ts, tnames);
     optim_state_view views[OPTIM_MAX_STATE];
     int nv = optim_state(o, views);
+    if ((st = model_host_view(m, model_params(m), model_num_params(m), &hv[0], &own[0])) < 0 ||
+        (st = model_host_view(m, model_bufs(m), model_num_bufs(m), &hv[1], &own[1])) < 0)
+        goto done;
+    for (int i = 0; i < nv; i++)
+        if ((st = model_host_view(m, views[i].data, views[i].n, &hv[2 + i], &own[2 + i])) < 0) goto done;
+    size_t k = weights_tensor_list(m, hv[0], hv[1], &nbt, WEIGHTS_TRAIN_PREFIX, ts, tnames);
     for (int i = 0; i < nv; i++) {
         snprintf(tnames[k], WEIGHTS_NAME_CAP, "%s%s", WEIGHTS_TRAIN_PREFIX, views[i].name);
         ts[k].name = tnames[k];
         ts[k].dt = DT_F32;
         ts[k].ndim = 1;
         ts[k].shape[0] = (int64_t)views[i].n;
-        ts[k].data = views[i].data;
+        ts[k].data = hv[2 + i];
         k++;
     }
     char v[10][64];
@@ -58,6 +67,7 @@ status ckpt_save(const char *path, model *m, const ema *e, optim *o, const ckpt_
                        .nmeta = sizeof keys / sizeof keys[0]};
     st = weights_save_ex(m, path, names, nnames, &x);
 done:
+    for (int i = 0; i < 2 + OPTIM_MAX_STATE; i++) model_host_view_free(hv[i], own[i]);
     free(ts);
     free(tnames);
     return st;
@@ -165,12 +175,13 @@ status ckpt_load(const char *path, model *m, ema *e, optim *o, ckpt_meta *meta) 
     if ((st = meta_long(&f, "ema_updates", &ema_updates)) < 0 || (st = meta_long(&f, "optim_step", &optim_step)) < 0)
         goto free_all;
     /* All present: commit. */
-    memcpy(model_params(m), raw_p, np * sizeof(float));
-    memcpy(model_bufs(m), raw_b, nb * sizeof(float));
-    memcpy(e->params, ema_p, np * sizeof(float));
-    if (nb) memcpy(e->bufs, ema_b, nb * sizeof(float));
+    /* into the backend's memory */
+    if ((st = model_from_host(m, model_params(m), raw_p, np)) < 0 || (st = model_from_host(m, model_bufs(m), raw_b, nb)) < 0 ||
+        (st = model_from_host(m, e->params, ema_p, np)) < 0 || (st = model_from_host(m, e->bufs, ema_b, nb)) < 0)
+        goto free_all;
     e->updates = ema_updates;
-    for (int i = 0; i < nv; i++) memcpy(views[i].data, ostate[i], views[i].n * sizeof(float));
+    for (int i = 0; i < nv; i++)
+        if ((st = model_from_host(m, views[i].data, ostate[i], views[i].n)) < 0) goto free_all;
     o->step = optim_step;
     for (size_t i = 0; i < f.n; i++) { /* the raw model's num_batches_tracked */
         const st_entry *en = &f.entries[i];

@@ -1,6 +1,7 @@
 /* Model EMA over the flat buffers (see ema.h). */
-#include "ops/backend.h"
 #include "train/ema.h"
+
+#include "ops/backend.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,8 +6,9 @@
  * kernels, in the same order of operations as torch.optim
  * 1.13 (so results agree to float rounding, not bit for bit: ATen may fuse
  * multiply-adds where -std=c11 here does not). */
-#include "ops/backend.h"
 #include "train/optim.h"
+
+#include "ops/backend.h"
 
 #include <ctype.h>
 #include <math.h>

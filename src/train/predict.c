@@ -45,6 +45,7 @@ status predict_image(predictor *p, model *m, const image *img, int imgsz, const 
     TRY_GOTO(st, model_plan(m, 1, imgsz, imgsz, 0));
     const float *out;
     TRY_GOTO(st, model_forward(m, x, &out));
+    TRY_GOTO(st, model_output_host(m, &out)); /* NMS runs on the host */
     size_t A = (size_t)model_anchors(m);
     int nc = model_nc(m);
     size_t need = nms_workspace_size(A, nc, cfg);

@@ -1,6 +1,5 @@
 /* The training loop (see trainer.h). */
 #include "train/trainer.h"
-#include "ops/backend.h"
 
 #include "core/log.h"
 #include "core/sysmem.h"
@@ -12,13 +11,14 @@
 #include "io/plot.h"
 #include "io/tfevents.h"
 #include "nn/model.h"
+#include "ops/backend.h"
+#include "train/bnstats.h"
 #include "train/checkpoint.h"
 #include "train/detloss.h"
-#include "train/bnstats.h"
 #include "train/ema.h"
 #include "train/lrbatch.h"
-#include "train/recipe.h"
 #include "train/noise.h"
+#include "train/recipe.h"
 
 #define NS_DECAY 0.998 /* noise scale: exponential averaging over about 500 optimizer steps */
 #include "train/optim.h"
@@ -563,9 +563,12 @@ static status recompute_bn_stats(trainer *t, const aug_params *aug, double *seco
     return YOLOC_OK;
 }
 
-static void ema_to_val_model(trainer *t) {
-    memcpy(model_params(t->vm), t->e.params, model_num_params(t->m) * sizeof(float));
-    if (model_num_bufs(t->m)) memcpy(model_bufs(t->vm), t->e.bufs, model_num_bufs(t->m) * sizeof(float));
+/* The EMA weights into the validation model (the same backend). */
+static status ema_to_val_model(trainer *t) {
+    backend be = model_backend(t->m);
+    void *ctx = model_backend_ctx(t->m);
+    TRY(backend_copy(be, ctx, model_params(t->vm), t->e.params, model_num_params(t->m) * sizeof(float)));
+    return backend_copy(be, ctx, model_bufs(t->vm), t->e.bufs, model_num_bufs(t->m) * sizeof(float));
 }
 
 static status run_validation(trainer *t, int verbose, val_result *vr) {
@@ -1390,7 +1393,7 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
         if (c->val || final) {
             double bn_s = 0;
             if (t.r.lp.bn_stats_images > 0) TRY_GOTO(st, recompute_bn_stats(&t, &epoch_aug, &bn_s));
-            ema_to_val_model(&t);
+            TRY_GOTO(st, ema_to_val_model(&t));
             TRY_GOTO(st, run_validation(&t, 0, &vr));
             fitness = vr.sum.map5095;
             char bn_note[48] = "";

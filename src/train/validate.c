@@ -101,6 +101,7 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
         TRY_GOTO(st, model_plan(m, b->n, b->h, b->w, 0));
         const float *out;
         TRY_GOTO(st, model_forward(m, b->images, &out));
+        TRY_GOTO(st, model_output_host(m, &out)); /* NMS runs on the host */
         int A = model_anchors(m), C = model_out_channels(m);
         size_t need = nms_workspace_size((size_t)A, nc, &o->nms);
         if (need > ws_bytes) {

@@ -51,12 +51,16 @@ status weights_save_ex(model *m, const char *path, const char *const *names, int
     sbuf names_json;
     sbuf_init(&names_json);
     status st = YOLOC_OK;
+    float *params = NULL, *bufs = NULL; /* host views of the backend's memory */
+    int own_p = 0, own_b = 0;
     if (!ts || !tnames || !keys || !vals) {
         st = err_set(YOLOC_ERR_NOMEM, "out of memory");
         goto done;
     }
-    const float *params = x && x->params ? x->params : model_params(m);
-    const float *bufs = x && x->params ? x->bufs : model_bufs(m);
+    if ((st = model_host_view(m, x && x->params ? x->params : model_params(m), model_num_params(m), &params,
+                              &own_p)) < 0 ||
+        (st = model_host_view(m, x && x->params ? x->bufs : model_bufs(m), model_num_bufs(m), &bufs, &own_b)) < 0)
+        goto done;
     size_t k = weights_tensor_list(m, params, bufs, &nbt, "", ts, tnames);
     for (size_t i = 0; i < nextra; i++) ts[k++] = x->tensors[i];
     const model_spec *sp = model_get_spec(m);
@@ -89,6 +93,8 @@ status weights_save_ex(model *m, const char *path, const char *const *names, int
     }
     st = st_write(path, ts, k, keys, vals, nmeta);
 done:
+    model_host_view_free(params, own_p);
+    model_host_view_free(bufs, own_b);
     sbuf_free(&names_json);
     free(ts);
     free(tnames);
@@ -167,11 +173,17 @@ status weights_load(model *m, const char *path) {
             goto done;
         }
     }
-    /* Pass 2: copy. */
+    /* Pass 2: copy, into host views of the backend's memory (the model's
+     * own arrays on a host-memory backend), then back. */
+    float *hp = NULL, *hb = NULL;
+    int own_p = 0, own_b = 0;
+    if ((st = model_host_view(m, model_params(m), model_num_params(m), &hp, &own_p)) < 0 ||
+        (st = model_host_view(m, model_bufs(m), model_num_bufs(m), &hb, &own_b)) < 0)
+        goto views;
     for (size_t i = 0; i < nt; i++) {
         const param_info *p = model_tensor(m, i);
         const st_entry *e = st_find(&f, p->name);
-        float *dst = model_tensor_data(m, p);
+        float *dst = (p->buffer ? hb : hp) + p->off;
         const unsigned char *src = st_data(&f, e);
         if (e->dt == DT_F32) {
             memcpy(dst, src, p->numel * sizeof(float));
@@ -183,6 +195,12 @@ status weights_load(model *m, const char *path) {
             }
         }
     }
+    if (own_p) st = model_from_host(m, model_params(m), hp, model_num_params(m));
+    if (st == YOLOC_OK && own_b) st = model_from_host(m, model_bufs(m), hb, model_num_bufs(m));
+views:
+    model_host_view_free(hp, own_p);
+    model_host_view_free(hb, own_b);
+    if (st < 0) goto done;
     if (nbt >= 0) model_set_bn_batches(m, nbt);
 done:
     st_close(&f);
@@ -284,12 +302,18 @@ status weights_load_partial(model *m, const char *path, weights_report *out) {
                      path, model_get_spec(m)->name);
         goto done;
     }
-    /* Pass 2: copy. */
+    /* Pass 2: copy, into host views of the backend's memory (the model's
+     * own arrays on a host-memory backend), then back. */
+    float *hp = NULL, *hb = NULL;
+    int own_p = 0, own_b = 0;
+    if ((st = model_host_view(m, model_params(m), model_num_params(m), &hp, &own_p)) < 0 ||
+        (st = model_host_view(m, model_bufs(m), model_num_bufs(m), &hb, &own_b)) < 0)
+        goto views;
     for (size_t i = 0; i < nt; i++) {
         if (!take[i]) continue;
         const param_info *p = model_tensor(m, i);
         const st_entry *e = st_find(&f, p->name);
-        float *dst = model_tensor_data(m, p);
+        float *dst = (p->buffer ? hb : hp) + p->off;
         const unsigned char *src = st_data(&f, e);
         if (e->dt == DT_F32) {
             memcpy(dst, src, p->numel * sizeof(float));
@@ -301,6 +325,12 @@ status weights_load_partial(model *m, const char *path, weights_report *out) {
             }
         }
     }
+    if (own_p) st = model_from_host(m, model_params(m), hp, model_num_params(m));
+    if (st == YOLOC_OK && own_b) st = model_from_host(m, model_bufs(m), hb, model_num_bufs(m));
+views:
+    model_host_view_free(hp, own_p);
+    model_host_view_free(hb, own_b);
+    if (st < 0) goto done;
     if (nbt >= 0) model_set_bn_batches(m, nbt);
 done:
     if (out) *out = r;

@@ -21,9 +21,13 @@
 #include "harness.h"
 #include "nn/model.h"
 #include "ops/backend.h"
+#include "train/checkpoint.h"
 #include "train/detloss.h"
 #include "train/ema.h"
 #include "train/optim.h"
+#include "train/weights.h"
+
+#include <unistd.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -228,6 +232,86 @@ static void compare(const char *yaml, backend be, int bf16) {
     model_free(a), model_free(b), model_free(f);
 }
 
+/* Weight files through the backend: a model on `be` (seeded differently from
+ * the reference) saved, loaded into a reference model and into another
+ * model on `be` (partially: by name and shape); all three hold the same
+ * numbers. */
+static void weights_roundtrip(const char *yaml, backend be) {
+    model_spec spec;
+    if (model_spec_load(&spec, yaml, 80) < 0) return;
+    model_options mo = {.be = be, .norm = NORM_BN, .gn_groups = 32};
+    model_options mr = {.be = backend_list()[0], .norm = NORM_BN, .gn_groups = 32};
+    model *a = NULL, *b = NULL, *c = NULL;
+    status st = model_create(&a, &spec, &mo, 31);
+    if (st == YOLOC_OK) st = model_create(&b, &spec, &mr, 32);
+    if (st == YOLOC_OK) st = model_create(&c, &spec, &mo, 33);
+    model_spec_free(&spec);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/yoloc_backend_weights_%d.safetensors", (int)getpid());
+    weights_report rep;
+    if (st == YOLOC_OK) st = weights_save(a, path, NULL, 0);
+    if (st == YOLOC_OK) st = weights_load(b, path);
+    if (st == YOLOC_OK) st = weights_load_partial(c, path, &rep);
+    CHECK_MSG(st == YOLOC_OK, "%s on %s: weights: %s", yaml, backend_name(be), yoloc_last_error());
+    if (st == YOLOC_OK) {
+        size_t np = model_num_params(a), nb = model_num_bufs(a);
+        float *pa = malloc(np * 4), *pb = malloc(np * 4), *pc = malloc(np * 4), *ba = malloc(nb * 4), *bc = malloc(nb * 4);
+        CHECK(model_to_host(a, pa, model_params(a), np) == YOLOC_OK && model_to_host(b, pb, model_params(b), np) == YOLOC_OK &&
+              model_to_host(c, pc, model_params(c), np) == YOLOC_OK && model_to_host(a, ba, model_bufs(a), nb) == YOLOC_OK &&
+              model_to_host(c, bc, model_bufs(c), nb) == YOLOC_OK);
+        CHECK_MSG(memcmp(pa, pb, np * 4) == 0, "%s: %s's weights differ once loaded on ref", yaml, backend_name(be));
+        CHECK_MSG(memcmp(pa, pc, np * 4) == 0 && memcmp(ba, bc, nb * 4) == 0,
+                  "%s: %s's weights differ once loaded on %s", yaml, backend_name(be), backend_name(be));
+        printf("test_backend_model: %s: weights saved from %s, loaded on ref and on %s: the same numbers\n", yaml,
+               backend_name(be), backend_name(be));
+        free(pa), free(pb), free(pc), free(ba), free(bc);
+    }
+    unlink(path);
+    /* a checkpoint: the raw model, the EMA and the optimizer's state (AdamW:
+     * m and v) saved from a and loaded into c, both on `be` */
+    optim oa, oc;
+    ema ea, ec;
+    memset(&oa, 0, sizeof oa), memset(&oc, 0, sizeof oc), memset(&ea, 0, sizeof ea), memset(&ec, 0, sizeof ec);
+    if (st == YOLOC_OK) st = optim_init(&oa, OPTIM_ADAMW, a);
+    if (st == YOLOC_OK) st = optim_init(&oc, OPTIM_ADAMW, c);
+    if (st == YOLOC_OK) st = ema_init(&ea, a, 0, 0);
+    if (st == YOLOC_OK) st = ema_init(&ec, c, 0, 0);
+    size_t np = a ? model_num_params(a) : 0;
+    float *h = malloc((np ? np : 1) * 4), *g = malloc((np ? np : 1) * 4);
+    rng r;
+    rng_seed(&r, 9);
+    memset(h, 0, (np ? np : 1) * 4); /* the tensors' floats; the padding between them stays zero */
+    for (size_t t = 0; a && t < model_num_tensors(a); t++) {
+        const param_info *p = model_tensor(a, t);
+        if (!p->buffer) gc_fill(&r, h + p->off, p->numel, -1, 1);
+    }
+    if (st == YOLOC_OK) st = model_from_host(a, oa.m, h, np); /* some state to carry */
+    if (st == YOLOC_OK) st = model_from_host(a, oa.v, h, np);
+    if (st == YOLOC_OK) st = model_from_host(a, ea.params, h, np);
+    oa.step = 7;
+    ea.updates = 7;
+    ckpt_meta meta = {.epoch = 2, .step = 7, .best_epoch = -1, .lr_factor = 1}, back;
+    if (st == YOLOC_OK) st = ckpt_save(path, a, &ea, &oa, &meta, NULL, 0);
+    if (st == YOLOC_OK) st = ckpt_load(path, c, &ec, &oc, &back);
+    CHECK_MSG(st == YOLOC_OK, "%s on %s: checkpoint: %s", yaml, backend_name(be), yoloc_last_error());
+    if (st == YOLOC_OK) {
+        const float *pairs[4][2] = {{model_params(a), model_params(c)}, {oa.m, oc.m}, {oa.v, oc.v}, {ea.params, ec.params}};
+        int same = oc.step == 7 && ec.updates == 7;
+        for (int k = 0; k < 4; k++) {
+            CHECK(model_to_host(a, h, pairs[k][0], np) == YOLOC_OK && model_to_host(c, g, pairs[k][1], np) == YOLOC_OK);
+            same &= memcmp(h, g, np * 4) == 0;
+        }
+        CHECK_MSG(same, "%s on %s: the checkpoint did not come back as saved", yaml, backend_name(be));
+        if (same)
+            printf("test_backend_model: %s: a checkpoint saved and loaded on %s: model, EMA and AdamW state as saved\n", yaml,
+               backend_name(be));
+    }
+    unlink(path);
+    free(h), free(g);
+    optim_free(&oa), optim_free(&oc), ema_free(&ea), ema_free(&ec);
+    model_free(a), model_free(b), model_free(c);
+}
+
 int main(void) {
     ops_set_threads(0);
     /* the backends built in after the reference, then the reference behind
@@ -247,6 +331,8 @@ int main(void) {
             compare("yolov8n.yaml", list[i], bf16);
             compare("yolov5n.yaml", list[i], bf16);
         }
+        weights_roundtrip("yolov8n.yaml", list[i]);
+        weights_roundtrip("yolov5n.yaml", list[i]);
     }
     return test_finish("test_backend_model");
 }
