@@ -157,6 +157,9 @@ static void oh_scale(const ops_chunk *ch, size_t nch, size_t numel, float *x, fl
 static int oh_finite(const ops_chunk *ch, size_t nch, size_t numel, const float *x) {
     return oh_ref()->chunk_all_finite(ch, nch, numel, OHF(x));
 }
+static double oh_sqdiff(const ops_chunk *ch, size_t nch, size_t numel, const float *g, float *prev, double *part) {
+    return oh_ref()->chunk_sqdiff_copy(ch, nch, numel, OHF(g), OHF(prev), OHD(part));
+}
 static void oh_ema(size_t n, float *x, const float *y, float d, float omd) {
     oh_ref()->ema_blend(n, OHF(x), OHF(y), d, omd);
 }
@@ -211,6 +214,7 @@ static const ops_backend OPS_BACKEND_OFFHOST = {
     .chunk_scale = oh_scale,
     .chunk_all_finite = oh_finite,
     .ema_blend = oh_ema,
+    .chunk_sqdiff_copy = oh_sqdiff,
 };
 
 #endif

@@ -145,12 +145,18 @@ struct ops_backend {
     void (*chunk_scale)(const ops_chunk *ch, size_t nch, size_t numel, float *x, float f);
     int (*chunk_all_finite)(const ops_chunk *ch, size_t nch, size_t numel, const float *x);
     void (*ema_blend)(size_t n, float *x, const float *y, float d, float omd);
+    double (*chunk_sqdiff_copy)(const ops_chunk *ch, size_t nch, size_t numel, const float *g, float *prev,
+                                double *partials);
 };
 
 /* The backends built in, in registration order (ops/backends.c), NULL
  * terminated; the first is the reference. */
 const ops_backend *const *backend_list(void);
-/* "ref, cpu": the names built in, for messages. */
+/* Adds a backend at run time (after those built in): a table defined
+ * outside src/ops/, e.g. a test's. Not thread-safe: call before any run.
+ * YOLOC_ERR_INVALID when the name exists or the list is full. */
+status backend_register(const ops_backend *be);
+/* "ref, cpu": the names built in (and registered), for messages. */
 const char *backend_names(void);
 /* The default backend (cpu). */
 backend backend_default(void);
@@ -220,6 +226,10 @@ static inline void backend_chunk_scale(backend be, const ops_chunk *ch, size_t n
 static inline int backend_chunk_all_finite(backend be, const ops_chunk *ch, size_t nch, size_t numel,
                                            const float *x) {
     return be->chunk_all_finite(ch, nch, numel, x);
+}
+static inline double backend_chunk_sqdiff_copy(backend be, const ops_chunk *ch, size_t nch, size_t numel,
+                                               const float *g, float *prev, double *partials) {
+    return be->chunk_sqdiff_copy(ch, nch, numel, g, prev, partials);
 }
 static inline void backend_ema_blend(backend be, size_t n, float *x, const float *y, float d, float omd) {
     be->ema_blend(n, x, y, d, omd);

@@ -8,13 +8,33 @@
 #include <string.h>
 #include <strings.h>
 
-static const ops_backend *const BACKENDS[] = {
+#define BACKENDS_MAX 16
+
+static size_t names_len; /* of backend_names(); 0: to be written */
+
+/* The backends built in, then those registered at run time
+ * (backend_register), NULL terminated. */
+static const ops_backend *BACKENDS[BACKENDS_MAX + 1] = {
     &OPS_BACKEND_REF, /* ops/ref/: the oracle, first */
     &OPS_BACKEND_CPU, /* ops/cpu/: oneDNN + OpenMP */
     NULL,
 };
 
 const ops_backend *const *backend_list(void) { return BACKENDS; }
+
+status backend_register(const ops_backend *be) {
+    size_t n = 0;
+    while (BACKENDS[n]) {
+        if (strcmp(BACKENDS[n]->name, be->name) == 0)
+            return err_set(YOLOC_ERR_INVALID, "backend_register: a backend named '%s' exists", be->name);
+        n++;
+    }
+    if (n >= BACKENDS_MAX) return err_set(YOLOC_ERR_INVALID, "backend_register: %d backends at most", BACKENDS_MAX);
+    BACKENDS[n] = be;
+    BACKENDS[n + 1] = NULL;
+    names_len = 0; /* backend_names() lists it from now on */
+    return YOLOC_OK;
+}
 
 backend backend_default(void) { return &OPS_BACKEND_CPU; }
 
@@ -30,10 +50,11 @@ backend backend_find(const char *name) {
 
 const char *backend_names(void) {
     static char names[256];
-    if (!names[0]) {
-        size_t len = 0;
-        for (const ops_backend *const *b = BACKENDS; *b && len < sizeof names; b++)
-            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", (*b)->name);
+    if (!names_len) {
+        names[0] = 0;
+        for (const ops_backend *const *b = BACKENDS; *b && names_len < sizeof names; b++)
+            names_len += (size_t)snprintf(names + names_len, sizeof names - names_len, "%s%s", names_len ? ", " : "",
+                                          (*b)->name);
     }
     return names;
 }

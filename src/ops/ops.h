@@ -392,6 +392,12 @@ void chunk_scale_cpu(const ops_chunk *ch, size_t nch, size_t numel, float *x, fl
 /* 1 when every float of the chunks is finite. */
 int chunk_all_finite_ref(const ops_chunk *ch, size_t nch, size_t numel, const float *x);
 int chunk_all_finite_cpu(const ops_chunk *ch, size_t nch, size_t numel, const float *x);
+/* The noise-scale probe: sum of (g - prev)^2 over the chunks' floats (in
+ * double, per chunk into partials, added in chunk order), then prev = g. */
+double chunk_sqdiff_copy_ref(const ops_chunk *ch, size_t nch, size_t numel, const float *g, float *prev,
+                             double *partials);
+double chunk_sqdiff_copy_cpu(const ops_chunk *ch, size_t nch, size_t numel, const float *g, float *prev,
+                             double *partials);
 /* EMA: x = x d + omd y over n floats, in PyTorch's order ((x*d) + (omd*y)). */
 void ema_blend_ref(size_t n, float *x, const float *y, float d, float omd);
 void ema_blend_cpu(size_t n, float *x, const float *y, float d, float omd);

@@ -168,7 +168,10 @@ struct trainer {
      * and tr(Sigma) from a small and a big batch, averaged separately */
     int ns_on;
     int bn_frozen;         /* bn_freeze reached */
-    float *ns_prev;        /* the gradient buffer before this batch's backward (one process) */
+    float *ns_prev;        /* the gradient buffer before this batch's backward (one process; backend memory) */
+    ops_chunk *ns_chunks;  /* the whole gradient buffer in chunks (the backend's reductions) */
+    size_t ns_nchunks;
+    double *ns_part;       /* per-chunk partial sums (backend memory) */
     double ns_small2, ns_small_n, ns_small_b; /* sum of |G_small|^2, how many, sum of their batch sizes */
     noise_est ns;          /* averages of the unbiased |G|^2 and tr(Sigma) estimates */
     double ns_value;       /* B_simple = tr / g2, NAN until defined */
@@ -177,7 +180,11 @@ struct trainer {
 };
 
 static void trainer_free(trainer *t) {
-    free(t->ns_prev);
+    if (t->m) {
+        backend_free(model_backend(t->m), model_backend_ctx(t->m), t->ns_prev);
+        backend_free(model_backend(t->m), model_backend_ctx(t->m), t->ns_part);
+    }
+    free(t->ns_chunks);
     loader_close(t->L);
     if (t->have_loss) detloss_free(&t->loss);
     if (t->have_opt) optim_free(&t->opt);
@@ -459,10 +466,23 @@ static status setup(trainer *t) {
                          "which adds noise of their own; measured on synthetic data the estimate varies several-fold "
                          "between seeds with BatchNorm and within 2x with norm=gn or with the statistics frozen "
                          "(yoloc plan noise=True does that; bench/RESULTS.md)");
-            if (t->d->world == 1) {
-                t->ns_prev = calloc(model_num_params(t->m), sizeof(float));
-                if (!t->ns_prev) return err_set(YOLOC_ERR_NOMEM, "out of memory (noise scale)");
-            }
+            /* the probe's sums run on the backend, over the whole gradient
+             * buffer in fixed chunks (the same value for any thread count) */
+            backend nbe = model_backend(t->m);
+            void *bx = model_backend_ctx(t->m);
+            size_t n = model_num_params(t->m), nch = (n + OPTIM_CHUNK - 1) / OPTIM_CHUNK;
+            status ast = YOLOC_OK;
+            t->ns_chunks = malloc((nch ? nch : 1) * sizeof *t->ns_chunks);
+            if (!t->ns_chunks) return err_set(YOLOC_ERR_NOMEM, "out of memory (noise scale)");
+            for (size_t k = 0; k < nch; k++)
+                t->ns_chunks[k] = (ops_chunk){k * OPTIM_CHUNK, n - k * OPTIM_CHUNK < OPTIM_CHUNK ? n - k * OPTIM_CHUNK
+                                                                                     : OPTIM_CHUNK};
+            t->ns_nchunks = nch;
+            void *part = NULL;
+            TRY(backend_alloc(nbe, bx, (nch ? nch : 1) * sizeof(double), &part));
+            t->ns_part = part;
+            if (t->d->world == 1 && !(t->ns_prev = backend_alloc_floats(nbe, bx, n, &ast)))
+                return err_prefix(ast, "noise scale");
             printf("noise scale: B_simple = tr(Sigma)/|G|^2 from %s against the whole step of %ld images, in "
                    "steps.csv (noise_scale); the critical batch size beyond which bigger batches stop paying\n",
                    t->d->world == 1 ? "each accumulated batch" : "each process's share", t->r.lp.b_eff);
@@ -536,11 +556,10 @@ static status save_checkpoint(trainer *t, int epoch, const char *which) {
                       .lr_factor = t->lr_factor,
                       .nonfinite_steps = t->nonfinite_steps,
                       .args_yaml = t->args_text};
-    /* never a NaN checkpoint */
-    const float *p = t->e.params;
-    for (size_t i = 0; i < model_num_params(t->m); i++)
-        if (!isfinite(p[i]))
-            return err_set(YOLOC_ERR_NUMERIC, "not writing %s: the EMA weights hold non-finite values", path);
+    /* never a NaN checkpoint (checked on the backend) */
+    const ops_chunk all = {0, model_num_params(t->m)};
+    if (!backend_chunk_all_finite(model_backend(t->m), &all, 1, all.len, t->e.params))
+        return err_set(YOLOC_ERR_NUMERIC, "not writing %s: the EMA weights hold non-finite values", path);
     return ckpt_save(path, t->m, &t->e, &t->opt, &meta, t->ds.names, t->ds.nc);
 }
 
@@ -979,25 +998,11 @@ static void step_hp(const trainer *t, int epoch, long nb, long ni, optim_group_h
  * of the loss normaliser (the target-score total), batch sizes in images. */
 
 
-static double sumsq_f32(const float *x, size_t n) {
-    double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-    return s;
-}
-
 /* One process: after a batch's backward, |this batch's gradient|^2 from the
  * difference with the buffer before it. */
 static void ns_after_batch(trainer *t, double tss, long images) {
-    float *g = model_grads(t->m);
-    size_t n = model_num_params(t->m);
-    double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)g[i] - t->ns_prev[i];
-        s += d * d;
-        t->ns_prev[i] = g[i];
-    }
+    double s = backend_chunk_sqdiff_copy(model_backend(t->m), t->ns_chunks, t->ns_nchunks, model_num_params(t->m),
+                                         model_grads(t->m), t->ns_prev, t->ns_part);
     if (tss > 0 && images > 0) { /* as a mean per image; the step's score per image is applied at the step */
         t->ns_small2 += s / ((double)images * images);
         t->ns_small_n += 1;
@@ -1015,12 +1020,15 @@ static void ns_step(trainer *t, double tss, long images) {
          * gradient does, so normalising each by its own would inflate the
          * small batches' norms */
         double k = tss / bb, gs2 = t->ns_small2 / t->ns_small_n / (k * k);
-        double gb2 = sumsq_f32(model_grads(t->m), model_num_params(t->m)) / (tss * tss);
+        double gb2 = backend_chunk_sumsq(model_backend(t->m), t->ns_chunks, t->ns_nchunks, model_num_params(t->m),
+                                         model_grads(t->m), t->ns_part) /
+                     (tss * tss);
         noise_est_add(&t->ns, bs, gs2, bb, gb2);
         t->ns_value = noise_est_value(&t->ns);
     }
     t->ns_small2 = t->ns_small_n = t->ns_small_b = 0;
-    if (t->ns_prev) memset(t->ns_prev, 0, model_num_params(t->m) * sizeof(float));
+    if (t->ns_prev) /* a zero buffer cannot fail on the host backends; a failure shows in the next estimate */
+        (void)backend_zero(model_backend(t->m), model_backend_ctx(t->m), t->ns_prev, model_num_params(t->m) * sizeof(float));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1054,7 +1062,10 @@ static status build_buckets(trainer *t) {
 }
 
 static void start_bucket(trainer *t, struct gbucket *bk) {
-    if (t->ns_on) t->ns_local2 += sumsq_f32(model_grads(t->m) + bk->lo, bk->hi - bk->lo);
+    if (t->ns_on) {
+        const ops_chunk one = {bk->lo, bk->hi - bk->lo};
+        t->ns_local2 += backend_chunk_sumsq(model_backend(t->m), &one, 1, one.len, model_grads(t->m), t->ns_part);
+    }
     if (t->hook_st == YOLOC_OK)
         t->hook_st = dist_iallreduce_sum_f32(t->d, model_grads(t->m) + bk->lo, bk->hi - bk->lo, &bk->req);
 }

@@ -661,6 +661,15 @@ static void op_multi_tensor(const bk *b) {
     float *FIN = dnew(b, fin, 3);
     cmp(b, "chunk_all_finite", "finite, NaN in a gap, NaN in a chunk", cs, FIN, fin_want, 3, 0.0);
     dfree(b, FIN);
+    /* the noise probe's squared difference, then prev = g */
+    float *pv = hrand(&r, n, -0.1, 0.1), *PV = dnew(b, pv, n), *G2 = dnew(b, g, n);
+    double dw = backend_chunk_sqdiff_copy(REF, ch, nch, numel, g, pv, part);
+    double dg = backend_chunk_sqdiff_copy(b->be, ch, nch, numel, G2, PV, PART);
+    float fdw = (float)dw, fdg = (float)dg, *FD = dnew(b, &fdg, 1);
+    cmp(b, "chunk_sqdiff_copy", "total", cs, FD, &fdw, 1, 2e-7);
+    cmp(b, "chunk_sqdiff_copy", "prev", cs, PV, pv, n, 0.0);
+    dfree(b, FD), dfree(b, PV), dfree(b, G2);
+    free(pv);
     /* EMA blend */
     float *er = hcopy(p, n), *E = dnew(b, p, n), *Y = dnew(b, g, n);
     backend_ema_blend(REF, n, er, g, 0.9999f * 0.3f, 1.0f - 0.9999f * 0.3f);
@@ -867,7 +876,7 @@ int main(void) {
                       b.be->upsample_forward && b.be->upsample_backward && b.be->chcopy && b.be->add && b.be->acc &&
                       b.be->f32_to_bf16 && b.be->bf16_convs && b.be->sgd_update && b.be->adam_update &&
                       b.be->chunk_sumsq && b.be->chunk_scale && b.be->chunk_all_finite && b.be->ema_blend &&
-                      b.be->dfl_decode && b.be->v5_decode && b.be->bn_fold && b.be->zero,
+                      b.be->dfl_decode && b.be->v5_decode && b.be->bn_fold && b.be->zero && b.be->chunk_sqdiff_copy,
                   "backend %s: its table misses a required entry", b.be->name);
         CHECK_OK(backend_ctx_create(b.be, &b.ctx));
         run_all(&b, 0);

@@ -200,4 +200,5 @@ const ops_backend OPS_BACKEND_CPU = {
     .chunk_scale = chunk_scale_cpu,
     .chunk_all_finite = chunk_all_finite_cpu,
     .ema_blend = ema_blend_cpu,
+    .chunk_sqdiff_copy = chunk_sqdiff_copy_cpu,
 };

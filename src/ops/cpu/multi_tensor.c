@@ -111,6 +111,27 @@ YOLOC_HOT int chunk_all_finite_cpu(const ops_chunk *ch, size_t nch, size_t numel
     return !bad;
 }
 
+YOLOC_HOT double chunk_sqdiff_copy_cpu(const ops_chunk *ch, size_t nch, size_t numel, const float *g, float *prev,
+                                       double *partials) {
+#pragma omp parallel for schedule(static) if (numel > MT_PAR_MIN)
+    for (size_t c = 0; c < nch; c++) {
+        const float *gc = g + ch[c].off;
+        float *pc = prev + ch[c].off;
+        const size_t n = ch[c].len;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < n; i++) {
+            double d = (double)gc[i] - pc[i];
+            s += d * d;
+            pc[i] = gc[i];
+        }
+        partials[c] = s;
+    }
+    double total = 0;
+    for (size_t c = 0; c < nch; c++) total += partials[c];
+    return total;
+}
+
 /* x = d*x + (1-d)*y over n floats, in PyTorch's order: (x*d) + ((1-d)*y). */
 YOLOC_HOT void ema_blend_cpu(size_t n, float *restrict x, const float *restrict y, float d, float omd) {
 #pragma omp parallel for simd schedule(static) if (n > MT_PAR_MIN)

@@ -180,4 +180,5 @@ const ops_backend OPS_BACKEND_REF = {
     .chunk_scale = chunk_scale_ref,
     .chunk_all_finite = chunk_all_finite_ref,
     .ema_blend = ema_blend_ref,
+    .chunk_sqdiff_copy = chunk_sqdiff_copy_ref,
 };

@@ -67,3 +67,20 @@ int chunk_all_finite_ref(const ops_chunk *ch, size_t nch, size_t numel, const fl
 void ema_blend_ref(size_t n, float *x, const float *y, float d, float omd) {
     for (size_t i = 0; i < n; i++) x[i] = x[i] * d + omd * y[i];
 }
+
+double chunk_sqdiff_copy_ref(const ops_chunk *ch, size_t nch, size_t numel, const float *g, float *prev,
+                             double *partials) {
+    (void)numel;
+    double total = 0;
+    for (size_t c = 0; c < nch; c++) {
+        double s = 0;
+        for (size_t i = ch[c].off; i < ch[c].off + ch[c].len; i++) {
+            double d = (double)g[i] - prev[i];
+            s += d * d;
+            prev[i] = g[i];
+        }
+        partials[c] = s;
+        total += s;
+    }
+    return total;
+}

@@ -1,0 +1,209 @@
+/* `yoloc train` on a backend whose memory the host cannot touch
+ * (tests/backend_offhost.h: the reference kernels behind pointers no x86-64
+ * process can dereference, host_memory = 0), registered at run time.
+ *
+ * The same small trainings (yolov8t, and yolov5n at 64x64, on synthetic
+ * data: two epochs with validation, BatchNorm statistics recomputed,
+ * checkpoints; then one epoch fine-tuned from the saved weights) run on the
+ * reference backend and on offhost. A path of the trainer that reads or
+ * writes the model's parameters, gradients, buffers, activations, the
+ * optimizer's state or the EMA in place, instead of through the backend,
+ * crashes the offhost run; the rest must give the reference's bits: the
+ * saved weights and checkpoints, and results.csv's losses and metrics.
+ * ctest-labels: train */
+#include "backend_offhost.h"
+#include "harness.h"
+#include "io/file.h"
+#include "io/safetensors.h"
+#include "train/config.h"
+#include "train/trainer.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char TMP[256];
+
+static status train(char *dir, size_t cap, const char *const *toks0, int n0, ...) {
+    char *toks[64];
+    int n = 0;
+    for (int i = 0; i < n0; i++) toks[n++] = strdup(toks0[i]);
+    va_list ap;
+    va_start(ap, n0);
+    for (const char *s; (s = va_arg(ap, const char *)) && n < 64;) toks[n++] = strdup(s);
+    va_end(ap);
+    config c;
+    kv_args a;
+    status st = config_init(&c);
+    if (st == YOLOC_OK) st = kv_parse(&a, n, toks);
+    if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    fflush(stdout);
+    int saved = dup(1);
+    if (!freopen("/dev/null", "w", stdout)) return YOLOC_ERR_IO;
+    dist one;
+    dist_single(&one);
+    if (st == YOLOC_OK) st = train_run(&c, &one, dir, cap);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    config_free(&c);
+    for (int i = 0; i < n; i++) free(toks[i]);
+    return st;
+}
+
+/* Every tensor of two safetensors files equal, byte for byte. */
+static int same_tensors(const char *pa, const char *pb) {
+    safetensors a, b;
+    if (st_open(&a, pa) < 0) return 0;
+    if (st_open(&b, pb) < 0) {
+        st_close(&a);
+        return 0;
+    }
+    int same = a.n == b.n && a.n > 0;
+    for (size_t i = 0; same && i < a.n; i++) {
+        const st_entry *ea = &a.entries[i], *eb = st_find(&b, ea->name);
+        uint64_t na = ea->end - ea->begin;
+        same = eb && eb->end - eb->begin == na && memcmp(st_data(&a, ea), st_data(&b, eb), na) == 0;
+        if (!same) fprintf(stderr, "  tensor %s differs\n", ea->name);
+    }
+    st_close(&a);
+    st_close(&b);
+    return same;
+}
+
+/* results.csv without its time columns. */
+static char *results_without_time(const char *dir) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(path, 1 << 20, &text, &len) < 0) return NULL;
+    /* the header names the columns; drop those with "time" in their name */
+    char *out = calloc(len + 1, 1);
+    int drop[64] = {0}, col = 0;
+    const char *p = text;
+    size_t o = 0;
+    int header = 1;
+    while (*p) {
+        const char *e = p;
+        while (*e && *e != ',' && *e != '\n') e++;
+        if (header && col < 64) drop[col] = memmem(p, (size_t)(e - p), "time", 4) != NULL;
+        if (col >= 64 || !drop[col]) {
+            memcpy(out + o, p, (size_t)(e - p));
+            o += (size_t)(e - p);
+            out[o++] = *e ? *e : '\n';
+        }
+        col++;
+        if (*e == '\n') {
+            col = 0;
+            header = 0;
+        }
+        p = *e ? e + 1 : e;
+    }
+    free(text);
+    return out;
+}
+
+/* The noise_scale column of steps.csv (its 13th). */
+static char *noise_column(const char *dir) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/steps.csv", dir);
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(path, 1 << 22, &text, &len) < 0) return NULL;
+    char *out = calloc(len + 1, 1);
+    size_t o = 0;
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        char *f = line;
+        for (int k = 0; k < 12 && f; k++) {
+            f = strchr(f, ',');
+            if (f) f++;
+        }
+        if (f) {
+            size_t n = (size_t)((nl ? nl : f + strlen(f)) - f);
+            memcpy(out + o, f, n);
+            o += n;
+            out[o++] = '\n';
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return out;
+}
+
+/* extra: NULL-terminated key=value tokens of this pair (batch among them). */
+static void run_pair(const char *model_yaml, const char *tag, const char *const *extra) {
+    char proj[300], modelarg[512];
+    snprintf(proj, sizeof proj, "project=%s/runs", TMP);
+    snprintf(modelarg, sizeof modelarg, "model=%s", model_yaml);
+    const char *args[24] = {modelarg, "data=synth:classes=2,images=48,val=6,imgsz=64", "imgsz=64",
+                          "optimizer=SGD", "workers=1", "plots=False", "close_mosaic=1", "seed=5",
+                          "amp=False", "tensorboard=False", proj, "exist_ok=True", NULL};
+    int na = 0;
+    while (args[na]) na++;
+    for (int k = 0; extra[k] && na < 23; k++) args[na++] = extra[k];
+    char dref[512] = "", doff[512] = "", nref[64], noff[64];
+    snprintf(nref, sizeof nref, "name=%s_ref", tag);
+    snprintf(noff, sizeof noff, "name=%s_offhost", tag);
+    status st = train(dref, sizeof dref, args, na, "epochs=2", "backend=ref", nref, (char *)NULL);
+    CHECK_MSG(st == YOLOC_OK, "%s on ref: %s", tag, yoloc_last_error());
+    st = train(doff, sizeof doff, args, na, "epochs=2", "backend=offhost", noff, (char *)NULL);
+    CHECK_MSG(st == YOLOC_OK, "%s on offhost: %s", tag, yoloc_last_error());
+    if (!*dref || !*doff) return;
+    const char *files[] = {"weights/best.safetensors", "weights/last.safetensors"};
+    for (int k = 0; k < 2; k++) {
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/%s", dref, files[k]);
+        snprintf(b, sizeof b, "%s/%s", doff, files[k]);
+        CHECK_MSG(same_tensors(a, b), "%s: %s differs between ref and offhost", tag, files[k]);
+    }
+    char *ra = results_without_time(dref), *rb = results_without_time(doff);
+    CHECK_MSG(ra && rb && strcmp(ra, rb) == 0, "%s: results.csv differs between ref and offhost:\n%s\nvs\n%s", tag,
+              ra ? ra : "(none)", rb ? rb : "(none)");
+    if (ra && rb && strcmp(ra, rb) == 0) printf("test_train_offhost: %s: ref and offhost trained to the same bits\n", tag);
+    free(ra), free(rb);
+    if (strcmp(tag, "v8ns") == 0) { /* the noise-scale probe: the same estimates */
+        char *na_ = noise_column(dref), *nb_ = noise_column(doff);
+        /* the estimates exist (not "nan" all along) and agree */
+        CHECK_MSG(na_ && nb_ && strcmp(na_, nb_) == 0, "%s: the noise scale differs between ref and offhost", tag);
+        CHECK_MSG(na_ && strspn(na_ + strcspn(na_, "\n") + 1, "0123456789.\n") > 8,
+                  "%s: no noise-scale estimate in steps.csv:\n%s", tag, na_ ? na_ : "(none)");
+        free(na_), free(nb_);
+        return;
+    }
+    /* fine-tuning from the offhost run's weights (weights=: loaded by name
+     * and shape), one epoch on each backend */
+    char warg[700], dft[512] = "", dft2[512] = "", n1[64], n2[64];
+    snprintf(warg, sizeof warg, "weights=%s/weights/last.safetensors", doff);
+    snprintf(n1, sizeof n1, "name=%s_ft_offhost", tag);
+    snprintf(n2, sizeof n2, "name=%s_ft_ref", tag);
+    st = train(dft, sizeof dft, args, na, warg, "epochs=1", "backend=offhost", n1, (char *)NULL);
+    CHECK_MSG(st == YOLOC_OK, "%s: fine-tuning on offhost: %s", tag, yoloc_last_error());
+    st = train(dft2, sizeof dft2, args, na, warg, "epochs=1", "backend=ref", n2, (char *)NULL);
+    CHECK_MSG(st == YOLOC_OK, "%s: fine-tuning on ref: %s", tag, yoloc_last_error());
+    if (*dft && *dft2) {
+        char a[700], b[700];
+        snprintf(a, sizeof a, "%s/weights/last.safetensors", dft);
+        snprintf(b, sizeof b, "%s/weights/last.safetensors", dft2);
+        CHECK_MSG(same_tensors(a, b), "%s: fine-tuned runs differ between ref and offhost", tag);
+    }
+}
+
+int main(void) {
+    snprintf(TMP, sizeof TMP, "/tmp/yoloc_offhost_%d", (int)getpid());
+    if (file_mkdirs(TMP) < 0) return 2;
+    CHECK(backend_register(&OPS_BACKEND_OFFHOST) == YOLOC_OK);
+    CHECK(backend_register(&OPS_BACKEND_OFFHOST) == YOLOC_ERR_INVALID); /* one name, one backend */
+    const char *const plain[] = {"batch=8", NULL};
+    const char *const noise[] = {"batch=4", "nbs=8", "norm=gn", "noise_scale=True", NULL};
+    run_pair(YOLOC_SOURCE_DIR "/tests/train/yolov8t.yaml", "v8", plain);
+    run_pair("yolov5n.yaml", "v5", plain);
+    /* the gradient-noise probe: accumulated batches, GroupNorm */
+    run_pair(YOLOC_SOURCE_DIR "/tests/train/yolov8t.yaml", "v8ns", noise);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", TMP);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", TMP);
+    return test_finish("test_train_offhost");
+}
