@@ -34,8 +34,14 @@ static void transpose_bac(const float *src, float *dst, int b, int a, int c, int
 
 static status write_grads(model *m, const char *path) {
     size_t n = model_num_tensors(m), k = 0;
+    float *g = NULL; /* the gradients, readable on the host */
+    int own = 0;
+    TRY(model_host_view(m, model_grads(m), model_num_params(m), &g, &own));
     st_tensor *ts = calloc(n ? n : 1, sizeof *ts);
-    if (!ts) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    if (!ts) {
+        model_host_view_free(g, own);
+        return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < n; i++) {
         const param_info *p = model_tensor(m, i);
         if (p->buffer) continue;
@@ -44,11 +50,12 @@ static status write_grads(model *m, const char *path) {
         t->dt = DT_F32;
         t->ndim = p->ndim;
         for (int d = 0; d < p->ndim; d++) t->shape[d] = p->shape[d];
-        t->data = model_tensor_grad(m, p);
+        t->data = g + p->off;
     }
     const char *keys[] = {"format"}, *vals[] = {"yoloc-gradients"};
     status st = st_write(path, ts, k, keys, vals, 1);
     free(ts);
+    model_host_view_free(g, own);
     return st;
 }
 
@@ -110,6 +117,7 @@ int cmd_forward(int argc, char **argv) {
         st = err_set(YOLOC_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    TRY_GOTO(st, model_output_host(m, &o));
     transpose_bac(o, y, B, A, C, 1);
     int64_t ys[3] = {B, C, A};
     TRY_GOTO(st, npy_write_f32(out, y, 3, ys));

@@ -373,6 +373,8 @@ typedef struct {
     const onnx_export_options *o;
     const model_spec *sp;
     const char *out[SPEC_MAX_LAYERS]; /* each layer's output tensor */
+    float *hp, *hb;                   /* host views of the model's parameters and buffers */
+    int own_p, own_b;
 } exporter;
 
 static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *s) {
@@ -397,7 +399,7 @@ static status exp_tensor(exporter *e, const char *name, int ndim, const int64_t 
                        name, shape_str(a, sizeof a, p->ndim, p->shape),
                        shape_str(b, sizeof b, ndim, shape));
     }
-    *data = model_tensor_data(e->m, p);
+    *data = (p->buffer ? e->hb : e->hp) + p->off;
     return YOLOC_OK;
 }
 
@@ -1154,7 +1156,9 @@ status onnx_export(model *m, const onnx_export_options *opt, const char *path) {
     e.o = opt;
     e.sp = sp;
     ox *b = &e.b;
-    status st = YOLOC_OK;
+    /* the weights, readable on the host */
+    status st = model_host_view(m, model_params(m), model_num_params(m), &e.hp, &e.own_p);
+    if (st == YOLOC_OK) st = model_host_view(m, model_bufs(m), model_num_bufs(m), &e.hb, &e.own_b);
     for (int i = 0; i < sp->nlayers && st == YOLOC_OK; i++) st = exp_layer(&e, &sp->layers[i]);
     if (st < 0) goto done;
 
@@ -1223,6 +1227,8 @@ status onnx_export(model *m, const onnx_export_options *opt, const char *path) {
     else
         afile_abort(&f); /* a failed afile_write already cleaned up; abort is then a no-op */
 done:
+    model_host_view_free(e.hp, e.own_p);
+    model_host_view_free(e.hb, e.own_b);
     ox_free(b);
     return st;
 }
