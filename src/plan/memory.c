@@ -5,6 +5,7 @@
 #include "data/loader.h"
 #include "eval/nms.h"
 #include "loss/assigner.h"
+#include "ops/backend.h"
 #include "train/detloss.h"
 #include "train/ema.h"
 #include "train/precision.h"
@@ -207,19 +208,16 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     size_t np = model_num_params(m), nb = model_num_bufs(m);
     optim_state_view v[OPTIM_MAX_STATE];
     int nv = optim_state(&o, v);
+    be = model_backend(m);
+    void *bx = model_backend_ctx(m);
     for (int i = 0; i < 2 + nv; i++) {
-        if (!(snap[i] = malloc(np * sizeof(float)))) {
-            st = err_set(YOLOC_ERR_NOMEM, "memory check: out of memory");
-            goto fail;
-        }
-        memcpy(snap[i], i == 0 ? model_params(m) : i == 1 ? e.params : v[i - 2].data, np * sizeof(float));
+        if (!(snap[i] = backend_alloc_floats(be, bx, np, &st))) goto fail;
+        TRY_GOTO(st, backend_copy(be, bx, snap[i], i == 0 ? model_params(m) : i == 1 ? e.params : v[i - 2].data,
+                                  np * sizeof(float)));
     }
     for (int i = 0; i < 2 && nb; i++) {
-        if (!(snap_b[i] = malloc(nb * sizeof(float)))) {
-            st = err_set(YOLOC_ERR_NOMEM, "memory check: out of memory");
-            goto fail;
-        }
-        memcpy(snap_b[i], model_bufs(m), nb * sizeof(float));
+        if (!(snap_b[i] = backend_alloc_floats(be, bx, nb, &st))) goto fail;
+        TRY_GOTO(st, backend_copy(be, bx, snap_b[i], model_bufs(m), nb * sizeof(float)));
     }
 
     /* one training step on a real batch */
@@ -281,8 +279,8 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
         st = err_set(YOLOC_ERR_INVALID, "memory check: the validation split gave no batch");
         goto fail;
     }
-    memcpy(model_params(vm), e.params, np * sizeof(float));
-    if (nb) memcpy(model_bufs(vm), e.bufs, nb * sizeof(float));
+    TRY_GOTO(st, backend_copy(model_backend(m), model_backend_ctx(m), model_params(vm), e.params, np * sizeof(float)));
+    TRY_GOTO(st, backend_copy(model_backend(m), model_backend_ctx(m), model_bufs(vm), e.bufs, nb * sizeof(float)));
     TRY_GOTO(st, model_plan(vm, bt->n, bt->h, bt->w, 0));
     TRY_GOTO(st, model_forward(vm, bt->images, &y));
     nms_cfg ncfg = NMS_CFG_VAL;
@@ -300,9 +298,10 @@ fail:
     loader_close(VL);
     loader_close(L);
     free(grad);
-    for (int i = 0; i < 2 + OPTIM_MAX_STATE; i++) free(snap[i]);
-    free(snap_b[0]);
-    free(snap_b[1]);
+    if (m) { /* the snapshots live on the model's backend */
+        for (int i = 0; i < 2 + OPTIM_MAX_STATE; i++) backend_free(model_backend(m), model_backend_ctx(m), snap[i]);
+        for (int i = 0; i < 2; i++) backend_free(model_backend(m), model_backend_ctx(m), snap_b[i]);
+    }
     if (have_vl) detloss_free(&vloss);
     if (have_l) detloss_free(&loss);
     if (have_e) ema_free(&e);

@@ -447,6 +447,13 @@ static status setup(trainer *t) {
     noise_est_init(&t->ns, NS_DECAY);
     backend be;
     TRY(config_backend(c, &be));
+    /* the communicator moves host memory (MPI); a backend with its own
+     * memory needs a device-aware transport (NCCL), which dist/ has not */
+    if (t->d->world > 1 && !be->host_memory)
+        return err_set(YOLOC_ERR_UNSUPPORTED,
+                       "backend=%s keeps its numbers off the host, and data-parallel training over %d processes "
+                       "exchanges them through MPI on host memory; run one process, or a host-memory backend (%s)",
+                       be->name, t->d->world, "cpu, ref");
     if (c->bn_freeze > 0 && norm_of(t) != NORM_GN && !backend_bn_frozen(be))
         return err_set(YOLOC_ERR_INVALID,
                        "key 'bn_freeze': frozen BatchNorm statistics need a backend that offers them (backend=%s "
