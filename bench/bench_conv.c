@@ -10,6 +10,7 @@
  * `cmake --build build --target bench_conv`. */
 #include "core/rng.h"
 #include "core/timer.h"
+#include "ops/backend.h"
 #include "ops/ops.h"
 
 #include <stdio.h>
@@ -71,7 +72,7 @@ static int bench_one(cpu_ctx *ctx, const bench_shape *s, backend be, int batch, 
         double t[64];
         int n = reps < 64 ? reps : 64;
         /* One untimed warm-up run on the fast path (first-touch, caches). */
-        if (be == BACKEND_CPU && bench_pass(&op, pass, x, w, dy, y, dx, dw) != YOLOC_OK) goto fail;
+        if (be != backend_list()[0] && bench_pass(&op, pass, x, w, dy, y, dx, dw) != YOLOC_OK) goto fail;
         for (int r = 0; r < n; r++) {
             double t0 = time_now();
             if (bench_pass(&op, pass, x, w, dy, y, dx, dw) != YOLOC_OK) goto fail;
@@ -107,8 +108,8 @@ int main(int argc, char **argv) {
     }
     int rc = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0] && !rc; i++) {
-        rc |= bench_one(ctx, &shapes[i], BACKEND_CPU, batch, reps);
-        if (ref_batch > 0 && !rc) rc |= bench_one(ctx, &shapes[i], BACKEND_REF, ref_batch, 1);
+        rc |= bench_one(ctx, &shapes[i], backend_find("cpu"), batch, reps);
+        if (ref_batch > 0 && !rc) rc |= bench_one(ctx, &shapes[i], backend_find("ref"), ref_batch, 1);
     }
     cpu_ctx_free(ctx);
     return rc;

@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "nn/model.h"
+#include "ops/backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,11 +86,11 @@ int main(int argc, char **argv) {
         int imgsz = atoi(tok);
         timing base = {0, 0};
         for (int k = 0; k < 2; k++) {
-            backend be = k == 0 ? BACKEND_CPU : BACKEND_REF;
+            backend be = backend_find(k == 0 ? "cpu" : "ref");
             if (!strstr(backends, backend_name(be))) continue;
             timing t;
             size_t mem = 0;
-            if (run(mname, be, (int)batch, imgsz, be == BACKEND_REF ? (int)ref_reps : (int)reps, &t, &mem) < 0) {
+            if (run(mname, be, (int)batch, imgsz, k == 1 ? (int)ref_reps : (int)reps, &t, &mem) < 0) {
                 fprintf(stderr, "error: %s\n", yoloc_last_error());
                 return 1;
             }

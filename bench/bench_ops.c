@@ -5,6 +5,7 @@
  * Usage: bench_ops [repeats] (default 5). */
 #include "core/rng.h"
 #include "core/timer.h"
+#include "ops/backend.h"
 #include "ops/ops.h"
 
 #include <stdio.h>
@@ -54,12 +55,12 @@ static int bench_bn_silu(cpu_ctx *ctx, int reps) {
     for (int be = 0; be < 2; be++) {
         bn_op bn;
         silu_op act;
-        if (bn_op_init(&bn, ctx, (backend)be, &d, 1) != YOLOC_OK ||
-            silu_op_init(&act, ctx, (backend)be, n, 1) != YOLOC_OK) {
+        if (bn_op_init(&bn, ctx, backend_list()[be], &d, 1) != YOLOC_OK ||
+            silu_op_init(&act, ctx, backend_list()[be], n, 1) != YOLOC_OK) {
             fprintf(stderr, "init: %s\n", yoloc_last_error());
             return 1;
         }
-        printf(" %s\n", backend_name((backend)be));
+        printf(" %s\n", backend_name(backend_list()[be]));
         BENCH_TIME("bn forward train", 2 * nb,
                    bn_op_forward_train(&bn, x, gm, bt, y, sm, sv, rm, rv));
         BENCH_TIME("bn forward eval", 2 * nb, bn_op_forward_eval(&bn, x, gm, bt, rm, rv, y));
@@ -86,14 +87,14 @@ static int bench_pool(cpu_ctx *ctx, int reps) {
     printf("MaxPool k%d s%d p%d, %dx%dx%dx%d\n", d.k, d.s, d.p, d.n, d.h, d.w, d.c);
     for (int be = 0; be < 2; be++) {
         maxpool_op op;
-        if (maxpool_op_init(&op, ctx, (backend)be, &d, 1) != YOLOC_OK) {
+        if (maxpool_op_init(&op, ctx, backend_list()[be], &d, 1) != YOLOC_OK) {
             fprintf(stderr, "init: %s\n", yoloc_last_error());
             return 1;
         }
         size_t wsz = maxpool_op_workspace_size(&op);
         void *ws = wsz ? malloc(wsz) : NULL;
         if (wsz && !ws) return 1;
-        printf(" %s\n", backend_name((backend)be));
+        printf(" %s\n", backend_name(backend_list()[be]));
         BENCH_TIME("maxpool forward", 2 * nb, maxpool_op_forward(&op, x, y, ws));
         BENCH_TIME("maxpool backward (beta 0)", 2 * nb,
                    maxpool_op_backward(&op, x, dy, dx, 0.0f, ws));
