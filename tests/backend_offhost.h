@@ -84,6 +84,10 @@ static status oh_bn_bwd(bn_op *op, const float *x, const float *g, const float *
                         float *dx, float bdx, float *dg, float *db) {
     return oh_ref()->bn_backward(op, OHF(x), OHF(g), OHF(sm), OHF(sv), OHF(dy), OHF(dx), bdx, OHF(dg), OHF(db));
 }
+static status oh_bn_frozen(bn_op *op, const float *x, const float *g, const float *rm, const float *rv,
+                           const float *dy, float *dx, float bdx, float *dg, float *db) {
+    return oh_ref()->bn_backward_frozen(op, OHF(x), OHF(g), OHF(rm), OHF(rv), OHF(dy), OHF(dx), bdx, OHF(dg), OHF(db));
+}
 static void oh_bn_free(bn_op *op) { oh_ref()->bn_free(op); }
 static status oh_sbn_fwd(const bn_desc *d, const ops_reducer *r, const float *x, const float *g, const float *b, float *y,
                          float *sm, float *sv, float *rm, float *rv, double *w) {
@@ -185,6 +189,7 @@ static const ops_backend OPS_BACKEND_OFFHOST = {
     .bn_forward_train = oh_bn_fwd,
     .bn_forward_eval = oh_bn_eval,
     .bn_backward = oh_bn_bwd,
+    .bn_backward_frozen = oh_bn_frozen,
     .bn_free = oh_bn_free,
     .syncbn_forward_train = oh_sbn_fwd,
     .syncbn_backward = oh_sbn_bwd,

@@ -149,6 +149,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
 static status norm_forward(convblock *cb, model *m, const float *x, float *y, int training) {
     const float *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
     if (cb->nk == NORM_GN) return gn_op_forward(&cb->gn, x, gamma, beta, y, cb->mean, cb->var);
+    if (m->bn_frozen) training = 0; /* frozen statistics: the running ones, not updated (bn_op_backward_frozen) */
     if (cb->nk == NORM_SYNCBN && training)
         return syncbn_op_forward_train(cb->bn.be, &cb->bn.d, &m->reducer, x, gamma, beta, y, cb->mean, cb->var, B(m, cb->rm_off),
                                     B(m, cb->rv_off), cb->sync_work);
@@ -190,11 +191,6 @@ status convblock_forward(convblock *cb, model *m, const float *x) {
     NN_PROF_LAP(lp, conv_s[0], t);
     if (lp) lp->conv_flops[0] += cb->flops;
     if (cb->norm && cb->nk != NORM_GN) cb->bn.d.momentum = m->bn_momentum; /* model_set_bn_momentum */
-    if (cb->norm && cb->nk != NORM_GN && training && m->bn_frozen && !(cb->fused && backend_bn_frozen(cb->bn.be)))
-        return err_set(YOLOC_ERR_INVALID,
-                       "BatchNorm with frozen statistics (the noise-scale probe) needs a backend that offers it "
-                       "(backend=%s does not; cpu does)",
-                       backend_name(m->opt.be));
     if (cb->fused) {
         const float *gamma = P(m, cb->gamma_off), *beta = P(m, cb->beta_off);
         if (training && !m->bn_frozen)
@@ -248,7 +244,10 @@ status convblock_backward(convblock *cb, model *m, const float *x, const float *
     if (cb->norm && !cb->fused) {
         const float *gamma = P(m, cb->gamma_off);
         float *dgamma = G(m, cb->gamma_off), *dbeta = G(m, cb->beta_off);
-        if (cb->nk == NORM_BN)
+        if (cb->nk != NORM_GN && m->bn_frozen)
+            TRY(bn_op_backward_frozen(&cb->bn, cb->conv_out, gamma, B(m, cb->rm_off), B(m, cb->rv_off), dcur,
+                                      m->scratch[1], 0.0f, dgamma, dbeta));
+        else if (cb->nk == NORM_BN)
             TRY(bn_op_backward(&cb->bn, cb->conv_out, gamma, cb->mean, cb->var, dcur, m->scratch[1], 0.0f,
                                dgamma, dbeta));
         else if (cb->nk == NORM_SYNCBN)

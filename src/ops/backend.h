@@ -73,6 +73,10 @@ struct ops_backend {
     status (*bn_backward)(bn_op *op, const float *x, const float *gamma, const float *save_mean,
                           const float *save_var, const float *dy, float *dx, float beta_dx, float *dgamma,
                           float *dbeta);
+    /* frozen statistics (ops.h bn_ref_backward_frozen) */
+    status (*bn_backward_frozen)(bn_op *op, const float *x, const float *gamma, const float *running_mean,
+                                 const float *running_var, const float *dy, float *dx, float beta_dx, float *dgamma,
+                                 float *dbeta);
     void (*bn_free)(bn_op *op);
     /* SyncBatchNorm (ops.h syncbn_*); work: syncbn_workspace(d) doubles. */
     status (*syncbn_forward_train)(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
@@ -82,9 +86,10 @@ struct ops_backend {
                               const float *save_mean, const float *save_var, const float *dy, float *dx,
                               float beta_dx, float *dgamma, float *dbeta, double *work);
 
-    /* ---- fused BatchNorm (r NULL) / SyncBN + SiLU (ops.h bnsilu_*); all
-     * four NULL where the backend does not offer the fusion (then the Conv
-     * block runs bn, then silu, and keeps the BN output). */
+    /* ---- fused BatchNorm (r NULL) / SyncBN + SiLU (ops.h bnsilu_*), the
+     * frozen-statistics backward included; all four NULL where the backend
+     * does not offer the fusion (then the Conv block runs bn, then silu,
+     * and keeps the BN output). */
     status (*bnsilu_forward_train)(const bn_desc *d, const ops_reducer *r, const float *x, const float *gamma,
                                    const float *beta, float *y, float *save_mean, float *save_var,
                                    float *running_mean, float *running_var, double *work);

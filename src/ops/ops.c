@@ -66,6 +66,12 @@ status bn_op_backward(bn_op *op, const float *x, const float *gamma, const float
     return op->be->bn_backward(op, x, gamma, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta);
 }
 
+status bn_op_backward_frozen(bn_op *op, const float *x, const float *gamma, const float *running_mean,
+                             const float *running_var, const float *dy, float *dx, float beta_dx, float *dgamma,
+                             float *dbeta) {
+    return op->be->bn_backward_frozen(op, x, gamma, running_mean, running_var, dy, dx, beta_dx, dgamma, dbeta);
+}
+
 void bn_op_free(bn_op *op) {
     if (op->be && op->impl) op->be->bn_free(op);
     op->impl = NULL;
@@ -200,10 +206,9 @@ void bn_fold(backend be, int co, size_t per, float eps, const float *w, const fl
 /* SyncBatchNorm and the fused BatchNorm + SiLU */
 
 int backend_fuses_bnsilu(backend be) {
-    return be && be->bnsilu_forward_train && be->bnsilu_forward_eval && be->bnsilu_backward;
+    return be && be->bnsilu_forward_train && be->bnsilu_forward_eval && be->bnsilu_backward &&
+           be->bnsilu_backward_frozen;
 }
-
-int backend_bn_frozen(backend be) { return backend_fuses_bnsilu(be) && be->bnsilu_backward_frozen; }
 
 static status not_offered(backend be, const char *what) {
     return err_set(YOLOC_ERR_INVALID, "backend %s does not offer %s", backend_name(be), what);

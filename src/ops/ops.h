@@ -123,6 +123,14 @@ void bn_ref_backward(const bn_desc *d, const float *x, const float *gamma, const
                      const float *save_var, const float *dy, float *dx, float beta_dx,
                      float *dgamma, float *dbeta);
 
+/* Backward with the running statistics as constants (frozen statistics,
+ * the noise-scale probe; the forward is bn_*_forward_eval): with rstd =
+ * 1/sqrt(running_var + eps) and xhat = (x - running_mean) rstd,
+ * dx = beta_dx dx + gamma rstd dy, dgamma += sum dy xhat, dbeta += sum dy. */
+void bn_ref_backward_frozen(const bn_desc *d, const float *x, const float *gamma, const float *running_mean,
+                            const float *running_var, const float *dy, float *dx, float beta_dx, float *dgamma,
+                            float *dbeta);
+
 typedef struct bn_cpu bn_cpu;
 status bn_cpu_create(bn_cpu **out, cpu_ctx *ctx, const bn_desc *d, int training);
 status bn_cpu_forward_train(bn_cpu *p, const float *x, const float *gamma, const float *beta,
@@ -464,6 +472,11 @@ status bn_op_forward_eval(bn_op *op, const float *x, const float *gamma, const f
 status bn_op_backward(bn_op *op, const float *x, const float *gamma, const float *save_mean,
                       const float *save_var, const float *dy, float *dx, float beta_dx,
                       float *dgamma, float *dbeta);
+/* Frozen statistics (bn_ref_backward_frozen); the forward is
+ * bn_op_forward_eval. */
+status bn_op_backward_frozen(bn_op *op, const float *x, const float *gamma, const float *running_mean,
+                             const float *running_var, const float *dy, float *dx, float beta_dx, float *dgamma,
+                             float *dbeta);
 void bn_op_free(bn_op *op);
 
 typedef struct {
@@ -503,10 +516,9 @@ void maxpool_op_free(maxpool_op *op);
 
 /* SyncBatchNorm and the fused BatchNorm/SyncBN + SiLU through the backend
  * (the arguments of syncbn_* and bnsilu_* above). backend_fuses_bnsilu says
- * whether the backend offers the fused ops (else the callers run bn, then
- * silu); backend_bn_frozen whether it offers the frozen-statistics backward. */
+ * whether the backend offers the fused ops (the frozen-statistics backward
+ * among them); else the callers run bn, then silu. */
 int backend_fuses_bnsilu(backend be);
-int backend_bn_frozen(backend be);
 status syncbn_op_forward_train(backend be, const bn_desc *d, const ops_reducer *r, const float *x,
                                const float *gamma, const float *beta, float *y, float *save_mean, float *save_var,
                                float *running_mean, float *running_var, double *work);

@@ -454,11 +454,6 @@ static status setup(trainer *t) {
                        "backend=%s keeps its numbers off the host, and data-parallel training over %d processes "
                        "exchanges them through MPI on host memory; run one process, or a host-memory backend (%s)",
                        be->name, t->d->world, "cpu, ref");
-    if (c->bn_freeze > 0 && norm_of(t) != NORM_GN && !backend_bn_frozen(be))
-        return err_set(YOLOC_ERR_INVALID,
-                       "key 'bn_freeze': frozen BatchNorm statistics need a backend that offers them (backend=%s "
-                       "does not; cpu does)",
-                       backend_name(be));
     if (c->noise_scale) {
         if (t->r.ultra) {
             log_warn("noise_scale=True: not measured with sched=ultralytics (gradients carry across epochs there)");

@@ -304,6 +304,15 @@ static void op_bn(const bk *b, const nc_case *nc) {
         CHECK_OK(bn_op_forward_eval(&ro, in.x, in.g, in.beta, in.rm, in.rv, ye));
         CHECK_OK(bn_op_forward_eval(&bo, dv.x, dv.g, dv.beta, dv.rm, dv.rv, YE));
         cmp(b, "batchnorm", "y (eval)", nc->name, YE, ye, in.N, TOL);
+        /* frozen statistics: the running ones are constants of the backward */
+        float *dxf = hcopy(in.dx0, in.N), *dgf = hcopy(in.dg0, in.C), *dbf = hcopy(in.db0, in.C);
+        float *DXF = dnew(b, in.dx0, in.N), *DGF = dnew(b, in.dg0, in.C), *DBF = dnew(b, in.db0, in.C);
+        CHECK_OK(bn_op_backward_frozen(&ro, in.x, in.g, in.rm, in.rv, in.dy, dxf, 1.0f, dgf, dbf));
+        CHECK_OK(bn_op_backward_frozen(&bo, dv.x, dv.g, dv.rm, dv.rv, dv.dy, DXF, 1.0f, DGF, DBF));
+        cmp(b, "batchnorm frozen", "dx (beta_dx 1)", nc->name, DXF, dxf, in.N, TOL);
+        cmp(b, "batchnorm frozen", "dgamma", nc->name, DGF, dgf, in.C, TOL);
+        cmp(b, "batchnorm frozen", "dbeta", nc->name, DBF, dbf, in.C, TOL);
+        free(dxf), free(dgf), free(dbf), dfree(b, DXF), dfree(b, DGF), dfree(b, DBF);
         free(ye), dfree(b, YE);
     }
     bn_op_free(&ro), bn_op_free(&bo);
@@ -357,7 +366,7 @@ static void op_bnsilu(const bk *b, const nc_case *nc) {
     bnsilu_ref_forward_eval(&d, in.x, in.g, in.beta, in.rm, in.rv, ye);
     CHECK_OK(bnsilu_op_forward_eval(b->be, &d, dv.x, dv.g, dv.beta, dv.rm, dv.rv, YE));
     cmp(b, "bnsilu", "y (eval)", nc->name, YE, ye, in.N, TOL);
-    if (backend_bn_frozen(b->be)) {
+    {
         float *dxf = hnew(in.N), *dgf = hcopy(in.dg0, in.C), *dbf = hcopy(in.db0, in.C);
         float *DXF = dnew(b, NULL, in.N), *DGF = dnew(b, in.dg0, in.C), *DBF = dnew(b, in.db0, in.C);
         bnsilu_ref_backward_frozen(&d, in.x, in.g, in.beta, in.rm, in.rv, in.dy, dxf, 0.0f, dgf, dbf, tmp);
@@ -868,7 +877,7 @@ int main(void) {
         /* every entry of the table is there (the fused ops may be absent) */
         CHECK_MSG(b.be->buf_alloc && b.be->buf_free && b.be->copy_to_host && b.be->copy_from_host && b.be->copy &&
                       b.be->sync && b.be->conv2d_init && b.be->conv2d_forward && b.be->conv2d_backward &&
-                      b.be->conv2d_free && b.be->bn_init && b.be->bn_forward_train && b.be->bn_forward_eval &&
+                      b.be->conv2d_free && b.be->bn_init && b.be->bn_forward_train && b.be->bn_forward_eval && b.be->bn_backward_frozen &&
                       b.be->bn_backward && b.be->bn_free && b.be->syncbn_forward_train && b.be->syncbn_backward &&
                       b.be->gn_forward && b.be->gn_backward && b.be->silu_init && b.be->silu_forward &&
                       b.be->silu_backward && b.be->silu_free && b.be->maxpool_init && b.be->maxpool_workspace &&

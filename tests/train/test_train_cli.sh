@@ -113,9 +113,8 @@ np=$(ls "$T/pred/p"/*.jpg 2>/dev/null | wc -l); nt=$(ls "$T/pred/p/labels"/*.txt
     || { echo "FAIL predict outputs: $np images, $nt txt"; fail=1; }
 "$Y" val model="$W" data=/no/such.yaml >"$T/bad.log" 2>&1 && { echo "FAIL val accepted a missing data.yaml"; fail=1; }
 grep -q "^error: .*no/such.yaml" "$T/bad.log" && echo "ok   val: missing data.yaml is a clear error" || { echo "FAIL val error"; fail=1; }
-# frozen BatchNorm statistics (the noise probe) exist on the cpu backend only: refused up front
-"$Y" train $ARGS name=bnref bn_freeze=2 backend=ref >"$T/bnref.log" 2>&1 && { echo "FAIL bn_freeze with backend=ref accepted"; fail=1; }
-grep -q "^error: key 'bn_freeze': .*backend=ref does not" "$T/bnref.log" && [ ! -f "$T/runs/bnref/weights/last.safetensors" ] \
-    && echo "ok   bn_freeze with backend=ref: $(grep '^error:' "$T/bnref.log")" || { echo "FAIL bn_freeze error"; cat "$T/bnref.log"; fail=1; }
+# frozen BatchNorm statistics (the noise probe) on the reference backend, which runs BN and SiLU unfused
+"$Y" train $ARGS name=bnref bn_freeze=2 backend=ref >"$T/bnref.log" 2>&1 && [ -f "$T/runs/bnref/weights/last.safetensors" ] \
+    && echo "ok   bn_freeze with backend=ref trains" || { echo "FAIL bn_freeze with backend=ref"; cat "$T/bnref.log"; fail=1; }
 
 exit $fail

@@ -80,6 +80,14 @@ static status cpu_bn_backward(bn_op *op, const float *x, const float *gamma, con
                               float *dbeta) {
     return bn_cpu_backward(op->impl, x, gamma, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta);
 }
+/* Frozen statistics without the fusion: only a BatchNorm block without SiLU
+ * takes this path here (BN + SiLU runs fused, bnsilu_cpu_backward_frozen),
+ * and none of the built-in models has one; the plain kernel serves it. */
+static status cpu_bn_backward_frozen(bn_op *op, const float *x, const float *gamma, const float *rm, const float *rv,
+                                     const float *dy, float *dx, float beta_dx, float *dgamma, float *dbeta) {
+    bn_ref_backward_frozen(&op->d, x, gamma, rm, rv, dy, dx, beta_dx, dgamma, dbeta);
+    return YOLOC_OK;
+}
 static void cpu_bn_free(bn_op *op) {
     bn_cpu_free(op->impl);
     op->impl = NULL;
@@ -167,6 +175,7 @@ const ops_backend OPS_BACKEND_CPU = {
     .bn_forward_train = cpu_bn_forward_train,
     .bn_forward_eval = cpu_bn_forward_eval,
     .bn_backward = cpu_bn_backward,
+    .bn_backward_frozen = cpu_bn_backward_frozen,
     .bn_free = cpu_bn_free,
     .syncbn_forward_train = syncbn_forward_train,
     .syncbn_backward = syncbn_backward,

@@ -71,6 +71,11 @@ static status ref_bn_backward(bn_op *op, const float *x, const float *gamma, con
     bn_ref_backward(&op->d, x, gamma, save_mean, save_var, dy, dx, beta_dx, dgamma, dbeta);
     return YOLOC_OK;
 }
+static status ref_bn_backward_frozen(bn_op *op, const float *x, const float *gamma, const float *rm, const float *rv,
+                                     const float *dy, float *dx, float beta_dx, float *dgamma, float *dbeta) {
+    bn_ref_backward_frozen(&op->d, x, gamma, rm, rv, dy, dx, beta_dx, dgamma, dbeta);
+    return YOLOC_OK;
+}
 static void ref_bn_free(bn_op *op) { (void)op; }
 
 /* ---- group normalisation */
@@ -150,6 +155,7 @@ const ops_backend OPS_BACKEND_REF = {
     .bn_forward_train = ref_bn_forward_train,
     .bn_forward_eval = ref_bn_forward_eval,
     .bn_backward = ref_bn_backward,
+    .bn_backward_frozen = ref_bn_backward_frozen,
     .bn_free = ref_bn_free,
     .syncbn_forward_train = syncbn_ref_forward_train,
     .syncbn_backward = syncbn_ref_backward,

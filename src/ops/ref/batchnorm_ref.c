@@ -81,3 +81,27 @@ void bn_ref_backward(const bn_desc *d, const float *x, const float *gamma, const
         }
     }
 }
+
+void bn_ref_backward_frozen(const bn_desc *d, const float *x, const float *gamma, const float *running_mean,
+                            const float *running_var, const float *dy, float *dx, float beta_dx, float *dgamma,
+                            float *dbeta) {
+    const size_t m = (size_t)d->n * d->h * d->w;
+    const size_t c = (size_t)d->c;
+    for (size_t k = 0; k < c; k++) {
+        const double mean = running_mean[k];
+        const double rstd = 1.0 / sqrt((double)running_var[k] + (double)d->eps);
+        double sdy = 0, sdyx = 0;
+        for (size_t p = 0; p < m; p++) {
+            sdy += dy[p * c + k];
+            sdyx += dy[p * c + k] * ((x[p * c + k] - mean) * rstd);
+        }
+        if (dgamma) dgamma[k] += (float)sdyx;
+        if (dbeta) dbeta[k] += (float)sdy;
+        if (!dx) continue;
+        const double a = gamma[k] * rstd;
+        for (size_t p = 0; p < m; p++) {
+            float *o = &dx[p * c + k];
+            *o = beta_dx == 0.0f ? (float)(a * dy[p * c + k]) : (float)(beta_dx * (double)*o + a * dy[p * c + k]);
+        }
+    }
+}
