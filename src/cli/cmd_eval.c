@@ -1,11 +1,13 @@
 /* yoloc eval data=data.yaml pred=DIR [split=val] [metric=ultralytics|coco]
- *            [out=metrics.json] [conf=0.001] [gt_json=FILE] [pred_json=FILE]
+ *            [out=metrics.json] [conf=T] [gt_json=FILE] [pred_json=FILE]
  * Scores YOLO-format prediction files against a dataset split and prints the
  * validator's table. Wiring only: the reading, matching and metrics live in
  * src/eval/ (yolo_eval.c, metrics.c, coco.c). The default metric is
  * ultralytics (the numbers the Ultralytics validator prints); metric=coco
  * gives pycocotools' numbers. gt_json / pred_json also write the ground truth
- * and the detections as COCO JSON files for pycocotools. */
+ * and the detections as COCO JSON files for pycocotools. Every detection of
+ * the files is scored, as pycocotools does; conf=T drops those with a
+ * confidence <= T (the files' own threshold is theirs to choose). */
 #include "cli/commands.h"
 #include "core/kv.h"
 #include "core/log.h"
@@ -25,7 +27,7 @@ int cmd_eval(int argc, char **argv) {
     kv_args a;
     const char *data = NULL, *pred = NULL, *split = "val", *metric = "ultralytics", *out = NULL;
     const char *gt_json = NULL, *pred_json = NULL;
-    double conf = 0.001;
+    double conf = EVAL_CONF_NONE; /* every detection, unless conf= is given */
     status st = kv_parse(&a, argc, argv);
     if (st == YOLOC_OK) st = kv_str(&a, "data", NULL, &data);
     if (st == YOLOC_OK) st = kv_str(&a, "pred", NULL, &pred);
@@ -59,10 +61,12 @@ int cmd_eval(int argc, char **argv) {
         dataset_close(&ds);
         return cli_fail(st);
     }
+    char dropped[64] = "";
+    if (conf != EVAL_CONF_NONE) snprintf(dropped, sizeof dropped, " (%zu at conf <= %g dropped)", rep.dets_below_conf, conf);
     log_info("eval: %zu images; prediction files %zu read, %zu skipped; lines %zu read, %zu "
-             "skipped; %zu detections (%zu at conf <= %g dropped)",
+             "skipped; %zu detections%s",
              sp->nimages, rep.files_read, rep.files_skipped, rep.lines_read, rep.lines_skipped,
-             rep.dets_kept, rep.dets_below_conf, conf);
+             rep.dets_kept, dropped);
     if (rep.files_skipped || rep.lines_skipped)
         log_warn("eval: skipped %zu prediction files and %zu lines (reasons above)",
                  rep.files_skipped, rep.lines_skipped);

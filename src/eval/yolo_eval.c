@@ -176,7 +176,7 @@ static status read_pred_file(const char *path, int nc, int w, int h, double conf
             rep->lines_skipped++;
             continue;
         }
-        if (!(v[5] > conf)) {
+        if (conf != EVAL_CONF_NONE && !(v[5] > conf)) {
             rep->dets_below_conf++;
             continue;
         }
@@ -206,7 +206,7 @@ status eval_load_yolo(eval_set *s, const ds_image *images, size_t nimages, int n
                       const char *pred_dir, double conf, pred_report *rep) {
     memset(rep, 0, sizeof *rep);
     memset(s, 0, sizeof *s);
-    if (!(conf >= 0 && conf <= 1))
+    if (!(conf <= 1) || (conf < 0 && conf != EVAL_CONF_NONE))
         return err_set(YOLOC_ERR_INVALID, "eval: conf %g is not in [0, 1]", conf);
     TRY(eval_set_init(s, nc));
     status st = YOLOC_OK;

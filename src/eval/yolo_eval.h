@@ -9,7 +9,9 @@
  * non-finite value, a negative size or a confidence outside [0, 1] are
  * reported with file and line (log_warn) and skipped; .txt files that match
  * no image of the split are reported and skipped; other files are ignored.
- * Detections with conf <= the threshold are dropped silently (counted).
+ * Detections with conf <= the threshold are dropped silently (counted);
+ * with EVAL_CONF_NONE every detection is kept, as pycocotools scores every
+ * detection it is given.
  * Ground truth comes from the split's labels (crowd never set). Boxes are
  * converted to pixels of the original image (ds_image width/height). Image
  * ids: the stems as integers when every stem is a distinct number (COCO
@@ -37,6 +39,9 @@ typedef struct {
     size_t dets_kept;
     size_t dets_below_conf;
 } pred_report;
+
+/* conf for "no threshold": keep every detection of the files. */
+#define EVAL_CONF_NONE (-1.0)
 
 /* Builds s (initialised here) from the split's images and labels and the
  * prediction files in pred_dir. Errors: YOLOC_ERR_IO / YOLOC_ERR_NOT_FOUND

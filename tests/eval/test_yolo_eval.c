@@ -69,6 +69,21 @@ int main(void) {
     CHECK_CONTAINS(logbuf, "999.txt: no image named 999");
     CHECK(strstr(logbuf, "readme") == NULL);
 
+    /* no threshold (yoloc eval's default): the 0.0005 detection is scored too */
+    {
+        eval_set s0;
+        pred_report r0;
+        FILE *nf = fopen("/dev/null", "w");
+        log_set_stream(nf);
+        CHECK_EQ_INT(eval_load_yolo(&s0, im, 2, 2, dir, EVAL_CONF_NONE, &r0), YOLOC_OK);
+        log_set_stream(stderr);
+        if (nf) fclose(nf);
+        CHECK_EQ_INT(r0.dets_below_conf, 0);
+        CHECK_EQ_INT(r0.dets_kept, 3);
+        CHECK_EQ_INT(s0.images[0].ndet, 2);
+        eval_set_free(&s0);
+        CHECK_EQ_INT(eval_load_yolo(&s0, im, 2, 2, dir, -0.5, &r0), YOLOC_ERR_INVALID); /* only the "none" value */
+    }
     CHECK_EQ_INT(s.nimages, 2);
     CHECK_EQ_INT(s.images[0].id, 12); /* numeric stems are the ids */
     CHECK_EQ_INT(s.images[1].id, 345);
