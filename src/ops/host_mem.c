@@ -1,4 +1,5 @@
-/* Host memory for the backends whose buffers are host memory (ref, cpu). */
+/* Host memory for the backends whose buffers are host memory (ref, cpu):
+ * their tables' buffer entries. */
 #include "ops/ops.h"
 
 #include <stdint.h>
@@ -27,4 +28,22 @@ void ops_host_free(void *ctx, void *p) {
     void *raw;
     memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof raw);
     free(raw);
+}
+
+status ops_host_copy(void *ctx, void *dst, const void *src, size_t bytes) {
+    (void)ctx;
+    if (bytes) memmove(dst, src, bytes);
+    return YOLOC_OK;
+}
+
+status ops_host_zero(void *ctx, void *p, size_t bytes) {
+    (void)ctx;
+    if (bytes) memset(p, 0, bytes);
+    return YOLOC_OK;
+}
+
+/* Every call of a host backend returns when its work is done. */
+status ops_host_sync(void *ctx) {
+    (void)ctx;
+    return YOLOC_OK;
 }

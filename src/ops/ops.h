@@ -349,10 +349,15 @@ void bn_fold_cpu(int co, size_t per, float eps, const float *w, const float *gam
                  const float *running_mean, const float *running_var, float *wf, float *bf);
 
 /* ------------------------------------------------------------------------ */
-/* Host memory of the host backends (ref and cpu share it): zeroed, 64-byte
- * aligned, large blocks untouched until used. */
+/* Host memory of the host backends (ref and cpu share it, and these are
+ * their table's buffer entries): zeroed, 64-byte aligned, large blocks
+ * untouched until used; copies in any direction are memmove; nothing is
+ * queued, so sync has nothing to wait for. */
 status ops_host_alloc(void *ctx, size_t bytes, void **out);
 void ops_host_free(void *ctx, void *p);
+status ops_host_copy(void *ctx, void *dst, const void *src, size_t bytes);
+status ops_host_zero(void *ctx, void *p, size_t bytes);
+status ops_host_sync(void *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Multi-tensor ops: the optimizer's update, EMA and the gradient utilities

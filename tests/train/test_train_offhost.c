@@ -17,6 +17,7 @@
 #include "io/safetensors.h"
 #include "train/config.h"
 #include "train/trainer.h"
+#include "train_inproc.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,31 +26,16 @@
 
 static char TMP[256];
 
+/* toks0[0..n0) then the NULL-terminated extra tokens. */
 static status train(char *dir, size_t cap, const char *const *toks0, int n0, ...) {
-    char *toks[64];
+    const char *toks[64];
     int n = 0;
-    for (int i = 0; i < n0; i++) toks[n++] = strdup(toks0[i]);
+    for (int i = 0; i < n0 && n < 64; i++) toks[n++] = toks0[i];
     va_list ap;
     va_start(ap, n0);
-    for (const char *s; (s = va_arg(ap, const char *)) && n < 64;) toks[n++] = strdup(s);
+    for (const char *s; (s = va_arg(ap, const char *)) && n < 64;) toks[n++] = s;
     va_end(ap);
-    config c;
-    kv_args a;
-    status st = config_init(&c);
-    if (st == YOLOC_OK) st = kv_parse(&a, n, toks);
-    if (st == YOLOC_OK) st = config_apply_args(&c, &a);
-    fflush(stdout);
-    int saved = dup(1);
-    if (!freopen("/dev/null", "w", stdout)) return YOLOC_ERR_IO;
-    dist one;
-    dist_single(&one);
-    if (st == YOLOC_OK) st = train_run(&c, &one, dir, cap);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    config_free(&c);
-    for (int i = 0; i < n; i++) free(toks[i]);
-    return st;
+    return train_tokens(dir, cap, n, toks);
 }
 
 /* Every tensor of two safetensors files equal, byte for byte. */

@@ -14,14 +14,15 @@
  * after OpenMP has started is not safe, so those run the yoloc binary.)
  * ctest-labels: train */
 #include "harness.h"
-#include "ops/backend.h"
 #include "io/file.h"
 #include "io/safetensors.h"
+#include "ops/backend.h"
 #include "train/bnstats.h"
 #include "train/config.h"
 #include "train/lrbatch.h"
 #include "train/trainer.h"
 #include "train/weights.h"
+#include "train_inproc.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -36,29 +37,13 @@ static const char *TINY = YOLOC_SOURCE_DIR "/tests/train/yolov8t.yaml";
 /* Runs `yoloc train` with the given key=value tokens (NULL-terminated);
  * returns the status; dir receives the run directory. */
 static status train(char *dir, size_t cap, ...) {
-    char *toks[64];
+    const char *toks[64];
     int n = 0;
     va_list ap;
     va_start(ap, cap);
-    for (const char *s; (s = va_arg(ap, const char *)) && n < 64;) toks[n++] = strdup(s);
+    for (const char *s; (s = va_arg(ap, const char *)) && n < 64;) toks[n++] = s;
     va_end(ap);
-    config c;
-    kv_args a;
-    status st = config_init(&c);
-    if (st == YOLOC_OK) st = kv_parse(&a, n, toks);
-    if (st == YOLOC_OK) st = config_apply_args(&c, &a);
-    fflush(stdout);
-    int saved = dup(1);
-    if (!freopen("/dev/null", "w", stdout)) return YOLOC_ERR_IO;
-    dist one;
-    dist_single(&one);
-    if (st == YOLOC_OK) st = train_run(&c, &one, dir, cap);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    config_free(&c);
-    for (int i = 0; i < n; i++) free(toks[i]);
-    return st;
+    return train_tokens(dir, cap, n, toks);
 }
 
 typedef struct {

@@ -5,11 +5,7 @@
  * scratch (cpu_ctx). */
 #include "ops/backend.h"
 
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* ---- context and buffers */
+/* ---- context (buffers: host memory, ops/host_mem.c) */
 static status cpu_be_ctx_create(void **out) {
     cpu_ctx *ctx = NULL;
     status st = cpu_ctx_create(&ctx);
@@ -17,23 +13,6 @@ static status cpu_be_ctx_create(void **out) {
     return st;
 }
 static void cpu_be_ctx_free(void *ctx) { cpu_ctx_free(ctx); }
-
-static status cpu_buf_alloc(void *ctx, size_t bytes, void **out) { return ops_host_alloc(ctx, bytes, out); }
-static void cpu_buf_free(void *ctx, void *p) { ops_host_free(ctx, p); }
-static status cpu_zero(void *ctx, void *p, size_t bytes) {
-    (void)ctx;
-    if (bytes) memset(p, 0, bytes);
-    return YOLOC_OK;
-}
-static status cpu_copy(void *ctx, void *dst, const void *src, size_t bytes) {
-    (void)ctx;
-    if (bytes) memmove(dst, src, bytes);
-    return YOLOC_OK;
-}
-static status cpu_sync(void *ctx) {
-    (void)ctx; /* every call returns when its work is done */
-    return YOLOC_OK;
-}
 
 /* ---- convolution (oneDNN; bf16 on AVX-512 CPUs, emulated without
  * AVX512-BF16/AMX) */
@@ -160,13 +139,13 @@ const ops_backend OPS_BACKEND_CPU = {
     .bf16_convs = cpu_bf16_convs,
     .ctx_create = cpu_be_ctx_create,
     .ctx_free = cpu_be_ctx_free,
-    .buf_alloc = cpu_buf_alloc,
-    .buf_free = cpu_buf_free,
-    .copy_to_host = cpu_copy,
-    .copy_from_host = cpu_copy,
-    .copy = cpu_copy,
-    .zero = cpu_zero,
-    .sync = cpu_sync,
+    .buf_alloc = ops_host_alloc,
+    .buf_free = ops_host_free,
+    .copy_to_host = ops_host_copy,
+    .copy_from_host = ops_host_copy,
+    .copy = ops_host_copy,
+    .zero = ops_host_zero,
+    .sync = ops_host_sync,
     .conv2d_init = cpu_conv2d_init,
     .conv2d_forward = cpu_conv2d_forward,
     .conv2d_backward = cpu_conv2d_backward,

@@ -4,26 +4,7 @@
  * so a model on it runs BatchNorm, then SiLU, as separate steps. */
 #include "ops/backend.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-/* ---- buffers: host memory (the cpu backend's allocator) */
-static status ref_buf_alloc(void *ctx, size_t bytes, void **out) { return ops_host_alloc(ctx, bytes, out); }
-static void ref_buf_free(void *ctx, void *p) { ops_host_free(ctx, p); }
-static status ref_copy(void *ctx, void *dst, const void *src, size_t bytes) {
-    (void)ctx;
-    if (bytes) memmove(dst, src, bytes);
-    return YOLOC_OK;
-}
-static status ref_zero(void *ctx, void *p, size_t bytes) {
-    (void)ctx;
-    if (bytes) memset(p, 0, bytes);
-    return YOLOC_OK;
-}
-static status ref_sync(void *ctx) {
-    (void)ctx;
-    return YOLOC_OK;
-}
+/* Buffers: host memory (ops/host_mem.c). */
 
 /* ---- convolution: bf16 operands are rounded in C, anywhere */
 static int ref_bf16_convs(void) { return 1; }
@@ -140,13 +121,13 @@ const ops_backend OPS_BACKEND_REF = {
     .bf16_convs = ref_bf16_convs,
     .ctx_create = NULL, /* no context */
     .ctx_free = NULL,
-    .buf_alloc = ref_buf_alloc,
-    .buf_free = ref_buf_free,
-    .copy_to_host = ref_copy,
-    .copy_from_host = ref_copy,
-    .copy = ref_copy,
-    .zero = ref_zero,
-    .sync = ref_sync,
+    .buf_alloc = ops_host_alloc,
+    .buf_free = ops_host_free,
+    .copy_to_host = ops_host_copy,
+    .copy_from_host = ops_host_copy,
+    .copy = ops_host_copy,
+    .zero = ops_host_zero,
+    .sync = ops_host_sync,
     .conv2d_init = ref_conv2d_init,
     .conv2d_forward = ref_conv2d_forward,
     .conv2d_backward = ref_conv2d_backward,
