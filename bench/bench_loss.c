@@ -5,7 +5,7 @@
  * Usage: bench_loss [repeats=15] [batch=16]. */
 #include "core/rng.h"
 #include "core/timer.h"
-#include "loss/v8loss.h"
+#include "ops/loss/v8loss.h"
 
 #include <omp.h>
 #include <stdio.h>

@@ -6,8 +6,9 @@
  * gradients, buffers or activations in place (instead of through the
  * backend's copies and ops) crashes at once, where a GPU backend would read
  * garbage. Its entries translate the pointers back and call the reference.
- * host_memory = 0, so the model stages its input, the raw head and its
- * gradient through copies, as it would for a GPU.
+ * host_memory = 0, so the model stages its input and eval output through
+ * copies, as it would for a GPU; the losses run on its memory like every
+ * other op.
  *
  * Test-only (not registered): the tests add it to the backends they check. */
 #ifndef YOLOC_TESTS_BACKEND_OFFHOST_H
@@ -168,6 +169,15 @@ static void oh_ema(size_t n, float *x, const float *y, float d, float omd) {
     oh_ref()->ema_blend(n, OHF(x), OHF(y), d, omd);
 }
 
+static status oh_v8_loss(void *ctx, struct v8_loss *L, const float *pred, const ops_head_grid *g, const float *t,
+                         size_t nt, float terms[3], float *grad) {
+    return oh_ref()->v8_loss(ctx, L, OHF(pred), g, t, nt, terms, OHF(grad));
+}
+static status oh_v5_loss(void *ctx, struct v5_loss *L, const float *pred, const ops_head_grid *g, const float *anchors,
+                         const float *t, size_t nt, float terms[3], float *grad) {
+    return oh_ref()->v5_loss(ctx, L, OHF(pred), g, anchors, t, nt, terms, OHF(grad));
+}
+
 static const ops_backend OPS_BACKEND_OFFHOST = {
     .name = "offhost",
     .about = "the reference kernels on memory the host cannot touch (tests)",
@@ -213,6 +223,8 @@ static const ops_backend OPS_BACKEND_OFFHOST = {
     .dfl_decode = oh_dfl,
     .v5_decode = oh_v5dec,
     .bn_fold = oh_fold,
+    .v8_loss = oh_v8_loss,
+    .v5_loss = oh_v5_loss,
     .sgd_update = oh_sgd,
     .adam_update = oh_adam,
     .chunk_sumsq = oh_sumsq,

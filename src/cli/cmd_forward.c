@@ -137,7 +137,7 @@ int cmd_forward(int argc, char **argv) {
         transpose_bac(g, gt, B, A, C, 0);
         TRY_GOTO(st, model_zero_grad(m));
         double t2 = time_now();
-        TRY_GOTO(st, model_backward(m, gt));
+        TRY_GOTO(st, model_backward_host(m, gt));
         log_info("backward: %.3f s -> %s", time_now() - t2, gout);
         TRY_GOTO(st, write_grads(m, gout));
     }

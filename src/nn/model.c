@@ -72,7 +72,7 @@ static void plan_release(model *m) {
     free(m->input_host);
     free(m->raw_host);
     free(m->out_host);
-    m->input_host = m->raw_host = m->out_host = m->dout_dev = NULL;
+    m->input_host = m->raw_host = m->out_host = m->head_grad = NULL;
     m->planned = 0;
     m->out = NULL;
 }
@@ -286,17 +286,17 @@ status model_plan(model *m, int n, int h, int w, int training) {
     arena_init_measure(&a);
     plan_ctx pc = {.a = &a, .training = training, .measure = 1};
     TRY(plan_pass(m, &pc, n, h, w));
-    /* the activations, in the backend's memory (with the head's gradient
-     * for a backend without host memory) */
+    /* the activations, in the backend's memory, with the head's gradient
+     * in training plans (the loss writes it there) */
     const int staged = !m->opt.be->host_memory;
     size_t raw = (size_t)n * m->anchors * model_raw_channels(m) * sizeof(float);
-    size_t cap = a.peak + (staged && training ? arena_round(raw) : 0);
+    size_t cap = a.peak + (training ? arena_round(raw) : 0);
     TRY(backend_alloc(m->opt.be, m->bectx, cap, &m->act_mem));
     arena_init_buffer(&m->act, m->act_mem, cap);
     plan_ctx real = {.a = &m->act, .training = training, .measure = 0};
     status st = plan_pass(m, &real, n, h, w);
+    if (st == YOLOC_OK && training) m->head_grad = arena_alloc(&m->act, raw);
     if (st == YOLOC_OK && staged) {
-        if (training) m->dout_dev = arena_alloc(&m->act, raw);
         m->input_host = malloc((size_t)n * h * w * m->spec.in_ch * sizeof(float));
         m->raw_host = malloc(raw);
         m->out_host = malloc((size_t)n * m->anchors * m->out_channels * sizeof(float));
@@ -361,12 +361,6 @@ status model_backward(model *m, const float *dout) {
     if (!m->planned || !m->plan_training || !m->training_forward_done)
         return err_set(YOLOC_ERR_INVALID, "model_backward: needs a training plan and a forward pass first");
     memset(m->grad_seen, 0, (size_t)m->nlayers);
-    const size_t raw = (size_t)m->plan_n * m->anchors * model_raw_channels(m) * sizeof(float);
-    m->traffic_to_backend += raw;
-    if (m->dout_dev) { /* the head's gradient comes from the host */
-        TRY(backend_from_host(m->opt.be, m->bectx, m->dout_dev, dout, raw));
-        dout = m->dout_dev;
-    }
     for (int i = m->nlayers - 1; i >= 0; i--) {
         nn_layer *L = &m->layers[i];
         const float *dy = i == m->nlayers - 1 ? dout : L->dy;
@@ -521,6 +515,17 @@ status model_output_host(const model *m, const float **out) {
     return YOLOC_OK;
 }
 
+float *model_head_grad(model *m) { return m->planned && m->plan_training ? m->head_grad : NULL; }
+
+status model_backward_host(model *m, const float *dout_host) {
+    float *g = model_head_grad(m);
+    if (!g) return err_set(YOLOC_ERR_INVALID, "model_backward: needs a training plan and a forward pass first");
+    const size_t n = (size_t)m->plan_n * m->anchors * model_raw_channels(m);
+    m->traffic_to_backend += n * sizeof(float);
+    if (dout_host != g) TRY(model_from_host(m, g, dout_host, n));
+    return model_backward(m, g);
+}
+
 status model_raw_output_host(const model *m, const float **out) {
     *out = NULL;
     const float *raw = model_raw_output(m);
@@ -574,6 +579,7 @@ void model_traffic_reset(model *m) { m->traffic_to_backend = m->traffic_to_host 
 /* The counter is bookkeeping, not the model's state: it counts through a
  * const model too (the loss holds one). */
 void model_note_to_host(const model *m, size_t bytes) { ((model *)m)->traffic_to_host += bytes; }
+void model_note_to_backend(const model *m, size_t bytes) { ((model *)m)->traffic_to_backend += bytes; }
 void *model_backend_ctx(const model *m) { return m->bectx; }
 
 static void fmt_thousands(char *buf, size_t cap, unsigned long long v) {

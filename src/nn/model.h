@@ -97,10 +97,17 @@ status model_flops(model *m, int h, int w, double *flops);
  * call), in the backend's memory: read it in place on a host-memory
  * backend, else through model_to_host. */
 status model_forward(model *m, const float *input, const float **out);
-/* Backward of the last training forward: dout has the raw head's shape
- * [B, A, no]. Parameter gradients ACCUMULATE into m->grads (zero them with
- * model_zero_grad before a new accumulation). */
+/* Backward of the last training forward: dout, in the backend's memory
+ * (normally model_head_grad's buffer, where the loss writes), has the raw
+ * head's shape [B, A, no]. Parameter gradients ACCUMULATE into m->grads
+ * (zero them with model_zero_grad before a new accumulation). */
 status model_backward(model *m, const float *dout);
+/* The training plan's buffer for the head's gradient [B, A, no], in the
+ * backend's memory (NULL outside training plans). */
+float *model_head_grad(model *m);
+/* model_backward from a gradient in host memory: copied into
+ * model_head_grad's buffer first (counted as traffic to the backend). */
+status model_backward_host(model *m, const float *dout_host);
 /* The raw head [B, A, 4*reg_max + nc] (v5: [B, A, 5 + nc]) of the last
  * forward, in training and eval plans (eval: for validation losses). NULL
  * when not planned. */
@@ -203,8 +210,9 @@ int model_out_channels(const model *m);
 int model_planned_batch(const model *m);
 backend model_backend(const model *m);
 /* What crosses between the host and the model's backend: the input batch
- * (model_forward), the head's gradient (model_backward) into it, and what
- * the host reads of it (model_note_to_host: the loss reads the raw head).
+ * (model_forward) and the loss's targets into it (model_note_to_backend),
+ * and what the host reads of it (model_note_to_host: the loss's scalars,
+ * the eval output).
  * Copies on a backend with its own memory; reads and writes in place on a
  * host-memory backend (ref, cpu), counted the same. yoloc bench reports it
  * per step. */
@@ -214,6 +222,7 @@ typedef struct {
 void model_traffic_get(const model *m, model_traffic *out);
 void model_traffic_reset(model *m);
 void model_note_to_host(const model *m, size_t bytes);
+void model_note_to_backend(const model *m, size_t bytes);
 /* Its context (ops/backend.h), for buffers that live beside the model's
  * (optimizer state, EMA, snapshots). */
 void *model_backend_ctx(const model *m);

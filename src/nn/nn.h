@@ -145,7 +145,8 @@ struct model {
     /* staging for a backend without host memory (NULL otherwise): the NHWC
      * input, the raw head and its gradient on the host side, and the
      * gradient on the backend side */
-    float *input_host, *raw_host, *out_host, *dout_dev;
+    float *input_host, *raw_host, *out_host;
+    float *head_grad; /* training plans: the loss's gradient of the raw head (backend memory) */
     float *scratch[2];       /* shared by Conv blocks in backward / eval */
     size_t scratch_floats;
     const float *out;        /* the model's output for this plan */

@@ -29,6 +29,17 @@
 
 #include "ops/ops.h"
 
+struct v8_loss; /* ops/loss/v8loss.h */
+struct v5_loss; /* ops/loss/v5loss.h */
+
+/* The raw head's grid for the losses: batch images; per level, h x w cells
+ * at stride pixels (the input is h[0]*stride[0] x w[0]*stride[0]). */
+#define OPS_HEAD_MAX_LEVELS 8
+typedef struct {
+    int batch, nlevels;
+    int h[OPS_HEAD_MAX_LEVELS], w[OPS_HEAD_MAX_LEVELS], stride[OPS_HEAD_MAX_LEVELS];
+} ops_head_grid;
+
 struct ops_backend {
     const char *name;  /* "ref", "cpu": the value of backend= */
     const char *about; /* one line for `yoloc version` and errors */
@@ -139,6 +150,19 @@ struct ops_backend {
     void (*bn_fold)(int co, size_t per, float eps, const float *w, const float *gamma, const float *beta,
                     const float *running_mean, const float *running_var, float *wf, float *bf);
 
+    /* ---- the detection losses (ops/loss/v8loss.h, v5loss.h: the math and
+     * its errors), assignment included, on the raw head: pred and grad
+     * (NULL: no gradient; else overwritten) are backend buffers [B, A, no];
+     * the grid, the targets [N, 6] and the v5 anchor sizes [nl, na, 2] are
+     * host memory (what goes in). What comes out to the host: terms[3] and
+     * the loss's scalars in L (v8: tss, tss_raw, nfg). L is the host-side
+     * state; a backend keeps its workspace under it. */
+    status (*v8_loss)(void *ctx, struct v8_loss *L, const float *pred, const ops_head_grid *g,
+                      const float *targets, size_t ntargets, float terms[3], float *grad);
+    status (*v5_loss)(void *ctx, struct v5_loss *L, const float *pred, const ops_head_grid *g,
+                      const float *anchors, const float *targets, size_t ntargets, float terms[3],
+                      float *grad);
+
     /* ---- multi-tensor ops over the flat parameter buffers (ops.h): the
      * optimizer's update, EMA, and the gradient norm, scale and finite
      * check; partials is backend memory, the chunk list host memory */
@@ -235,6 +259,17 @@ static inline int backend_chunk_all_finite(backend be, const ops_chunk *ch, size
 static inline double backend_chunk_sqdiff_copy(backend be, const ops_chunk *ch, size_t nch, size_t numel,
                                                const float *g, float *prev, double *partials) {
     return be->chunk_sqdiff_copy(ch, nch, numel, g, prev, partials);
+}
+/* The detection losses (see the table) through the table. */
+static inline status backend_v8_loss(backend be, void *ctx, struct v8_loss *L, const float *pred,
+                                     const ops_head_grid *g, const float *targets, size_t ntargets, float terms[3],
+                                     float *grad) {
+    return be->v8_loss(ctx, L, pred, g, targets, ntargets, terms, grad);
+}
+static inline status backend_v5_loss(backend be, void *ctx, struct v5_loss *L, const float *pred,
+                                     const ops_head_grid *g, const float *anchors, const float *targets,
+                                     size_t ntargets, float terms[3], float *grad) {
+    return be->v5_loss(ctx, L, pred, g, anchors, targets, ntargets, terms, grad);
 }
 static inline void backend_ema_blend(backend be, size_t n, float *x, const float *y, float d, float omd) {
     be->ema_blend(n, x, y, d, omd);

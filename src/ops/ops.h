@@ -154,6 +154,9 @@ void bn_cpu_free(bn_cpu *p);
  * 2c+1 doubles; backward: one of 2c. dgamma/dbeta are this process's own
  * sums (the gradient all-reduce adds the processes). save_mean/save_var and
  * the running statistics follow bn_desc's conventions. */
+/* The reducer sums n doubles in place across the processes; x is host
+ * memory (the transport's): a backend whose work buffer is its own copies
+ * the sums (2c+1 or 2c doubles, a few KB) to the host around the call. */
 typedef struct {
     status (*fn)(void *ctx, double *x, size_t n);
     void *ctx;

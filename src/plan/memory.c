@@ -4,7 +4,7 @@
 #include "core/timer.h"
 #include "data/loader.h"
 #include "eval/nms.h"
-#include "loss/assigner.h"
+#include "ops/loss/assigner.h"
 #include "ops/backend.h"
 #include "train/detloss.h"
 #include "train/ema.h"
@@ -180,7 +180,7 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     ema e;
     detloss loss, vloss;
     int have_o = 0, have_e = 0, have_l = 0, have_vl = 0;
-    float *grad = NULL, *snap[2 + OPTIM_MAX_STATE] = {0}, *snap_b[2] = {0};
+    float *snap[2 + OPTIM_MAX_STATE] = {0}, *snap_b[2] = {0};
     void *nms_ws = NULL;
     status st = YOLOC_OK;
     out->base = sys_rss_now();
@@ -244,11 +244,7 @@ status mem_measure(const config *c, const dataset *ds, norm_kind norm, optim_kin
     TRY_GOTO(st, model_plan(m, bt->n, bt->h, bt->w, 1));
     const float *y;
     TRY_GOTO(st, model_forward(m, bt->images, &y));
-    size_t need = (size_t)bt->n * model_anchors(m) * model_out_channels(m);
-    if (!(grad = malloc(need * sizeof(float)))) {
-        st = err_set(YOLOC_ERR_NOMEM, "memory check: out of memory (loss gradient)");
-        goto fail;
-    }
+    float *grad = model_head_grad(m);
     float terms[3];
     st = detloss_compute(&loss, m, bt->targets, bt->ntargets, terms, grad);
     if (st < 0 && st != YOLOC_ERR_NUMERIC) goto fail;
@@ -297,7 +293,6 @@ fail:
     free(nms_ws);
     loader_close(VL);
     loader_close(L);
-    free(grad);
     if (m) { /* the snapshots live on the model's backend */
         for (int i = 0; i < 2 + OPTIM_MAX_STATE; i++) backend_free(model_backend(m), model_backend_ctx(m), snap[i]);
         for (int i = 0; i < 2; i++) backend_free(model_backend(m), model_backend_ctx(m), snap_b[i]);

@@ -109,7 +109,7 @@ status bench_run(const bench_options *o, bench_result *r) {
         return err_set(YOLOC_ERR_INVALID, "bench: batch must be >= 1 and reps in [1, %d] (got batch %d, reps %d)",
                        BENCH_MAX_REPS, o->batch, o->reps);
     model *m = NULL;
-    float *x = NULL, *targets = NULL, *grad = NULL;
+    float *x = NULL, *targets = NULL;
     optim opt;
     ema e;
     detloss L;
@@ -173,12 +173,7 @@ status bench_run(const bench_options *o, bench_result *r) {
     TRY_GOTO(st, detloss_init(&L, m, &lc));
     have_loss = 1;
     optim_describe(&opt, o->lr, o->momentum, o->weight_decay, r->optimizer, sizeof r->optimizer);
-    size_t nout = (size_t)B * model_anchors(m) * model_out_channels(m);
-    grad = malloc(nout * sizeof(float));
-    if (!grad) {
-        st = err_set(YOLOC_ERR_NOMEM, "bench: out of memory for the loss gradient");
-        goto fail;
-    }
+    const ops_chunk hchunk = {0, (size_t)B * model_anchors(m) * model_raw_channels(m)};
     optim_group_hp hp[3] = {{o->lr, o->momentum, 0}, {o->lr, o->momentum, o->weight_decay}, {o->lr, o->momentum, 0}};
 
     TRY_GOTO(st, model_profile_enable(m, 1));
@@ -196,6 +191,7 @@ status bench_run(const bench_options *o, bench_result *r) {
         TRY_GOTO(st, model_forward(m, x, &out));
         double t2 = time_now();
         float terms[3];
+        float *grad = model_head_grad(m); /* the loss writes it where the backward reads it */
         st = detloss_compute(&L, m, targets, nt, terms, grad);
         if (st < 0) {
             err_prefix(st, "bench: loss of the synthetic batch");
@@ -203,7 +199,7 @@ status bench_run(const bench_options *o, bench_result *r) {
         }
         /* the trainer's convention: the batch's sums, normalised at the step */
         float scale = (float)L.norm;
-        for (size_t i = 0; i < nout; i++) grad[i] *= scale;
+        backend_chunk_scale(model_backend(m), &hchunk, 1, hchunk.len, grad, scale);
         double t3 = time_now();
         TRY_GOTO(st, model_backward(m, grad));
         double t4 = time_now();
@@ -272,7 +268,6 @@ fail:
     if (have_loss) detloss_free(&L);
     if (have_ema) ema_free(&e);
     if (have_opt) optim_free(&opt);
-    free(grad);
     free(targets);
     free(x);
     model_free(m);
@@ -309,8 +304,8 @@ void bench_print(const bench_result *r, FILE *f, int top) {
     fprintf(f, "%-38s %10s in, %s out per step (backend %s: %s)\n", "host <-> backend traffic",
             sys_fmt_bytes((size_t)r->to_backend_bytes, tb, sizeof tb), sys_fmt_bytes((size_t)r->to_host_bytes, th, sizeof th),
             r->backend_name,
-            r->host_memory ? "host memory, read and written in place; in: the input batch and the head's gradient, "
-                             "out: the raw head the loss reads"
+            r->host_memory ? "host memory, read and written in place; in: the input batch and the targets, "
+                             "out: the loss's scalars"
                            : "copies");
 
     double step = r->step_mean_s;

@@ -1,5 +1,6 @@
 /* Detection-loss dispatch (see detloss.h). */
 #include "train/detloss.h"
+#include "ops/backend.h"
 
 #include <string.h>
 
@@ -55,24 +56,27 @@ void detloss_free(detloss *L) {
 
 status detloss_compute(detloss *L, const model *m, const float *targets, size_t ntargets,
                        float terms[3], float *grad) {
-    int nl = model_nlevels(m), lh[SPEC_MAX_LEVELS], lw[SPEC_MAX_LEVELS], strides[SPEC_MAX_LEVELS];
-    for (int l = 0; l < nl; l++) {
-        model_level_shape(m, l, &lh[l], &lw[l]);
-        strides[l] = model_stride(m, l);
+    const float *raw = model_raw_output(m);
+    if (!raw) return err_set(YOLOC_ERR_INVALID, "detloss: the model is not planned");
+    ops_head_grid g = {.batch = model_planned_batch(m), .nlevels = model_nlevels(m)};
+    for (int l = 0; l < g.nlevels; l++) {
+        model_level_shape(m, l, &g.h[l], &g.w[l]);
+        g.stride[l] = model_stride(m, l);
     }
-    int B = model_planned_batch(m);
-    /* the loss runs on the host: it reads the raw head */
-    const float *raw;
-    TRY(model_raw_output_host(m, &raw));
+    /* the loss runs on the backend: the targets go in, the terms and the
+     * normaliser come out */
+    backend be = model_backend(m);
+    void *ctx = model_backend_ctx(m);
+    model_note_to_backend(m, ntargets * 6 * sizeof(float));
+    model_note_to_host(m, 3 * sizeof(float) + 2 * sizeof(double));
     if (L->kind == DETLOSS_V5) {
         float anchors[SPEC_MAX_LEVELS * SPEC_MAX_ANCHORS * 2];
         TRY(model_anchor_sizes_host(m, anchors));
-        status st = v5_loss_compute(&L->v5, raw, B, nl, lh, lw, strides, anchors, targets, ntargets, terms, grad);
-        L->norm = L->norm_raw = B; /* a mean per component: images (see detloss.h) */
+        status st = backend_v5_loss(be, ctx, &L->v5, raw, &g, anchors, targets, ntargets, terms, grad);
+        L->norm = L->norm_raw = g.batch; /* a mean per component: images (see detloss.h) */
         return st;
     }
-    status st = v8_loss_compute(&L->v8, raw, B, nl, lh, lw, strides, targets,
-                                ntargets, terms, grad);
+    status st = backend_v8_loss(be, ctx, &L->v8, raw, &g, targets, ntargets, terms, grad);
     L->norm = L->v8.tss;
     L->norm_raw = L->v8.tss_raw;
     return st;

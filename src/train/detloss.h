@@ -1,6 +1,6 @@
 /* The detection loss of a model, whatever its head: the trainer and the
  * validator call this, which dispatches to the loss of the model's Detect
- * head (loss/v8loss for the anchor-free YOLOv8 head, loss/v5loss for the
+ * head (ops/loss/v8loss for the anchor-free YOLOv8 head, ops/loss/v5loss for the
  * anchor-based YOLOv5 head).
  *
  * Normalisation contract (what makes accumulation exact, see lrbatch.h):
@@ -16,8 +16,8 @@
 #define YOLOC_TRAIN_DETLOSS_H
 
 #include "core/status.h"
-#include "loss/v5loss.h"
-#include "loss/v8loss.h"
+#include "ops/loss/v5loss.h"
+#include "ops/loss/v8loss.h"
 #include "nn/model.h"
 
 typedef enum { DETLOSS_V8 = 0, DETLOSS_V5 = 1 } detloss_kind;
@@ -50,8 +50,10 @@ typedef struct {
 status detloss_init(detloss *L, const model *m, const detloss_cfg *cfg);
 void detloss_free(detloss *L);
 /* The loss of the model's last forward (training or eval plan) for the
- * batch's targets [N, 6]; terms[3] (the loss items as Ultralytics / YOLOv5
- * log them) and, when grad != NULL, d(terms sum)/d(raw head) [B, A, no].
+ * batch's targets [N, 6] (host memory), run by the model's backend on the
+ * raw head where it lives; terms[3] (the loss items as Ultralytics / YOLOv5
+ * log them) and, when grad != NULL, d(terms sum)/d(raw head) [B, A, no]
+ * into grad, a buffer of the model's backend (model_head_grad's).
  * YOLOC_ERR_NUMERIC when a term is not finite. */
 status detloss_compute(detloss *L, const model *m, const float *targets, size_t ntargets,
                        float terms[3], float *grad);

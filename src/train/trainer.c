@@ -12,6 +12,7 @@
 #include "io/tfevents.h"
 #include "nn/model.h"
 #include "ops/backend.h"
+#include "train/bcomm.h"
 #include "train/bnstats.h"
 #include "train/checkpoint.h"
 #include "train/detloss.h"
@@ -128,8 +129,6 @@ struct trainer {
     char dir[4096];
     FILE *steps_csv, *results_csv;
     tfevents *tb;          /* TensorBoard (tensorboard=True, rank 0) */
-    float *grad;           /* loss gradient buffer [batch, A, no] */
-    size_t grad_cap;
     /* progress */
     long step, iteration, last_opt_iter;
     int start_epoch;
@@ -153,6 +152,7 @@ struct trainer {
         dist_req req;
     } *buckets;
     int nbuckets, next_bucket, hook_armed;
+    float *grad_stage;      /* host copy of the gradients the buckets reduce (bcomm_staged), else NULL */
     status hook_st;
     double comm_step_s;     /* waiting for gradient all-reduces after backward, this epoch */
     double allreduce_ref_s; /* one blocking all-reduce of the gradients (measured at start) */
@@ -201,9 +201,9 @@ static void trainer_free(trainer *t) {
     if (t->steps_csv) fclose(t->steps_csv);
     if (t->results_csv) fclose(t->results_csv);
     tfe_close(t->tb);
-    free(t->grad);
     free(t->args_text);
     free(t->buckets);
+    free(t->grad_stage);
 }
 
 void train_aug_params(const config *c, aug_params *a) {
@@ -447,13 +447,6 @@ static status setup(trainer *t) {
     noise_est_init(&t->ns, NS_DECAY);
     backend be;
     TRY(config_backend(c, &be));
-    /* the communicator moves host memory (MPI); a backend with its own
-     * memory needs a device-aware transport (NCCL), which dist/ has not */
-    if (t->d->world > 1 && !be->host_memory)
-        return err_set(YOLOC_ERR_UNSUPPORTED,
-                       "backend=%s keeps its numbers off the host, and data-parallel training over %d processes "
-                       "exchanges them through MPI on host memory; run one process, or a host-memory backend (%s)",
-                       be->name, t->d->world, "cpu, ref");
     if (c->noise_scale) {
         if (t->r.ultra) {
             log_warn("noise_scale=True: not measured with sched=ultralytics (gradients carry across epochs there)");
@@ -663,13 +656,15 @@ static status sync_start(trainer *t) {
         return err_set(YOLOC_ERR_INVALID, "rank %d: %.0f other rank(s) run different settings or models", d->rank, differ);
     }
     /* rank 0's weights, statistics, EMA, optimizer state and counters */
-    TRY(dist_broadcast(d, model_params(t->m), model_num_params(t->m) * sizeof(float), 0));
-    TRY(dist_broadcast(d, model_bufs(t->m), model_num_bufs(t->m) * sizeof(float), 0));
-    TRY(dist_broadcast(d, t->e.params, t->e.nparams * sizeof(float), 0));
-    if (t->e.nbufs) TRY(dist_broadcast(d, t->e.bufs, t->e.nbufs * sizeof(float), 0));
+    backend be = model_backend(t->m);
+    void *bx = model_backend_ctx(t->m);
+    TRY(bcomm_broadcast(d, be, bx, model_params(t->m), model_num_params(t->m) * sizeof(float), 0));
+    TRY(bcomm_broadcast(d, be, bx, model_bufs(t->m), model_num_bufs(t->m) * sizeof(float), 0));
+    TRY(bcomm_broadcast(d, be, bx, t->e.params, t->e.nparams * sizeof(float), 0));
+    if (t->e.nbufs) TRY(bcomm_broadcast(d, be, bx, t->e.bufs, t->e.nbufs * sizeof(float), 0));
     optim_state_view v[OPTIM_MAX_STATE];
     int nv = optim_state(&t->opt, v);
-    for (int i = 0; i < nv; i++) TRY(dist_broadcast(d, v[i].data, v[i].n * sizeof(float), 0));
+    for (int i = 0; i < nv; i++) TRY(bcomm_broadcast(d, be, bx, v[i].data, v[i].n * sizeof(float), 0));
     int64_t nbt = model_bn_batches(t->m);
     long counters[8] = {t->step, t->iteration, t->last_opt_iter, t->best_epoch, t->nonfinite_steps, t->e.updates,
                         t->opt.step, (long)nbt};
@@ -688,6 +683,8 @@ static status sync_start(trainer *t) {
     t->best_fitness = reals[0];
     t->lr_factor = reals[1];
     TRY(build_buckets(t));
+    if (bcomm_staged(d, be) && !(t->grad_stage = malloc(model_num_params(t->m) * sizeof(float))))
+        return err_set(YOLOC_ERR_NOMEM, "out of memory (host staging of the gradients)");
     model_set_backward_hook(t->m, bwd_hook, t);
     /* what one all-reduce of the gradients costs when nothing hides it (the
      * reference for the overlap reported each epoch) */
@@ -696,7 +693,7 @@ static status sync_start(trainer *t) {
     for (int k = 0; k < 3; k++) {
         TRY(dist_barrier(d));
         double t0 = time_now();
-        TRY(dist_allreduce_sum_f32(d, model_grads(t->m), model_num_params(t->m)));
+        TRY(bcomm_allreduce_f32(d, be, bx, model_grads(t->m), model_num_params(t->m)));
         times[k] = time_now() - t0;
     }
     t->allreduce_ref_s = time_median(times, 3);
@@ -1069,7 +1066,8 @@ static void start_bucket(trainer *t, struct gbucket *bk) {
         t->ns_local2 += backend_chunk_sumsq(model_backend(t->m), &one, 1, one.len, model_grads(t->m), t->ns_part);
     }
     if (t->hook_st == YOLOC_OK)
-        t->hook_st = dist_iallreduce_sum_f32(t->d, model_grads(t->m) + bk->lo, bk->hi - bk->lo, &bk->req);
+        t->hook_st = bcomm_istart(t->d, model_backend(t->m), model_backend_ctx(t->m), model_grads(t->m) + bk->lo,
+                                  t->grad_stage ? t->grad_stage + bk->lo : NULL, bk->hi - bk->lo, &bk->req);
 }
 
 /* After layer `layer`'s backward: start every bucket it completes, and let
@@ -1087,7 +1085,11 @@ static void bwd_hook(void *ctx, int layer) {
 static status allreduce_finish(trainer *t) {
     while (t->next_bucket < t->nbuckets) start_bucket(t, &t->buckets[t->next_bucket++]);
     double t0 = time_now();
-    for (int k = 0; k < t->nbuckets && t->hook_st == YOLOC_OK; k++) t->hook_st = dist_wait(t->d, &t->buckets[k].req);
+    for (int k = 0; k < t->nbuckets && t->hook_st == YOLOC_OK; k++) {
+        struct gbucket *bk = &t->buckets[k];
+        t->hook_st = bcomm_iwait(t->d, model_backend(t->m), model_backend_ctx(t->m), model_grads(t->m) + bk->lo,
+                                 t->grad_stage ? t->grad_stage + bk->lo : NULL, bk->hi - bk->lo, &bk->req);
+    }
     t->comm_step_s += time_now() - t0;
     t->hook_armed = 0;
     t->next_bucket = 0;
@@ -1129,13 +1131,9 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         TRY(model_plan(t->m, b->n, b->h, b->w, 1));
         const float *out;
         TRY(model_forward(t->m, b->images, &out));
-        size_t need = (size_t)b->n * model_anchors(t->m) * model_out_channels(t->m);
-        if (need > t->grad_cap) {
-            free(t->grad);
-            t->grad = malloc(need * sizeof(float));
-            t->grad_cap = t->grad ? need : 0;
-            if (!t->grad) return err_set(YOLOC_ERR_NOMEM, "out of memory (loss gradient)");
-        }
+        /* the loss writes the head's gradient where the backward reads it */
+        float *hgrad = model_head_grad(t->m);
+        const ops_chunk hchunk = {0, (size_t)b->n * model_anchors(t->m) * model_raw_channels(t->m)};
         /* does this batch end an optimizer step? (its backward then starts the all-reduce) */
         int do_step;
         if (t->r.ultra) {
@@ -1147,15 +1145,15 @@ static status train_epoch(trainer *t, int epoch, progress *pg, double tl[3]) {
         t->hook_armed = do_step && t->d->world > 1;
         float terms[3];
         (void)out;
-        status st = detloss_compute(&t->loss, t->m, b->targets, b->ntargets, terms, t->grad);
+        status st = detloss_compute(&t->loss, t->m, b->targets, b->ntargets, terms, hgrad);
         if (st < 0 && st != YOLOC_ERR_NUMERIC) return st;
         if (st == YOLOC_OK) {
             /* yoloc: back to the batch's sums (x its target-score normaliser);
              * the step's normalisation follows at the step. Ultralytics: loss
              * items x batch size. */
             double scale = t->r.ultra ? (double)b->n : t->loss.norm; /* ranks are summed by the all-reduce */
-            for (size_t i = 0; i < need; i++) t->grad[i] *= (float)scale;
-            TRY(model_backward(t->m, t->grad));
+            backend_chunk_scale(model_backend(t->m), &hchunk, 1, hchunk.len, hgrad, (float)scale);
+            TRY(model_backward(t->m, hgrad));
             for (int k = 0; k < 3; k++) {
                 step_S[k] += terms[k] * (t->r.ultra ? (double)b->n : t->loss.norm);
                 pg->loss_sum[k] += terms[k];
@@ -1509,8 +1507,10 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
     if (have_best) {
         if (t.lead) st = weights_load(t.vm, best);
         TRY_GOTO(st, agree(&t, st));
-        TRY_GOTO(st, dist_broadcast(t.d, model_params(t.vm), model_num_params(t.vm) * sizeof(float), 0));
-        TRY_GOTO(st, dist_broadcast(t.d, model_bufs(t.vm), model_num_bufs(t.vm) * sizeof(float), 0));
+        TRY_GOTO(st, bcomm_broadcast(t.d, model_backend(t.vm), model_backend_ctx(t.vm), model_params(t.vm),
+                                     model_num_params(t.vm) * sizeof(float), 0));
+        TRY_GOTO(st, bcomm_broadcast(t.d, model_backend(t.vm), model_backend_ctx(t.vm), model_bufs(t.vm),
+                                     model_num_bufs(t.vm) * sizeof(float), 0));
         printf("validating %s:\n", best);
         val_result vr;
         TRY_GOTO(st, run_validation(&t, 1, &vr));

@@ -6,7 +6,7 @@
  * invalid (all-zero) ground truths and a top-k larger than the candidates. */
 #include "core/rng.h"
 #include "harness.h"
-#include "loss/assigner.h"
+#include "ops/loss/assigner.h"
 #include "core/fastmath.h"
 
 #include <math.h>

@@ -3,7 +3,7 @@
  * points, locate, cover superset) and the distance <-> box conversions. */
 #include "core/rng.h"
 #include "harness.h"
-#include "loss/boxes.h"
+#include "ops/loss/boxes.h"
 
 #include <math.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "io/json.h"
 #include "io/npy.h"
-#include "loss/v5loss.h"
+#include "ops/loss/v5loss.h"
 
 #include <math.h>
 #include <omp.h>

@@ -7,7 +7,7 @@
 #include "gradcheck.h"
 #include "harness.h"
 #include "core/fastmath.h"
-#include "loss/v8loss.h"
+#include "ops/loss/v8loss.h"
 
 #include <math.h>
 #include <omp.h>

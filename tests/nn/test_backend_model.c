@@ -83,10 +83,11 @@ static int run(model *m, const float *x, const float *targets, size_t nt, run_ou
     int ok = model_forward(m, x, &out) == YOLOC_OK;
     o->nraw = (size_t)N * model_anchors(m) * model_raw_channels(m);
     o->raw = malloc(o->nraw * sizeof(float));
-    float *grad = malloc(o->nraw * sizeof(float));
     ok = ok && model_raw_output_host(m, &raw) == YOLOC_OK;
     if (ok) memcpy(o->raw, raw, o->nraw * sizeof(float));
-    ok = ok && detloss_compute(&L, m, targets, nt, o->terms, grad) == YOLOC_OK;
+    /* the loss on the backend, into the head-gradient buffer the backward reads */
+    float *grad = model_head_grad(m);
+    ok = ok && grad && detloss_compute(&L, m, targets, nt, o->terms, grad) == YOLOC_OK;
     ok = ok && model_zero_grad(m) == YOLOC_OK;
     ok = ok && model_backward(m, grad) == YOLOC_OK;
     size_t np = model_num_params(m), nb = model_num_bufs(m);
@@ -122,7 +123,6 @@ static int run(model *m, const float *x, const float *targets, size_t nt, run_ou
         ok = ok && model_to_host(m, o->eval, out, o->neval) == YOLOC_OK;
     }
     detloss_free(&L);
-    free(grad);
     CHECK_MSG(ok, "%s on %s: %s", "step", backend_name(model_backend(m)), yoloc_last_error());
     return ok ? 0 : -1;
 }

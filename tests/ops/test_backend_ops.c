@@ -18,6 +18,8 @@
 #include "backend_offhost.h"
 #include "harness.h"
 #include "ops/backend.h"
+#include "ops/loss/v5loss.h"
+#include "ops/loss/v8loss.h"
 #include "ops/ops.h"
 
 #include <math.h>
@@ -83,10 +85,9 @@ static float *dget(const bk *b, const float *dev, size_t n) {
 
 static void dfree(const bk *b, void *p) { b->be->buf_free(b->ctx, p); }
 
-/* Compares a backend result (in its memory) with the reference (host). */
-static void cmp(const bk *b, const char *op, const char *what, const char *cs, const float *dev, const float *want,
-                size_t n, double tol) {
-    float *got = dget(b, dev, n);
+/* Compares a backend result come back to the host with the reference. */
+static void cmp_host(const bk *b, const char *op, const char *what, const char *cs, const float *got,
+                     const float *want, size_t n, double tol) {
     double mx = 1e-6, err = 0;
     size_t at = 0;
     for (size_t i = 0; i < n; i++)
@@ -105,6 +106,13 @@ static void cmp(const bk *b, const char *op, const char *what, const char *cs, c
         }
     }
     test_checks_++;
+}
+
+/* Compares a backend result (in its memory) with the reference (host). */
+static void cmp(const bk *b, const char *op, const char *what, const char *cs, const float *dev, const float *want,
+                size_t n, double tol) {
+    float *got = dget(b, dev, n);
+    cmp_host(b, op, what, cs, got, want, n, tol);
     free(got);
 }
 
@@ -608,6 +616,65 @@ static void op_heads(const bk *b) {
     free(w), free(g), free(be_), free(rm), free(rv), free(wf), free(bf);
 }
 
+/* The detection losses on a raw head in the backend's memory: yolov8's
+ * (64x64 input, levels 8x8, 4x4, 2x2; reg_max 16, 5 classes) and yolov5's
+ * (96x64, 3 anchors per cell, 5 classes), batch 3 with an image without
+ * targets; the terms, the normaliser and the gradient against ref. */
+static void op_losses(const bk *b) {
+    rng r;
+    rng_seed_keys(&r, 17, 0, 0, 0);
+    /* image 1 has none; image 2 has two of one class in the same corner */
+    const float targets[] = {0, 1, 0.30f, 0.40f, 0.25f, 0.30f, 0, 4, 0.70f, 0.60f, 0.50f, 0.45f,
+                             2, 0, 0.52f, 0.48f, 0.90f, 0.80f, 2, 3, 0.12f, 0.85f, 0.08f, 0.10f,
+                             2, 3, 0.16f, 0.80f, 0.10f, 0.12f};
+    const size_t nt = 5;
+    const char *cs8 = "v8 64x64, 5 classes, batch 3", *cs5 = "v5 96x64, 3 anchors, 5 classes, batch 3";
+    {
+        const ops_head_grid g = {.batch = 3, .nlevels = 3, .h = {8, 4, 2}, .w = {8, 4, 2}, .stride = {8, 16, 32}};
+        v8_loss_cfg cfg = v8_loss_cfg_default(5);
+        cfg.label_smoothing = 0.1f;
+        v8_loss L0, L1;
+        CHECK_OK(v8_loss_init(&L0, &cfg));
+        CHECK_OK(v8_loss_init(&L1, &cfg));
+        const size_t n = 3 * 84 * (64 + 5);
+        float *pred = hrand(&r, n, -4, 4), *want = hnew(n), t0[5], t1[5];
+        CHECK_OK(backend_v8_loss(REF, NULL, &L0, pred, &g, targets, nt, t0, want));
+        float *P = dnew(b, pred, n), *G = dnew(b, NULL, n);
+        CHECK_OK(backend_v8_loss(b->be, b->ctx, &L1, P, &g, targets, nt, t1, G));
+        cmp(b, "v8_loss", "gradient", cs8, G, want, n, 1e-6);
+        t0[3] = (float)L0.tss_raw, t0[4] = (float)L0.nfg;
+        t1[3] = (float)L1.tss_raw, t1[4] = (float)L1.nfg;
+        cmp_host(b, "v8_loss", "terms, target-score sum, foreground", cs8, t1, t0, 5, 1e-6);
+        CHECK(L0.nfg > 0 && L0.tss_raw > 0);
+        /* the validation loss: no gradient */
+        CHECK_OK(backend_v8_loss(b->be, b->ctx, &L1, P, &g, targets, nt, t1, NULL));
+        cmp_host(b, "v8_loss", "terms without a gradient", cs8, t1, t0, 3, 1e-6);
+        dfree(b, P), dfree(b, G);
+        free(pred), free(want);
+        v8_loss_free(&L0), v8_loss_free(&L1);
+    }
+    {
+        const ops_head_grid g = {.batch = 3, .nlevels = 3, .h = {12, 6, 3}, .w = {8, 4, 2}, .stride = {8, 16, 32}};
+        const float anchors[18] = {1.25f, 1.625f, 2.0f,  3.75f,  4.125f, 2.875f, 1.875f, 3.8125f,  3.875f,
+                                   2.8125f, 3.6875f, 7.4375f, 3.625f, 2.8125f, 4.875f, 6.1875f, 11.65625f, 10.1875f};
+        v5_loss_cfg cfg = v5_loss_cfg_default(5, 3);
+        v5_loss L0, L1;
+        CHECK_OK(v5_loss_init(&L0, &cfg));
+        CHECK_OK(v5_loss_init(&L1, &cfg));
+        const size_t n = 3 * (size_t)(3 * (96 + 24 + 6)) * (5 + 5);
+        float *pred = hrand(&r, n, -3, 3), *want = hnew(n), t0[3], t1[3];
+        CHECK_OK(backend_v5_loss(REF, NULL, &L0, pred, &g, anchors, targets, nt, t0, want));
+        float *P = dnew(b, pred, n), *G = dnew(b, NULL, n);
+        CHECK_OK(backend_v5_loss(b->be, b->ctx, &L1, P, &g, anchors, targets, nt, t1, G));
+        cmp(b, "v5_loss", "gradient", cs5, G, want, n, 1e-6);
+        cmp_host(b, "v5_loss", "terms", cs5, t1, t0, 3, 1e-6);
+        CHECK(L0.nmatch > 0);
+        dfree(b, P), dfree(b, G);
+        free(pred), free(want);
+        v5_loss_free(&L0), v5_loss_free(&L1);
+    }
+}
+
 /* The multi-tensor ops over a chunk list with gaps (padding and frozen
  * tensors are never touched): SGD (momentum 0, Nesterov, plain), Adam(W),
  * the sum of squares, scale, the finite check and the EMA blend. */
@@ -736,6 +803,7 @@ static void run_all(const bk *b, int quick) {
     op_bf16(b, 4099);
     op_multi_tensor(b);
     op_heads(b);
+    op_losses(b);
     if (!quick) {
         const char *why = bf16 ? "" : " (bf16 convolutions: not on this machine)";
         printf("test_backend_ops: %s checked against ref%s\n", b->be->name, why);
@@ -826,14 +894,28 @@ static void broken_bf16(size_t n, const float *x, uint16_t *y) {
     y[n / 2] ^= 1;
 }
 
+static status broken_v8_loss(void *ctx, struct v8_loss *L, const float *pred, const ops_head_grid *g, const float *t,
+                             size_t nt, float terms[3], float *grad) {
+    TRY(g_orig->v8_loss(ctx, L, pred, g, t, nt, terms, grad));
+    if (grad) perturb(grad, (size_t)g->batch * anchor_grid_count(&L->grid) * (4 * (size_t)L->cfg.reg_max + L->cfg.nc));
+    return YOLOC_OK;
+}
+static status broken_v5_loss(void *ctx, struct v5_loss *L, const float *pred, const ops_head_grid *g,
+                             const float *anchors, const float *t, size_t nt, float terms[3], float *grad) {
+    TRY(g_orig->v5_loss(ctx, L, pred, g, anchors, t, nt, terms, grad));
+    terms[1] *= 1.001f; /* the objectness term */
+    return YOLOC_OK;
+}
+
 static void test_breakage_is_caught(const bk *b) {
     if (!b->be->host_memory) return; /* the perturbations write host memory */
     g_orig = b->be;
     ops_backend t;
     const char *names[] = {"conv2d forward", "conv2d backward (dw)", "batchnorm backward (dx)", "silu forward",
                            "groupnorm forward", "maxpool backward", "chcopy", "syncbn forward (var)",
-                           "bnsilu backward (dgamma)", "f32_to_bf16", "sgd update", "ema blend", "sum of squares", "dfl decode"};
-    for (int k = 0; k < 14; k++) {
+                           "bnsilu backward (dgamma)", "f32_to_bf16", "sgd update", "ema blend", "sum of squares", "dfl decode",
+                           "v8 loss (gradient)", "v5 loss (objectness term)"};
+    for (int k = 0; k < 16; k++) {
         t = *b->be;
         switch (k) {
         case 0: t.conv2d_forward = broken_conv_fwd; break;
@@ -856,6 +938,8 @@ static void test_breakage_is_caught(const bk *b) {
         case 11: t.ema_blend = broken_ema; break;
         case 12: t.chunk_sumsq = broken_sumsq; break;
         case 13: t.dfl_decode = broken_dfl; break;
+        case 14: t.v8_loss = broken_v8_loss; break;
+        case 15: t.v5_loss = broken_v5_loss; break;
         }
         bk tb = {&t, b->ctx};
         g_expect_fail = 1;
@@ -885,7 +969,7 @@ int main(void) {
                       b.be->upsample_forward && b.be->upsample_backward && b.be->chcopy && b.be->add && b.be->acc &&
                       b.be->f32_to_bf16 && b.be->bf16_convs && b.be->sgd_update && b.be->adam_update &&
                       b.be->chunk_sumsq && b.be->chunk_scale && b.be->chunk_all_finite && b.be->ema_blend &&
-                      b.be->dfl_decode && b.be->v5_decode && b.be->bn_fold && b.be->zero && b.be->chunk_sqdiff_copy,
+                      b.be->dfl_decode && b.be->v5_decode && b.be->bn_fold && b.be->zero && b.be->chunk_sqdiff_copy && b.be->v8_loss && b.be->v5_loss,
                   "backend %s: its table misses a required entry", b.be->name);
         CHECK_OK(backend_ctx_create(b.be, &b.ctx));
         run_all(&b, 0);

@@ -144,14 +144,16 @@ static void test_bench_run(void) {
     CHECK(r->params > 100000);
     CHECK_EQ_INT(r->threads, 1);
     CHECK_EQ_INT(r->bn_folded, 1); /* cpu backend, BatchNorm: folded for eval */
-    /* host <-> backend traffic per step: the input batch and the head's
-     * gradient in, the raw head out (64x64: 8x8 + 4x4 + 2x2 = 84 anchors of
-     * 4*16 + nc = 66 channels, nc 2) */
+    /* host <-> backend traffic per step: the input batch and the targets
+     * (10 boxes per image, 6 floats each) in; the loss's three terms (float)
+     * and its normaliser (two doubles) out. The loss runs where the raw head
+     * lives: neither the head (64x64: 84 anchors x 66 channels) nor its
+     * gradient crosses. */
     CHECK_STR(r->backend_name, "cpu");
     CHECK_EQ_INT(r->host_memory, 1);
-    const double raw = 2.0 * 84 * (64 + 2) * 4, input = 2.0 * 3 * 64 * 64 * 4;
-    CHECK_NEAR(r->to_host_bytes, raw, 0);
-    CHECK_NEAR(r->to_backend_bytes, input + raw, 0);
+    const double targets = 2.0 * 10 * 6 * 4, input = 2.0 * 3 * 64 * 64 * 4;
+    CHECK_NEAR(r->to_host_bytes, 3 * 4 + 2 * 8, 0);
+    CHECK_NEAR(r->to_backend_bytes, input + targets, 0);
     CHECK_EQ_INT(r->nlayers, 23);
     for (int i = 1; i < r->nlayers; i++)
         CHECK(r->layers[i - 1].fwd_s + r->layers[i - 1].bwd_s >= r->layers[i].fwd_s + r->layers[i].bwd_s);

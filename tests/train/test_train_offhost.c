@@ -10,6 +10,9 @@
  * optimizer's state or the EMA in place, instead of through the backend,
  * crashes the offhost run; the rest must give the reference's bits: the
  * saved weights and checkpoints, and results.csv's losses and metrics.
+ * Then two processes (mpirun, when installed) on each: the collectives over
+ * offhost's memory are staged through the host (train/bcomm.h) and must
+ * give ref's bits too.
  * ctest-labels: train */
 #include "backend_offhost.h"
 #include "harness.h"
@@ -18,6 +21,9 @@
 #include "train/config.h"
 #include "train/trainer.h"
 #include "train_inproc.h"
+
+#include "core/kv.h"
+#include "dist/dist.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -177,7 +183,74 @@ static void run_pair(const char *model_yaml, const char *tag, const char *const 
     }
 }
 
-int main(void) {
+/* Under mpirun (`--rank TOKENS...`): one rank of a data-parallel training
+ * with offhost registered; rank 0 writes the run directory. */
+static int rank_main(int argc, char **argv) {
+    if (backend_register(&OPS_BACKEND_OFFHOST) < 0) return 2;
+    config c;
+    kv_args a;
+    dist d;
+    status st = config_init(&c);
+    if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
+    if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    int opened = 0;
+    if (st == YOLOC_OK && (st = dist_open(&d, 60)) == YOLOC_OK) opened = 1;
+    char dir[512];
+    if (st == YOLOC_OK) st = train_run(&c, &d, dir, sizeof dir);
+    if (st < 0) fprintf(stderr, "rank: %s\n", yoloc_last_error());
+    if (opened) dist_close(&d, st < 0 && d.world > 1);
+    config_free(&c);
+    return st < 0 ? 1 : 0;
+}
+
+/* Two processes with SyncBatchNorm (the gradient buckets, rank 0's state
+ * broadcast, the SyncBN sums and the final weights staged through the host
+ * for offhost) against the same on ref: the same bits. */
+static void mpi_pair(void) {
+    if (system("command -v mpirun > /dev/null 2>&1") != 0) {
+        printf("test_train_offhost: two processes skipped: mpirun is not installed (apt-get install openmpi-bin)\n");
+        return;
+    }
+    char self[1024];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        CHECK_MSG(0, "cannot find the test's own binary");
+        return;
+    }
+    self[n] = 0;
+    const char *be[2] = {"ref", "offhost"};
+    char dirs[2][700];
+    for (int k = 0; k < 2; k++) {
+        char cmd[4096];
+        snprintf(dirs[k], sizeof dirs[k], "%s/runs/mpi_%s", TMP, be[k]);
+        snprintf(cmd, sizeof cmd,
+                 "mpirun --allow-run-as-root --oversubscribe -np 2 %s --rank model=%s/tests/train/yolov8t.yaml "
+                 "data=synth:classes=2,images=48,val=6,imgsz=64 imgsz=64 batch=4 nbs=8 epochs=2 optimizer=SGD "
+                 "workers=1 threads=1 plots=False close_mosaic=1 seed=5 amp=False tensorboard=False project=%s/runs "
+                 "name=mpi_%s exist_ok=True backend=%s > %s/mpi_%s.log 2>&1",
+                 self, YOLOC_SOURCE_DIR, TMP, be[k], be[k], TMP, be[k]);
+        int rc = system(cmd);
+        CHECK_MSG(rc == 0, "two processes on %s failed (%d); see %s/mpi_%s.log", be[k], rc, TMP, be[k]);
+        if (rc != 0) {
+            snprintf(cmd, sizeof cmd, "tail -n 5 %s/mpi_%s.log >&2", TMP, be[k]);
+            if (system(cmd) != 0) fprintf(stderr, "  (no log)\n");
+            return;
+        }
+    }
+    char a[800], b[800];
+    snprintf(a, sizeof a, "%s/weights/last.safetensors", dirs[0]);
+    snprintf(b, sizeof b, "%s/weights/last.safetensors", dirs[1]);
+    CHECK_MSG(same_tensors(a, b), "two processes: last.safetensors differs between ref and offhost");
+    char *ra = results_without_time(dirs[0]), *rb = results_without_time(dirs[1]);
+    CHECK_MSG(ra && rb && strcmp(ra, rb) == 0, "two processes: results.csv differs between ref and offhost:\n%s\nvs\n%s",
+              ra ? ra : "(none)", rb ? rb : "(none)");
+    if (ra && rb && strcmp(ra, rb) == 0)
+        printf("test_train_offhost: two processes with SyncBN: ref and offhost trained to the same bits\n");
+    free(ra), free(rb);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--rank") == 0) return rank_main(argc - 2, argv + 2);
     snprintf(TMP, sizeof TMP, "/tmp/yoloc_offhost_%d", (int)getpid());
     if (file_mkdirs(TMP) < 0) return 2;
     CHECK(backend_register(&OPS_BACKEND_OFFHOST) == YOLOC_OK);
@@ -188,6 +261,7 @@ int main(void) {
     run_pair("yolov5n.yaml", "v5", plain);
     /* the gradient-noise probe: accumulated batches, GroupNorm */
     run_pair(YOLOC_SOURCE_DIR "/tests/train/yolov8t.yaml", "v8ns", noise);
+    mpi_pair();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", TMP);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", TMP);

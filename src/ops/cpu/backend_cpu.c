@@ -4,6 +4,8 @@
  * the widest vectors. Its context is the oneDNN engine, stream and shared
  * scratch (cpu_ctx). */
 #include "ops/backend.h"
+#include "ops/loss/v5loss.h"
+#include "ops/loss/v8loss.h"
 
 /* ---- context (buffers: host memory, ops/host_mem.c) */
 static status cpu_be_ctx_create(void **out) {
@@ -181,6 +183,8 @@ const ops_backend OPS_BACKEND_CPU = {
     .f32_to_bf16 = f32_to_bf16_cpu,
     .dfl_decode = dfl_decode_cpu,
     .v5_decode = v5_decode_cpu,
+    .v8_loss = v8_loss_host,
+    .v5_loss = v5_loss_host,
     .bn_fold = bn_fold_cpu,
     .sgd_update = sgd_update_cpu,
     .adam_update = adam_update_cpu,

@@ -3,6 +3,8 @@
  * keeps no plans (its op handles' impl stay NULL) and offers no fused ops,
  * so a model on it runs BatchNorm, then SiLU, as separate steps. */
 #include "ops/backend.h"
+#include "ops/loss/v5loss.h"
+#include "ops/loss/v8loss.h"
 
 /* Buffers: host memory (ops/host_mem.c). */
 
@@ -160,6 +162,8 @@ const ops_backend OPS_BACKEND_REF = {
     .f32_to_bf16 = f32_to_bf16_ref,
     .dfl_decode = dfl_decode_ref,
     .v5_decode = v5_decode_ref,
+    .v8_loss = v8_loss_host,
+    .v5_loss = v5_loss_host,
     .bn_fold = bn_fold_ref,
     .sgd_update = sgd_update_ref,
     .adam_update = adam_update_ref,

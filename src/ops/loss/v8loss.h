@@ -38,8 +38,9 @@
 #ifndef YOLOC_LOSS_V8LOSS_H
 #define YOLOC_LOSS_V8LOSS_H
 
-#include "loss/assigner.h"
-#include "loss/boxes.h"
+#include "ops/loss/assigner.h"
+#include "ops/backend.h"
+#include "ops/loss/boxes.h"
 
 #include <stddef.h>
 
@@ -54,7 +55,7 @@ typedef struct {
 /* The Ultralytics defaults for nc classes. */
 v8_loss_cfg v8_loss_cfg_default(int nc);
 
-typedef struct {
+typedef struct v8_loss {
     v8_loss_cfg cfg;
     /* the last assignment (read-only for callers) */
     int batch;         /* images */
@@ -117,5 +118,10 @@ status v8_loss_assign(v8_loss *L, const float *pred, int batch, int nlevels, con
                       const int *level_w, const int *strides, const float *targets,
                       size_t ntargets);
 status v8_loss_compute_assigned(v8_loss *L, const float *pred, float terms[3], float *grad);
+
+/* The backend entry of host-memory backends (ref, cpu: ops/backend.h
+ * v8_loss): v8_loss_compute on the grid g; ctx unused. */
+status v8_loss_host(void *ctx, v8_loss *L, const float *pred, const ops_head_grid *g, const float *targets,
+                    size_t ntargets, float terms[3], float *grad);
 
 #endif

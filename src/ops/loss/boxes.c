@@ -1,6 +1,6 @@
 /* Anchor grid, box <-> distance conversion and the IoU family with its
  * gradient (see boxes.h for the conventions and what is left out). */
-#include "loss/boxes.h"
+#include "ops/loss/boxes.h"
 
 #include <math.h>
 

@@ -50,6 +50,7 @@
 #define YOLOC_LOSS_V5LOSS_H
 
 #include "core/status.h"
+#include "ops/backend.h"
 
 #include <stddef.h>
 
@@ -77,7 +78,7 @@ typedef struct {
     float anchor[2]; /* w, h (grid units) */
 } v5_match;
 
-typedef struct {
+typedef struct v5_loss {
     v5_loss_cfg cfg;
     /* the last match (read-only for callers) */
     int batch, nlevels;
@@ -129,5 +130,10 @@ status v5_loss_match(v5_loss *L, int batch, int nlevels, const int *level_h, con
                      const int *strides, const float *anchors, const float *targets,
                      size_t ntargets);
 status v5_loss_compute_matched(v5_loss *L, const float *pred, float terms[3], float *grad);
+
+/* The backend entry of host-memory backends (ref, cpu: ops/backend.h
+ * v5_loss): v5_loss_compute on the grid g; ctx unused. */
+status v5_loss_host(void *ctx, v5_loss *L, const float *pred, const ops_head_grid *g, const float *anchors,
+                    const float *targets, size_t ntargets, float terms[3], float *grad);
 
 #endif

@@ -28,7 +28,7 @@
 #ifndef YOLOC_LOSS_ASSIGNER_H
 #define YOLOC_LOSS_ASSIGNER_H
 
-#include "loss/boxes.h"
+#include "ops/loss/boxes.h"
 
 #include <math.h>
 #include <stddef.h>

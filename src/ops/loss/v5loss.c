@@ -4,9 +4,9 @@
  * Precision: matching runs in float, as YOLOv5 does on float32 tensors
  * (the thresholds decide which cells match); the loss terms run in double
  * with libm (BCE as max(x, 0) - x t + log1p(exp(-|x|))). */
-#include "loss/v5loss.h"
+#include "ops/loss/v5loss.h"
 
-#include "loss/boxes.h"
+#include "ops/loss/boxes.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -337,4 +337,11 @@ status v5_loss_compute(v5_loss *L, const float *pred, int batch, int nlevels, co
                        const float *targets, size_t ntargets, float terms[3], float *grad) {
     TRY(v5_loss_match(L, batch, nlevels, level_h, level_w, strides, anchors, targets, ntargets));
     return v5_loss_compute_matched(L, pred, terms, grad);
+}
+
+status v5_loss_host(void *ctx, v5_loss *L, const float *pred, const ops_head_grid *g, const float *anchors,
+                    const float *targets, size_t ntargets, float terms[3], float *grad) {
+    (void)ctx;
+    return v5_loss_compute(L, pred, g->batch, g->nlevels, g->h, g->w, g->stride, anchors, targets, ntargets, terms,
+                           grad);
 }

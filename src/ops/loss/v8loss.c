@@ -7,7 +7,7 @@
  * few foreground anchors run in double with libm. The assigner's predicted
  * boxes are decoded in float, as Ultralytics decodes them. */
 #include "core/cpu.h"
-#include "loss/v8loss.h"
+#include "ops/loss/v8loss.h"
 #include "core/fastmath.h"
 
 #include <math.h>
@@ -435,4 +435,10 @@ status v8_loss_compute(v8_loss *L, const float *pred, int batch, int nlevels, co
                        size_t ntargets, float terms[3], float *grad) {
     TRY(v8_loss_assign(L, pred, batch, nlevels, level_h, level_w, strides, targets, ntargets));
     return v8_loss_compute_assigned(L, pred, terms, grad);
+}
+
+status v8_loss_host(void *ctx, v8_loss *L, const float *pred, const ops_head_grid *g, const float *targets,
+                    size_t ntargets, float terms[3], float *grad) {
+    (void)ctx;
+    return v8_loss_compute(L, pred, g->batch, g->nlevels, g->h, g->w, g->stride, targets, ntargets, terms, grad);
 }

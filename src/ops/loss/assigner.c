@@ -5,7 +5,7 @@
  * ngt x A: each ground truth visits only the grid cells its box covers, keeps
  * a sorted top-k list, and the multi-claim resolution revisits the ground
  * truths only for the few anchors selected more than once. */
-#include "loss/assigner.h"
+#include "ops/loss/assigner.h"
 #include "core/fastmath.h"
 
 #include <math.h>
