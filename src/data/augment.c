@@ -336,7 +336,7 @@ status aug_load_resized(const aug_source *src, size_t i, int imgsz, int augment,
         if (w < 1) w = 1;
         if (h < 1) h = 1;
         image rs;
-        st = aug_resize(&im, w, h, !(augment || r > 1), threads, &rs);
+        st = aug_resize(&im, w, h, 0, threads, &rs);
         image_free(&im);
         if (st < 0) return st;
         im = rs;

@@ -31,18 +31,24 @@ status predict_image(predictor *p, model *m, const image *img, int imgsz, const 
     s.orig_w = img->w;
     s.orig_h = img->h;
     s.ratio_w = s.ratio_h = 1;
-    status st = aug_letterbox(&s, imgsz, imgsz, 1, 0);
+    /* Ultralytics' predictor (LetterBox auto=True): the image scaled to fit
+     * imgsz, padded only up to the next multiple of the model's stride */
+    aug_letterbox_geom g;
+    aug_letterbox_compute(img->w, img->h, imgsz, imgsz, 1, 1, &g);
+    const int stride = model_stride(m, model_nlevels(m) - 1);
+    const int W = g.unpad_w + (imgsz - g.unpad_w) % stride, H = g.unpad_h + (imgsz - g.unpad_h) % stride;
+    status st = aug_letterbox(&s, W, H, 1, 0);
     float *x = NULL;
     if (st < 0) goto fail;
-    x = malloc((size_t)3 * imgsz * imgsz * sizeof(float));
+    x = malloc((size_t)3 * W * H * sizeof(float));
     if (!x) {
         st = err_set(YOLOC_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    size_t hw = (size_t)imgsz * imgsz;
+    size_t hw = (size_t)W * H;
     for (size_t i = 0; i < hw; i++)
         for (int c = 0; c < 3; c++) x[c * hw + i] = s.img.data[i * 3 + c] / 255.0f;
-    TRY_GOTO(st, model_plan(m, 1, imgsz, imgsz, 0));
+    TRY_GOTO(st, model_plan(m, 1, H, W, 0));
     const float *out;
     TRY_GOTO(st, model_forward(m, x, &out));
     TRY_GOTO(st, model_output_host(m, &out)); /* NMS runs on the host */

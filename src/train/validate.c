@@ -124,14 +124,23 @@ status validate_run(model *m, const dataset *ds, const ds_split *sp, const val_o
             const loader_item *it = &b->items[i];
             size_t nd;
             TRY_GOTO(st, nms_image(&o->nms, out + (size_t)i * A * C, (size_t)A, nc, ws, ws_bytes, dets, &nd));
-            for (size_t k = 0; k < nd; k++) { /* input pixels -> original pixels */
+            /* Input pixels -> original pixels. Ultralytics 8.3 matches boxes in
+             * the letterboxed input, predictions unclipped (they may reach into
+             * the padding); the map to original pixels is axis-aligned and
+             * affine, so IoUs are the same once the boxes are mapped, as long
+             * as they are not clipped. Its COCO JSON (and so pycocotools)
+             * clips them to the image. */
+            const int clip = o->metric == EVAL_METRIC_COCO;
+            for (size_t k = 0; k < nd; k++) {
                 float *d = dets + k * 6;
                 double x1 = (d[0] - it->pad_w) / it->ratio_w, y1 = (d[1] - it->pad_h) / it->ratio_h;
                 double x2 = (d[2] - it->pad_w) / it->ratio_w, y2 = (d[3] - it->pad_h) / it->ratio_h;
-                x1 = fmin(fmax(x1, 0), it->orig_w);
-                x2 = fmin(fmax(x2, 0), it->orig_w);
-                y1 = fmin(fmax(y1, 0), it->orig_h);
-                y2 = fmin(fmax(y2, 0), it->orig_h);
+                if (clip) {
+                    x1 = fmin(fmax(x1, 0), it->orig_w);
+                    x2 = fmin(fmax(x2, 0), it->orig_w);
+                    y1 = fmin(fmax(y1, 0), it->orig_h);
+                    y2 = fmin(fmax(y2, 0), it->orig_h);
+                }
                 eds[k] = (eval_det){x1, y1, x2 - x1, y2 - y1, d[4], (int)d[5]};
             }
             const ds_image *im = &src.items[it->index];
