@@ -4,7 +4,7 @@
 # exact apt-get command and stops with status 1.
 set -e
 PKGS="build-essential cmake pkg-config libdnnl-dev libyaml-dev libturbojpeg0-dev libjpeg62-turbo-dev
-libpng-dev libcairo2-dev libopenmpi-dev openmpi-bin libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
+libpng-dev libcairo2-dev libopenmpi-dev openmpi-bin libprotobuf-c-dev protobuf-c-compiler libonnx-dev zlib1g-dev"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

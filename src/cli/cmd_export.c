@@ -1,6 +1,10 @@
-/* yoloc export model=... [weights=W.safetensors] format=onnx [imgsz=640]
+/* yoloc export model=... [weights=W.safetensors] format=onnx|pt|safetensors [imgsz=640]
  *   [batch=1] [opset=13..17] [dynamic=False] [half=False] [file=OUT.onnx] [nc=N]
- * Writes the model's inference graph as ONNX (io/onnx_export.h), by default
+ * format=pt writes the weights as a PyTorch state dict (torch.load with
+ * weights_only=True, then Ultralytics' model.load_state_dict(strict=True)),
+ * format=safetensors as yoloc's weights file, both next to the weights
+ * (never over the file read: model=best.pt format=pt wants file=).
+ * format=onnx writes the model's inference graph as ONNX (io/onnx_export.h), by default
  * next to the weights with the suffix .onnx (model=runs/x/best.safetensors
  * -> runs/x/best.onnx), or as <yaml name>.onnx in the current folder for a
  * model YAML without weights. Class names come from the weights file; for
@@ -20,20 +24,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* PATH with its extension (after the last '.' of the last component)
- * replaced by .onnx; `here`: the file name only, in the current folder. */
-static char *onnx_path_for(const char *path, int here) {
+ * replaced by .SUFFIX; `here`: the file name only, in the current folder. */
+static char *out_path_for(const char *path, int here, const char *suffix) {
     const char *base = strrchr(path, '/');
     const char *start = here && base ? base + 1 : path;
     const char *dot = strrchr(base ? base + 1 : path, '.');
     size_t n = dot && dot > start ? (size_t)(dot - start) : strlen(start);
-    char *out = malloc(n + 6);
-    if (out) snprintf(out, n + 6, "%.*s.onnx", (int)n, start);
+    size_t cap = n + strlen(suffix) + 2;
+    char *out = malloc(cap);
+    if (out) snprintf(out, cap, "%.*s.%s", (int)n, start, suffix);
     return out;
 }
 
@@ -99,7 +99,7 @@ static int placeholder_names(char **names, int n) {
 int cmd_export(int argc, char **argv) {
     static const char *const keys[] = {"model",   "weights", "format", "imgsz", "batch", "opset",
                                        "dynamic", "half",    "file",   "nc",    NULL};
-    static const char *const formats[] = {"onnx", NULL};
+    static const char *const formats[] = {"onnx", "pt", "safetensors", NULL};
     kv_args a;
     const char *mname = "yolov8n.yaml", *wpath = NULL, *format = NULL, *file = NULL;
     long imgsz = 640, batch = 1, opset = ONNX_OPSET_DEFAULT, nc = 0;
@@ -118,7 +118,7 @@ int cmd_export(int argc, char **argv) {
     if (st == YOLOC_OK) st = kv_unused(&a, "export", keys);
     if (st == YOLOC_OK && !format)
         st =
-            err_set(YOLOC_ERR_INVALID, "yoloc export needs format=onnx (the one format it writes)");
+            err_set(YOLOC_ERR_INVALID, "yoloc export needs format=onnx, pt or safetensors");
     if (st < 0) return cli_fail(st);
 
     model *m = NULL;
@@ -126,7 +126,7 @@ int cmd_export(int argc, char **argv) {
     int nnames = 0;
     model_options mo = {.be = NULL /* the default: export copies weights only */, .norm = NORM_BN, .gn_groups = 32};
     TRY_GOTO(st, weights_open_model(mname, wpath, (int)nc, &mo, 0, &m, &names, &nnames));
-    int from_weights = ends_with(mname, ".safetensors");
+    int from_weights = weights_is_file(mname);
     if (placeholder_names(names, nnames) && ((wpath && *wpath) || from_weights)) {
         int ns = 0;
         char **side = sidecar_names(wpath && *wpath ? wpath : mname, model_nc(m), &ns);
@@ -142,12 +142,25 @@ int cmd_export(int argc, char **argv) {
     if (file && *file)
         out = strdup(file);
     else if (wpath && *wpath)
-        out = onnx_path_for(wpath, 0);
+        out = out_path_for(wpath, 0, format);
     else
-        out = onnx_path_for(mname, !from_weights);
+        out = out_path_for(mname, !from_weights, format);
     if (!out) {
         st = err_set(YOLOC_ERR_NOMEM, "out of memory");
         goto fail;
+    }
+    if (strcmp(format, "onnx") != 0) { /* the weights themselves */
+        const char *src = wpath && *wpath ? wpath : mname;
+        if (strcmp(out, src) == 0) {
+            st = err_set(YOLOC_ERR_INVALID, "export format=%s would write over %s; give file=OUT.%s", format, src,
+                         format);
+            goto fail;
+        }
+        TRY_GOTO(st, strcmp(format, "pt") == 0 ? weights_save_pt(m, out)
+                                               : weights_save(m, out, (const char *const *)names, nnames));
+        printf("exported %s -> %s: the state dict as %s\n", src, out,
+               strcmp(format, "pt") == 0 ? "a PyTorch .pt (torch.load, weights_only=True)" : "safetensors");
+        goto fail; /* done */
     }
     onnx_export_options eo = {.imgsz_h = (int)imgsz,
                               .imgsz_w = (int)imgsz,

@@ -100,10 +100,11 @@ int cmd_forward(int argc, char **argv) {
         st = err_set(YOLOC_ERR_SHAPE, "%s: expected an input of shape [B, 3, H, W]", in);
         goto fail;
     }
-    TRY_GOTO(st, model_spec_load(&spec, mname, (int)nc));
+    TRY_GOTO(st, weights_model_spec(mname, (int)nc, &spec));
     have_spec = 1;
     model_options opt = {.be = bk, .norm = NORM_BN, .gn_groups = 32};
     TRY_GOTO(st, model_create(&m, &spec, &opt, (uint64_t)seed));
+    if (!wpath && weights_is_file(mname)) wpath = mname; /* model=W.safetensors / W.pt: its own weights */
     if (wpath) TRY_GOTO(st, weights_load(m, wpath));
     if (wout) TRY_GOTO(st, weights_save(m, wout, NULL, 0));
     TRY_GOTO(st, model_plan(m, (int)xs[0], (int)xs[2], (int)xs[3], train));

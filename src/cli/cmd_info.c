@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "core/kv.h"
 #include "nn/model.h"
+#include "train/weights.h"
 
 #include <stdio.h>
 
@@ -17,7 +18,7 @@ int cmd_info(int argc, char **argv) {
     if (st == YOLOC_OK) st = kv_unused(&a, "info", keys);
     if (st < 0) return cli_fail(st);
     model_spec spec;
-    if ((st = model_spec_load(&spec, mname, (int)nc)) < 0) return cli_fail(st);
+    if ((st = weights_model_spec(mname, (int)nc, &spec)) < 0) return cli_fail(st);
     model_options opt = {.be = NULL /* the default: nothing runs */, .norm = NORM_BN, .gn_groups = 32};
     model *m = NULL;
     st = model_create(&m, &spec, &opt, 0);

@@ -44,9 +44,8 @@ int cmd_val(int argc, char **argv) {
                         .gn_groups = (int)c.gn_groups,
                         .bf16 = precision_resolve(c.amp, c.given.amp, stdout)};
     TRY_GOTO(st, weights_open_model(c.model, c.weights, ds.nc, &mo, (uint64_t)c.seed, &m, NULL, NULL));
-    size_t ml = strlen(c.model);
-    if (!(c.weights && *c.weights) && !(ml > 12 && strcmp(c.model + ml - 12, ".safetensors") == 0))
-        log_warn("no weights given: validating an untrained model (weights=... or model=W.safetensors)");
+    if (!(c.weights && *c.weights) && !weights_is_file(c.model))
+        log_warn("no weights given: validating an untrained model (weights=... or model=W.safetensors / W.pt)");
     val_options vo;
     val_options_default(&vo);
     vo.batch = (int)c.batch;

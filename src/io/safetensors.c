@@ -531,3 +531,39 @@ status st_write(const char *path, const st_tensor *tensors, size_t n, const char
     sbuf_free(&h);
     return st;
 }
+
+status st_open_tensors(safetensors *f, const st_tensor *tensors, size_t n, const char *const *meta_keys,
+                       const char *const *meta_vals, size_t nmeta, const char *name) {
+    memset(f, 0, sizeof *f);
+    if (!name) name = "<safetensors>";
+    uint64_t total;
+    TRY(st_write_check(name, tensors, n, meta_keys, meta_vals, nmeta, &total));
+    sbuf h;
+    sbuf_init(&h);
+    st_build_header(&h, tensors, n, meta_keys, meta_vals, nmeta);
+    if (h.failed) {
+        sbuf_free(&h);
+        return err_set(YOLOC_ERR_NOMEM, "%s: out of memory building the header", name);
+    }
+    size_t len = 8 + h.len + (size_t)total;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
+    unsigned char *img;
+    status st = st_begin(f, name, len, st_image_shift(len8, len), &img);
+    if (st < 0) {
+        sbuf_free(&h);
+        return st;
+    }
+    memcpy(img, len8, 8);
+    memcpy(img + 8, h.buf, h.len);
+    size_t at = 8 + h.len;
+    for (size_t i = 0; i < n; i++) {
+        size_t nb = dtype_size(tensors[i].dt) * (size_t)shape_numel(tensors[i].ndim, tensors[i].shape);
+        if (nb) memcpy(img + at, tensors[i].data, nb);
+        at += nb;
+    }
+    sbuf_free(&h);
+    st = st_parse(f, img, len);
+    if (st < 0) st_close(f);
+    return st;
+}

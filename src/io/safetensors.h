@@ -54,6 +54,12 @@ typedef struct {
     const void *data; /* dtype_size(dt) * prod(shape) bytes */
 } st_tensor;
 
+/* An open handle over tensors held in memory (copied), as if they had been
+ * written with st_write and opened: how other formats (io/ptfile.h) reach
+ * the readers of safetensors. name is used in messages. */
+status st_open_tensors(safetensors *f, const st_tensor *tensors, size_t n, const char *const *meta_keys,
+                       const char *const *meta_vals, size_t nmeta, const char *name);
+
 /* Writes tensors (in the given order) and metadata pairs atomically. */
 status st_write(const char *path, const st_tensor *tensors, size_t n, const char *const *meta_keys,
                 const char *const *meta_vals, size_t nmeta);

@@ -1,8 +1,10 @@
 /* safetensors <-> the model's flat buffers (see weights.h). */
 #include "train/weights.h"
+#include "io/ptfile.h"
 
 #include "io/json.h"
 #include "core/kv.h"
+#include "core/log.h"
 #include "io/safetensors.h"
 
 #include <stdio.h>
@@ -107,6 +109,40 @@ status weights_save(model *m, const char *path, const char *const *names, int nn
     return weights_save_ex(m, path, names, nnames, NULL);
 }
 
+/* A weights file of either format: safetensors, or a PyTorch .pt
+ * (io/ptfile.h: a zip archive, recognised by its first bytes), read into
+ * the same in-memory form. */
+static status open_weights_file(safetensors *f, const char *path) {
+    unsigned char first[4] = {0};
+    FILE *fp = fopen(path, "rb");
+    size_t got = fp ? fread(first, 1, sizeof first, fp) : 0;
+    if (fp) fclose(fp);
+    if (pt_is_zip(first, got)) return pt_open_safetensors(f, path);
+    return st_open(f, path);
+}
+
+status weights_save_pt(model *m, const char *path) {
+    size_t nt = model_num_tensors(m);
+    st_tensor *ts = calloc(2 * nt + 1, sizeof *ts);
+    char (*tnames)[WEIGHTS_NAME_CAP] = calloc(2 * nt + 1, sizeof *tnames);
+    int64_t nbt = model_bn_batches(m);
+    float *params = NULL, *bufs = NULL;
+    int own_p = 0, own_b = 0;
+    status st = YOLOC_OK;
+    if (!ts || !tnames) st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+    if (st == YOLOC_OK) st = model_host_view(m, model_params(m), model_num_params(m), &params, &own_p);
+    if (st == YOLOC_OK) st = model_host_view(m, model_bufs(m), model_num_bufs(m), &bufs, &own_b);
+    if (st == YOLOC_OK) {
+        size_t k = weights_tensor_list(m, params, bufs, &nbt, "", ts, tnames);
+        st = pt_write_state_dict(path, ts, k);
+    }
+    model_host_view_free(params, own_p);
+    model_host_view_free(bufs, own_b);
+    free(ts);
+    free(tnames);
+    return st;
+}
+
 static void shape_str(int ndim, const int64_t *shape, char *buf, size_t cap) {
     size_t o = (size_t)snprintf(buf, cap, "[");
     for (int d = 0; d < ndim && o < cap; d++) o += (size_t)snprintf(buf + o, cap - o, d ? ", %lld" : "%lld", (long long)shape[d]);
@@ -115,7 +151,7 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t cap) {
 
 status weights_load(model *m, const char *path) {
     safetensors f;
-    TRY(st_open(&f, path));
+    TRY(open_weights_file(&f, path));
     status st = YOLOC_OK;
     size_t nt = model_num_tensors(m);
     int64_t nbt = -1;
@@ -218,7 +254,7 @@ status weights_load_partial(model *m, const char *path, weights_report *out) {
     weights_report r;
     memset(&r, 0, sizeof r);
     safetensors f;
-    TRY(st_open(&f, path));
+    TRY(open_weights_file(&f, path));
     size_t nt = model_num_tensors(m);
     unsigned char *take = calloc(nt ? nt : 1, 1);
     status st = YOLOC_OK;
@@ -353,21 +389,54 @@ void weights_report_format(const weights_report *r, const char *path, char *buf,
     if (r->unused && o < cap) snprintf(buf + o, cap - o, "; %zu file tensors unused", r->unused);
 }
 
+/* What a PyTorch checkpoint says about how it was made (its train_args),
+ * shown when it is loaded, never applied. */
+static void show_provenance(const safetensors *f, const char *path) {
+    const char *fmt = st_meta(f, "format"), *args = st_meta(f, "train_args"), *ver = st_meta(f, "version"),
+               *date = st_meta(f, "date");
+    if (!fmt || strcmp(fmt, "yoloc") == 0) return;
+    char line[600];
+    size_t o = (size_t)snprintf(line, sizeof line, "%s: %s", path,
+                                strcmp(fmt, "ultralytics") == 0 ? "an Ultralytics checkpoint"
+                                : strcmp(fmt, "yolov5") == 0    ? "a YOLOv5 checkpoint"
+                                                                : "a PyTorch file");
+    if (ver && o < sizeof line) o += (size_t)snprintf(line + o, sizeof line - o, " (version %s)", ver);
+    if (date && o < sizeof line) o += (size_t)snprintf(line + o, sizeof line - o, " of %.10s", date);
+    jdoc d;
+    if (args && jdoc_parse(&d, args, strlen(args), path) == YOLOC_OK) {
+        static const char *const keys[] = {"model", "data", "epochs", "imgsz", "batch", "optimizer", "lr0", NULL};
+        const char *sep = "; trained with ";
+        for (int k = 0; keys[k] && o < sizeof line; k++) {
+            const jnode *v = jnode_get(d.root, keys[k]);
+            if (!v || (v->kind != JSON_STRING && v->kind != JSON_NUMBER)) continue;
+            const char *t = v->text, *base = v->kind == JSON_STRING ? strrchr(t, '/') : NULL;
+            o += (size_t)snprintf(line + o, sizeof line - o, "%s%s=%s", sep, keys[k], base ? base + 1 : t);
+            sep = " ";
+        }
+        if (o < sizeof line) snprintf(line + o, sizeof line - o, " (shown, not applied)");
+        jdoc_free(&d);
+    }
+    err_clear();
+    log_info("%s", line);
+}
+
 status weights_read_spec(const char *path, model_spec *spec, char ***names, int *nnames) {
     *names = NULL;
     *nnames = 0;
     safetensors f;
-    TRY(st_open(&f, path));
+    TRY(open_weights_file(&f, path));
     status st = YOLOC_OK;
     const char *yaml = st_meta(&f, "model_yaml"), *name = st_meta(&f, "model"), *sc = st_meta(&f, "scale"),
                *ncs = st_meta(&f, "nc"), *nm = st_meta(&f, "names");
     if (!yaml || !*yaml) {
-        st = err_set(YOLOC_ERR_NOT_FOUND,
-                     "%s: no model YAML in the metadata (not written by yoloc?); give model=<yaml> and "
-                     "weights=%s",
-                     path, path);
+        const char *fmt = st_meta(&f, "format");
+        st = err_set(YOLOC_ERR_NOT_FOUND, "%s: %s; give model=<yaml> and weights=%s", path,
+                     fmt && strcmp(fmt, "yoloc") != 0 ? "a state dict without the model's architecture"
+                                                      : "no model YAML in the metadata (not written by yoloc?)",
+                     path);
         goto done;
     }
+    show_provenance(&f, path);
     long nc = 0;
     if (ncs && parse_long(ncs, &nc) != 0) nc = 0;
     if ((st = model_spec_parse(spec, yaml, strlen(yaml), name && *name ? name : path, sc ? sc[0] : 0, (int)nc)) < 0)
@@ -402,6 +471,24 @@ done:
     return st;
 }
 
+status weights_model_spec(const char *model_arg, int nc, model_spec *spec) {
+    if (!weights_is_file(model_arg)) return model_spec_load(spec, model_arg, nc);
+    char **names = NULL;
+    int nn = 0;
+    TRY(weights_read_spec(model_arg, spec, &names, &nn));
+    free(names);
+    if (nc > 0 && spec->nc != nc) {
+        model_spec_free(spec);
+        return err_set(YOLOC_ERR_SHAPE, "model=%s has %d classes, nc=%d was asked for", model_arg, spec->nc, nc);
+    }
+    return YOLOC_OK;
+}
+
+int weights_is_file(const char *model_arg) {
+    size_t n = model_arg ? strlen(model_arg) : 0;
+    return (n > 12 && strcmp(model_arg + n - 12, ".safetensors") == 0) || (n > 3 && strcmp(model_arg + n - 3, ".pt") == 0);
+}
+
 status weights_open_model(const char *model_arg, const char *weights, int nc, const model_options *opt,
                           uint64_t seed, model **out, char ***names, int *nnames) {
     *out = NULL;
@@ -410,8 +497,7 @@ status weights_open_model(const char *model_arg, const char *weights, int nc, co
     model_spec spec;
     char **wn = NULL;
     int nw = 0;
-    size_t ml = strlen(model_arg);
-    int from_weights = ml > 12 && strcmp(model_arg + ml - 12, ".safetensors") == 0;
+    int from_weights = weights_is_file(model_arg);
     if (from_weights) {
         TRY(weights_read_spec(model_arg, &spec, &wn, &nw));
         if (nc > 0 && spec.nc != nc) {

@@ -1,4 +1,5 @@
-/* Model weights as safetensors files, named like PyTorch's state_dict.
+/* Model weights as safetensors files, named like PyTorch's state_dict
+ * (PyTorch .pt checkpoints are read too, through io/ptfile.h).
  *
  * A weights file holds every parameter and BatchNorm running statistic as
  * F32, plus each BatchNorm's `num_batches_tracked` as an I64 scalar (so the
@@ -15,6 +16,11 @@
 /* Writes the model's weights atomically (PATH.tmp + rename). names may be
  * NULL (then "class0", ... are stored). */
 status weights_save(model *m, const char *path, const char *const *names, int nnames);
+
+/* Writes the model's state dict (the same tensors as weights_save) as a
+ * PyTorch .pt file (io/ptfile.h pt_write_state_dict): torch.load(PATH,
+ * weights_only=True) and load_state_dict(strict=True) take it. */
+status weights_save_pt(model *m, const char *path);
 
 #define WEIGHTS_NAME_CAP 128
 
@@ -79,8 +85,19 @@ void weights_report_format(const weights_report *r, const char *path, char *buf,
  * strings in one block, free with free(); NULL when absent). */
 status weights_read_spec(const char *path, model_spec *spec, char ***names, int *nnames);
 
+/* 1 when model= names a weights file (.safetensors or a PyTorch .pt)
+ * rather than a model YAML. */
+int weights_is_file(const char *model_arg);
+
+/* The spec of a model argument: a model YAML (model_spec_load), or a
+ * weights file's (weights_read_spec). nc > 0: the classes asked for (a
+ * weights file must have them). */
+status weights_model_spec(const char *model_arg, int nc, model_spec *spec);
+
 /* A model ready to run: `model` is a model YAML (built-in or file) or a
- * .safetensors weights file (its YAML is in the metadata); `weights`, if
+ * weights file (weights_is_file: .safetensors, its YAML in the metadata;
+ * .pt, an Ultralytics or YOLOv5 checkpoint whose model object holds its
+ * YAML, io/ptfile.h); `weights`, if
  * not NULL/empty, is loaded into it. nc > 0: the number of classes the
  * caller's dataset has (a YAML model is built with it; a weights file must
  * agree). names/nnames (may be NULL): the class names stored in the weights

@@ -1,0 +1,105 @@
+#!/bin/sh
+# An Ultralytics checkpoint (tests/train/fixtures/pt/yolov8t_bccd.pt, best.pt
+# of a short Ultralytics 8.3 training on BCCD, tools/make_ultralytics_ckpt.py)
+# used as model=X.pt by the commands, against what Ultralytics itself gave
+# for that file (yolov8t_bccd.json):
+#   - yoloc info: Ultralytics' parameter count;
+#   - yoloc val (imgsz 160, batch 16, conf 0.001, iou 0.7, fp32): mAP50 and
+#     mAP50-95 within 0.002 of `yolo val` (needs ../shared/data/bccd);
+#   - yoloc predict (imgsz 160, conf 0.25, fp32): the same boxes, classes and
+#     confidences as Ultralytics' predict (to 2e-5);
+#   - yoloc train model=X.pt epochs=1: fine-tunes from it (every tensor
+#     transferred) and validates.
+# Usage: test_pt_cli.sh path/to/yoloc
+Y=${1:?usage: test_pt_cli.sh path/to/yoloc}
+PT=tests/train/fixtures/pt/yolov8t_bccd.pt
+FX=tests/train/fixtures/pt/yolov8t_bccd.json
+BCCD=../shared/data/bccd
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fail=1; }
+
+# info: the architecture from the checkpoint's own YAML dict
+if "$Y" info model=$PT imgsz=160 >"$T/info" 2>&1 && grep -q "355,121 parameters" "$T/info"; then
+    ok "info model=X.pt: 355,121 parameters, as Ultralytics reports"
+else
+    bad "info model=X.pt:"; cat "$T/info"
+fi
+
+# export format=pt / safetensors: the state dict written back, and read as
+# weights= into the architecture's YAML, tensor for tensor (forward equal)
+if "$Y" export model=$PT format=pt file="$T/back.pt" >"$T/exp" 2>&1 &&
+    "$Y" export model=$PT format=safetensors file="$T/back.safetensors" >>"$T/exp" 2>&1; then
+    same=1
+    for w in "$T/back.pt" "$T/back.safetensors"; do
+        "$Y" export model=tests/train/yolov8t.yaml weights="$w" nc=3 format=safetensors file="$T/again.safetensors" \
+            >>"$T/exp" 2>&1 || same=0
+        # the tensors: the data sections (after the 8-byte length and the JSON header; metadata differs)
+        for f in back again; do
+            hl=$(od -An -t u8 -N8 "$T/$f.safetensors" | tr -d ' ')
+            tail -c +$((9 + hl)) "$T/$f.safetensors" >"$T/$f.data"
+        done
+        [ -s "$T/back.data" ] && cmp -s "$T/again.data" "$T/back.data" || same=0
+    done
+    [ $same -eq 1 ] && ok "export format=pt / safetensors: read back as weights=, the same tensors" ||
+        { bad "export round trip:"; tail -3 "$T/exp"; }
+else
+    bad "export format=pt:"; tail -3 "$T/exp"
+fi
+if "$Y" export model=$PT format=pt >"$T/exp2" 2>&1; then
+    bad "export format=pt over its own input was not refused"
+else
+    grep -q "would write over" "$T/exp2" && ok "export format=pt refuses to write over the .pt it reads" ||
+        { bad "export over the input:"; cat "$T/exp2"; }
+fi
+
+if [ ! -d "$BCCD" ]; then
+    echo "skip: $BCCD is missing (the rest needs the BCCD images)"
+    [ $fail -eq 0 ] && exit 77 || exit 1
+fi
+
+# val: Ultralytics' mAPs
+want50=$(awk -F': ' '/"map50"/ {sub(/,$/, "", $2); print $2}' $FX)
+want=$(awk -F': ' '/"map50_95"/ {sub(/,$/, "", $2); print $2}' $FX)
+if "$Y" val model=$PT data=$BCCD/data.yaml imgsz=160 batch=16 conf=0.001 iou=0.7 amp=False workers=1 \
+        out="$T/m.json" >"$T/val" 2>&1; then
+    got50=$(sed -n 's/.*"all": {[^}]*"mAP50": \([0-9.e-]*\).*/\1/p' "$T/m.json")
+    got=$(sed -n 's/.*"all": {[^}]*"mAP50-95": \([0-9.e-]*\).*/\1/p' "$T/m.json")
+    if awk -v a="$got" -v b="$want" -v c="$got50" -v d="$want50" \
+        'BEGIN { e = a - b; f = c - d; if (e < 0) e = -e; if (f < 0) f = -f; exit !(a != "" && e <= 0.002 && f <= 0.002) }'; then
+        ok "val model=X.pt: mAP50 $got50 mAP50-95 $got (Ultralytics: $want50, $want)"
+    else
+        bad "val model=X.pt: mAP50 '$got50' mAP50-95 '$got', Ultralytics $want50, $want"; tail -5 "$T/val"
+    fi
+else
+    bad "val model=X.pt failed:"; tail -5 "$T/val"
+fi
+
+# predict: Ultralytics' boxes, line for line
+img=$BCCD/images/val/BloodImage_00000.jpg
+if "$Y" predict model=$PT source=$img imgsz=160 conf=0.25 iou=0.7 amp=False save_txt=True project="$T" name=p \
+        >"$T/pred" 2>&1; then
+    sed -n '/"boxes"/,/]/p' $FX | sed -n 's/^ *"\([0-9][^"]*\)".*/\1/p' >"$T/want.txt"
+    got_file=$(find "$T/p" -name 'BloodImage_00000.txt' | head -n 1)
+    if [ -n "$got_file" ] && awk 'NR == FNR { w[FNR] = $0; n = FNR; next }
+            { split(w[FNR], a, " "); if (NF != 6 || a[1] != $1) exit 1
+              for (k = 2; k <= 6; k++) { d = a[k] - $k; if (d < 0) d = -d; if (d > 2e-5) exit 1 } m = FNR }
+            END { exit !(m == n && n > 0) }' "$T/want.txt" "$got_file"; then
+        ok "predict model=X.pt: the $(wc -l <"$T/want.txt") boxes of Ultralytics' predict"
+    else
+        bad "predict model=X.pt differs from Ultralytics:"; paste "$T/want.txt" "${got_file:-/dev/null}" | head -5
+    fi
+else
+    bad "predict model=X.pt failed:"; tail -5 "$T/pred"
+fi
+
+# train: fine-tuning from the checkpoint
+if "$Y" train model=$PT data=$BCCD/data.yaml epochs=1 imgsz=160 batch=16 workers=1 plots=False \
+        tensorboard=False project="$T" name=ft >"$T/train" 2>&1 && [ -f "$T/ft/weights/last.safetensors" ]; then
+    ok "train model=X.pt epochs=1: fine-tuned ($(grep -m1 -o 'mAP50-95[^,]*' "$T/ft/results.csv" >/dev/null && tail -n 1 "$T/ft/results.csv" | cut -c1-40))"
+else
+    bad "train model=X.pt:"; tail -5 "$T/train"
+fi
+exit $fail
