@@ -1,7 +1,7 @@
 /* yoloc predict model=W.safetensors source=IMAGE|DIR|LIST.txt [imgsz=640] [conf=0.25]
  *   [iou=0.7] [max_det=300] [save_txt=True] [project=runs/predict] [name=exp]
  * Writes each image with its detections drawn, and YOLO-format .txt files
- * (class cx cy w h conf) with save_txt=True. */
+ * (class cx cy w h, and conf with save_conf=True) with save_txt=True. */
 #include "cli/commands.h"
 #include "core/log.h"
 #include "data/dataset.h"
@@ -229,10 +229,13 @@ int cmd_predict(int argc, char **argv) {
         if (st == YOLOC_OK && c.save_txt) {
             snprintf(out, sizeof out, "%s/labels/%s.txt", dir, stem);
             FILE *f = fopen(out, "w");
-            for (size_t k = 0; f && k < p.ndet; k++) {
+            for (size_t k = 0; f && k < p.ndet; k++) { /* as Ultralytics writes them: %g, conf with save_conf */
                 const float *d = p.dets + k * 6;
-                fprintf(f, "%d %.6f %.6f %.6f %.6f %.6f\n", (int)d[5], (d[0] + d[2]) / 2 / img.w,
-                        (d[1] + d[3]) / 2 / img.h, (d[2] - d[0]) / img.w, (d[3] - d[1]) / img.h, d[4]);
+                fprintf(f, "%d %g %g %g %g", (int)d[5], (double)((d[0] + d[2]) / 2 / (float)img.w),
+                        (double)((d[1] + d[3]) / 2 / (float)img.h), (double)((d[2] - d[0]) / (float)img.w),
+                        (double)((d[3] - d[1]) / (float)img.h));
+                if (c.save_conf) fprintf(f, " %g", (double)d[4]);
+                fputc('\n', f);
             }
             if (f) fclose(f);
             else st = err_set(YOLOC_ERR_IO, "%s: cannot write: %s", out, strerror(errno));

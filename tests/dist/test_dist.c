@@ -144,13 +144,18 @@ static void killed_rank(void) {
     snprintf(log, sizeof log, "%s/killed.log", TMP);
     snprintf(dir, sizeof dir, "%s/runs/killed", TMP);
     snprintf(last, sizeof last, "%s/weights/last.safetensors", dir);
+    /* the job's ranks carry a mark of this test (mpirun -x), so that the
+     * rank killed below is this job's and not another test's running beside */
+    char mark[64];
+    snprintf(mark, sizeof mark, "YOLOC_TEST_JOB=killed_%d", (int)getpid());
     pid_t pid = fork();
     if (pid == 0) {
         char cmd[4096];
         snprintf(cmd, sizeof cmd,
-                 "exec %s %s train model=%s/tests/train/yolov8t.yaml data=synth:classes=2,images=256,val=8,imgsz=96 "
+                 "exec env %s %s -x YOLOC_TEST_JOB %s train model=%s/tests/train/yolov8t.yaml "
+                 "data=synth:classes=2,images=256,val=8,imgsz=96 "
                  "imgsz=96 epochs=50 batch=8 workers=1 threads=1 plots=False project=%s/runs name=killed > %s 2>&1",
-                 MPIRUN, YOLOC, YOLOC_SOURCE_DIR, TMP, log);
+                 mark, MPIRUN, YOLOC, YOLOC_SOURCE_DIR, TMP, log);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
@@ -180,16 +185,15 @@ static void killed_rank(void) {
         size_t len = fread(text, 1, sizeof text - 1, ef);
         fclose(ef);
         text[len] = 0;
-        int is_rank1 = 0, is_yoloc = 0;
+        int is_rank1 = 0, is_ours = 0;
         for (size_t o = 0; o < len; o += strlen(text + o) + 1) {
             is_rank1 |= strcmp(text + o, "OMPI_COMM_WORLD_RANK=1") == 0;
-            is_yoloc |= strstr(text + o, "yoloc") != NULL;
+            is_ours |= strcmp(text + o, mark) == 0;
         }
-        if (is_rank1) {
+        if (is_rank1 && is_ours) {
             kill(atoi(de->d_name), SIGKILL);
             killed = 1;
         }
-        (void)is_yoloc;
     }
     if (d) closedir(d);
     CHECK_MSG(killed, "rank 1 not found");

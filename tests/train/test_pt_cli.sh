@@ -79,7 +79,7 @@ fi
 
 # predict: Ultralytics' boxes, line for line
 img=$BCCD/images/val/BloodImage_00000.jpg
-if "$Y" predict model=$PT source=$img imgsz=160 conf=0.25 iou=0.7 amp=False save_txt=True project="$T" name=p \
+if "$Y" predict model=$PT source=$img imgsz=160 conf=0.25 iou=0.7 amp=False save_txt=True save_conf=True project="$T" name=p \
         >"$T/pred" 2>&1; then
     sed -n '/"boxes"/,/]/p' $FX | sed -n 's/^ *"\([0-9][^"]*\)".*/\1/p' >"$T/want.txt"
     got_file=$(find "$T/p" -name 'BloodImage_00000.txt' | head -n 1)
@@ -93,6 +93,21 @@ if "$Y" predict model=$PT source=$img imgsz=160 conf=0.25 iou=0.7 amp=False save
     fi
 else
     bad "predict model=X.pt failed:"; tail -5 "$T/pred"
+fi
+
+# predict, correct, retrain: save_txt's lines (no save_conf) are labels data check accepts, every one
+mkdir -p "$T/ds/images/val" "$T/ds/labels/val"
+cp "$img" "$T/ds/images/val/"
+"$Y" predict model=$PT source=$img imgsz=160 save_txt=True project="$T" name=pl >/dev/null 2>&1
+cp "$T/pl/labels/BloodImage_00000.txt" "$T/ds/labels/val/" 2>/dev/null
+printf 'path: %s\ntrain: images/val\nval: images/val\nnames: [RBC, WBC, Platelets]\n' "$T/ds" >"$T/ds/data.yaml"
+nl=$(wc -l <"$T/pl/labels/BloodImage_00000.txt" 2>/dev/null || echo 0)
+"$Y" data check data="$T/ds/data.yaml" >"$T/check.log" 2>&1
+if [ "$nl" -gt 0 ] && grep -q "^val: 1 images, 0 backgrounds, 0 corrupt (skipped), $nl boxes, 0 label lines dropped" \
+        "$T/check.log"; then
+    ok "predict save_txt=True: its $nl lines are labels yoloc data check accepts, every one"
+else
+    bad "predict save_txt as labels ($nl lines):"; cat "$T/check.log"
 fi
 
 # train: fine-tuning from the checkpoint

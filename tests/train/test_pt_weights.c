@@ -4,7 +4,9 @@
  * checkpoint's own YAML dict (parameter count as Ultralytics reports it),
  * the class names, every tensor's values (fp16 as stored, to float: the
  * float64 sum and sum of squares Ultralytics' state dict gives), and the
- * eval forward on a fixed input against Ultralytics' output. Also: the
+ * eval forward on a fixed input against Ultralytics' output. The same for
+ * a YOLOv5-repository checkpoint pickled by ultralytics/yolov5's own code
+ * (tools/make_yolov5_ckpt.py: its Model class, anchors buffer). Also: the
  * same file as weights= into a model built from a YAML, and a plain
  * state dict (tests/io/fixtures/pt/module.pt's kind) refused as model=
  * with a message saying why. */
@@ -20,6 +22,8 @@
 
 #define PT YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolov8t_bccd.pt"
 #define JS YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolov8t_bccd.json"
+#define PT5 YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolov5t_repo.pt"
+#define JS5 YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolov5t_repo.json"
 
 static double jnum(const jnode *o, const char *k) {
     const jnode *n = jnode_get(o, k);
@@ -55,10 +59,12 @@ static void check_tensors(model *m, const jnode *tensors) {
         checked++;
     }
     CHECK(checked > 100);
-    printf("test_pt_weights: %d tensors equal Ultralytics' state dict (float64 sums)\n", checked);
+    printf("test_pt_weights: %d tensors equal the checkpoint's state dict in PyTorch (float64 sums)\n", checked);
 }
 
-/* x[c, y, x] = ((7c + 13y + 29x) mod 97) / 96: the script's input. */
+/* x[c, y, x] = ((7c + 13y + 29x) mod 97) / 96: the scripts' input.
+ * v8: Ultralytics' [1, 4+nc, A] against yoloc's [1, A, 4+nc]; v5: the
+ * decoded [1, A, 5+nc] of both. */
 static void check_forward(model *m, const jnode *fw) {
     const int S = 160;
     float *x = malloc(sizeof(float) * 3 * S * S);
@@ -72,14 +78,24 @@ static void check_forward(model *m, const jnode *fw) {
     const jnode *shape = jnode_get(fw, "shape"), *first = jnode_get(fw, "first");
     CHECK(shape && shape->n == 3 && first && first->n == 64);
     if (!shape || shape->n != 3 || !first) return;
-    const int no = (int)shape->items[1]->number, A = (int)shape->items[2]->number;
-    CHECK_EQ_INT(no, model_out_channels(m));
+    const int v5 = model_na(m) > 0;
+    float *dec = NULL;
+    int no = (int)shape->items[1]->number, A = (int)shape->items[2]->number;
+    if (v5) { /* [1, A, 5+nc]: as if channel-major with one "channel" per row */
+        A = (int)shape->items[1]->number, no = (int)shape->items[2]->number;
+        CHECK_EQ_INT(no, 5 + model_nc(m));
+        dec = malloc(sizeof(float) * (size_t)A * (size_t)no);
+        CHECK(model_to_host(m, dec, model_v5_decoded(m), (size_t)A * (size_t)no) == YOLOC_OK);
+        out = dec;
+    } else {
+        CHECK_EQ_INT(no, model_out_channels(m));
+    }
     CHECK_EQ_INT(A, model_anchors(m));
     /* Ultralytics [1, 4+nc, A] (channel-major) vs yoloc [1, A, 4+nc] */
     double mx = 0, err = 0, asum = 0;
     for (size_t k = 0; k < first->n; k++) {
         size_t c = k / (size_t)A, a = k % (size_t)A;
-        double want = first->items[k]->number, got = out[a * (size_t)no + c];
+        double want = first->items[k]->number, got = v5 ? out[k] : out[a * (size_t)no + c];
         if (fabs(want) > mx) mx = fabs(want);
         if (fabs(got - want) > err) err = fabs(got - want);
     }
@@ -87,8 +103,9 @@ static void check_forward(model *m, const jnode *fw) {
     double wsum = jnum(fw, "abs_sum");
     CHECK_MSG(err <= 1e-4 * mx, "forward: first values differ by %g (max %g)", err, mx);
     CHECK_MSG(fabs(asum - wsum) <= 1e-5 * wsum, "forward: sum of |output| %.9g vs Ultralytics %.9g", asum, wsum);
-    printf("test_pt_weights: eval forward equals Ultralytics' (first 64 values within %.2g of %.3g; |sum| rel %.2g)\n",
-           err, mx, fabs(asum - wsum) / wsum);
+    printf("test_pt_weights: %s eval forward equals PyTorch's (first 64 values within %.2g of %.3g; |sum| rel %.2g)\n",
+           v5 ? "YOLOv5" : "YOLOv8", err, mx, fabs(asum - wsum) / wsum);
+    free(dec);
 }
 
 int main(void) {
@@ -119,6 +136,28 @@ int main(void) {
         model_free(m);
         free(names);
     }
+    /* a YOLOv5-repository checkpoint (models.yolo.DetectionModel, anchors in grid units) */
+    jdoc d5;
+    char *t5 = NULL;
+    if (file_read_all(JS5, 1 << 22, &t5, &len) == YOLOC_OK && jdoc_parse(&d5, t5, len, JS5) == YOLOC_OK) {
+        m = NULL;
+        names = NULL;
+        st = weights_open_model(PT5, NULL, 0, &mo, 0, &m, &names, &nn);
+        CHECK_MSG(st == YOLOC_OK, "model=%s: %s", PT5, yoloc_last_error());
+        if (st == YOLOC_OK) {
+            CHECK_EQ_INT(model_nc(m), 3);
+            CHECK_EQ_INT(model_na(m), 3);
+            CHECK(nn == 3 && strcmp(names[2], "Platelets") == 0);
+            check_tensors(m, jnode_get(d5.root, "tensors"));
+            check_forward(m, jnode_get(d5.root, "forward"));
+            model_free(m);
+            free(names);
+        }
+        jdoc_free(&d5);
+    } else {
+        CHECK_MSG(0, "%s: %s", JS5, yoloc_last_error());
+    }
+    free(t5);
     /* weights= into the same architecture from its YAML */
     m = NULL;
     st = weights_open_model(YOLOC_SOURCE_DIR "/tests/train/yolov8t.yaml", PT, 3, &mo, 0, &m, NULL, NULL);

@@ -111,6 +111,17 @@ W="$T/runs/full/weights/best.safetensors"
 np=$(ls "$T/pred/p"/*.jpg 2>/dev/null | wc -l); nt=$(ls "$T/pred/p/labels"/*.txt 2>/dev/null | wc -l)
 [ "$np" -eq 2 ] && [ "$nt" -eq 2 ] && echo "ok   yoloc predict wrote 2 drawn images and 2 label files" \
     || { echo "FAIL predict outputs: $np images, $nt txt"; fail=1; }
+# save_txt lines: 5 columns; save_conf=True appends the confidence
+n5=$(cat "$T/pred/p/labels"/*.txt 2>/dev/null | awk 'NF == 5' | wc -l)
+nl=$(cat "$T/pred/p/labels"/*.txt 2>/dev/null | wc -l)
+[ "$nl" -gt 0 ] && [ "$n5" -eq "$nl" ] && echo "ok   predict save_txt=True: $nl lines of 5 columns (class cx cy w h)" \
+    || { echo "FAIL save_txt: $n5 of $nl lines with 5 columns"; fail=1; }
+"$Y" predict model="$W" source="$T/imgs/images/val" imgsz=96 conf=0.01 save_txt=True save_conf=True \
+    project="$T/pred" name=pc >/dev/null 2>&1
+n6=$(cat "$T/pred/pc/labels"/*.txt 2>/dev/null | awk 'NF == 6 && $6 > 0 && $6 <= 1' | wc -l)
+na=$(cat "$T/pred/pc/labels"/*.txt 2>/dev/null | wc -l)
+[ "$n6" -gt 0 ] && [ "$n6" -eq "$na" ] && echo "ok   save_conf=True appends the confidence ($n6 lines of 6 columns)" \
+    || { echo "FAIL save_conf: $n6 of $na lines with a confidence"; fail=1; }
 "$Y" val model="$W" data=/no/such.yaml >"$T/bad.log" 2>&1 && { echo "FAIL val accepted a missing data.yaml"; fail=1; }
 grep -q "^error: .*no/such.yaml" "$T/bad.log" && echo "ok   val: missing data.yaml is a clear error" || { echo "FAIL val error"; fail=1; }
 # frozen BatchNorm statistics (the noise probe) on the reference backend, which runs BN and SiLU unfused
