@@ -28,6 +28,8 @@ import tempfile
 
 import torch
 
+from pt_fixture import forward_summary, tensor_sums
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "train", "fixtures", "pt")
 BCCD = os.path.abspath(os.path.join(ROOT, "..", "shared", "data", "bccd"))
@@ -61,15 +63,8 @@ def main():
 
     ck = torch.load(dst, map_location="cpu", weights_only=False)
     m = (ck.get("ema") or ck["model"]).float().eval()
-    tensors = {}
-    for k, v in m.state_dict().items():
-        d = v.double()
-        tensors[k] = {"shape": list(v.shape), "sum": float(d.sum()), "sumsq": float((d * d).sum())}
-    c, yy, xx = torch.meshgrid(torch.arange(3), torch.arange(160), torch.arange(160), indexing="ij")
-    x = (((7 * c + 13 * yy + 29 * xx) % 97).float() / 96.0).unsqueeze(0)
-    with torch.no_grad():
-        y = m(x)
-    y = y[0] if isinstance(y, (list, tuple)) else y
+    tensors = tensor_sums(m)
+    forward = forward_summary(m)
     r = YOLO(dst).val(data=data, imgsz=160, batch=16, conf=0.001, iou=0.7, device="cpu", plots=False,
                       project=work, name="val", exist_ok=True, verbose=False)
     img = os.path.join(BCCD, "images", "val", "BloodImage_00000.jpg")
@@ -85,8 +80,7 @@ def main():
                 "map50_95": float(r.box.map)},
         "predict": {"image": "images/val/BloodImage_00000.jpg", "imgsz": 160, "conf": 0.25, "iou": 0.7,
                     "boxes": pred},
-        "forward": {"shape": list(y.shape), "first": [float(v) for v in y.flatten()[:64]],
-                    "abs_sum": float(y.double().abs().sum())},
+        "forward": forward,
     }
     with open(os.path.join(OUT, "yolov8t_bccd.json"), "w") as f:
         json.dump(out, f, indent=1)

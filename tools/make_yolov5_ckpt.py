@@ -23,6 +23,8 @@ import sys
 
 import torch
 
+from pt_fixture import forward_summary, tensor_sums
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "train", "fixtures", "pt")
 
@@ -64,22 +66,11 @@ def main():
 
     ck = torch.load(dst, map_location="cpu", weights_only=False)
     m = ck["model"].float().eval()
-    tensors = {}
-    for k, v in m.state_dict().items():
-        d = v.double()
-        tensors[k] = {"shape": list(v.shape), "sum": float(d.sum()), "sumsq": float((d * d).sum())}
-    c, yy, xx = torch.meshgrid(torch.arange(3), torch.arange(160), torch.arange(160), indexing="ij")
-    x = (((7 * c + 13 * yy + 29 * xx) % 97).float() / 96.0).unsqueeze(0)
-    with torch.no_grad():
-        y = m(x)[0]
-    out = {
-        "tensors": tensors,
-        "forward": {"shape": list(y.shape), "first": [float(v) for v in y.flatten()[:64]],
-                    "abs_sum": float(y.double().abs().sum())},
-    }
+    out = {"tensors": tensor_sums(m), "forward": forward_summary(m)}
     with open(os.path.join(OUT, "yolov5t_repo.json"), "w") as f:
         json.dump(out, f, indent=1)
-    print("wrote %s (%d bytes), %d tensors, output %s" % (dst, os.path.getsize(dst), len(tensors), list(y.shape)))
+    print("wrote %s (%d bytes), %d tensors, output %s" % (dst, os.path.getsize(dst), len(out["tensors"]),
+                                                            out["forward"]["shape"]))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ typedef struct {
     size_t nm, mcap;
     pk_value **memo;
     size_t nmemo, memo_limit;
-    pk_value *none, *mark;
+    pk_value *none;
 } vm;
 
 static status fail(const vm *m, status st, const char *fmt, const char *arg) {
@@ -117,14 +117,17 @@ static status push(vm *m, pk_value *v) {
     return YOLOC_OK;
 }
 
+/* Values on the stack above the last mark (all of them without one). */
+static size_t avail(const vm *m) { return m->sp - (m->nm ? m->marks[m->nm - 1] : 0); }
+
 static status pop(vm *m, pk_value **v) {
-    if (m->sp == 0 || (m->nm && m->sp == m->marks[m->nm - 1])) return BAD(m, "the stack is empty");
+    if (!avail(m)) return BAD(m, "the stack is empty");
     *v = m->stack[--m->sp];
     return YOLOC_OK;
 }
 
 static status top(vm *m, pk_value **v) {
-    if (m->sp == 0 || (m->nm && m->sp == m->marks[m->nm - 1])) return BAD(m, "the stack is empty");
+    if (!avail(m)) return BAD(m, "the stack is empty");
     *v = m->stack[m->sp - 1];
     return YOLOC_OK;
 }
@@ -579,7 +582,7 @@ static status run(vm *m) {
         case 0x86:
         case 0x87: {
             int k = op - 0x84;
-            if (m->sp < (size_t)k || (m->nm && m->sp - m->marks[m->nm - 1] < (size_t)k)) return BAD(m, "the stack is empty");
+            if (avail(m) < (size_t)k) return BAD(m, "the stack is empty");
             v = node(m, PK_TUPLE);
             if (!v) return NOMEM(m);
             for (int i = 0; i < k; i++) TRY(add_item(m, v, m->stack[m->sp - (size_t)k + (size_t)i]));

@@ -52,8 +52,7 @@ typedef enum {
     PK_OBJECT,  /* s: the class; items: the constructor's arguments; state: BUILD's */
     PK_CALL,    /* s: the callable; items: the arguments (recorded, never called) */
     PK_STORAGE,
-    PK_TENSOR,
-    PK_MARK_    /* internal */
+    PK_TENSOR
 } pk_kind;
 
 typedef struct pk_value pk_value;

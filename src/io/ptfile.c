@@ -22,7 +22,8 @@ static size_t expand_budget(const pt_file *f) { return 16 * f->len + ((size_t)25
 
 typedef struct {
     const char *key;
-    unsigned char *bytes; /* extracted (owned) */
+    const unsigned char *bytes; /* in the file (stored, CRC checked once) or extracted */
+    int owned;                  /* extracted: freed with the file */
 } pt_cached;
 
 typedef struct {
@@ -111,7 +112,8 @@ status pt_open(pt_file *f, const char *path) {
 void pt_close(pt_file *f) {
     pt_cache *c = f->cache;
     if (c) {
-        for (size_t i = 0; i < c->n; i++) free(c->items[i].bytes);
+        for (size_t i = 0; i < c->n; i++)
+            if (c->items[i].owned) free((void *)c->items[i].bytes);
         free(c->items);
         free(c);
     }
@@ -135,7 +137,7 @@ static status storage_bytes(pt_file *f, const pk_value *s, const unsigned char *
     if (e->usize < need)
         return err_set(YOLOC_ERR_PARSE, "%s: storage '%s' holds %llu bytes, %zu needed", f->label, s->key,
                        (unsigned long long)e->usize, need);
-    if (e->method == 0) return zip_stored(&f->z, e, out);
+    /* each storage once: views of one storage share its bytes and its check */
     pt_cache *c = f->cache;
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->items[i].key, s->key) == 0) {
@@ -149,6 +151,11 @@ static status storage_bytes(pt_file *f, const pk_value *s, const unsigned char *
         c->items = it;
         c->cap = nc;
     }
+    if (e->method == 0) {
+        TRY(zip_stored(&f->z, e, out));
+        c->items[c->n++] = (pt_cached){s->key, *out, 0};
+        return YOLOC_OK;
+    }
     size_t budget = expand_budget(f);
     if (e->usize > budget - c->expanded)
         return err_set(YOLOC_ERR_INVALID, "%s: storage '%s' would expand to %llu bytes, more than a file of %zu bytes "
@@ -157,7 +164,7 @@ static status storage_bytes(pt_file *f, const pk_value *s, const unsigned char *
     unsigned char *b;
     TRY(zip_extract(&f->z, e, budget - c->expanded, &b));
     c->expanded += (size_t)e->usize;
-    c->items[c->n++] = (pt_cached){s->key, b};
+    c->items[c->n++] = (pt_cached){s->key, b, 1};
     *out = b;
     return YOLOC_OK;
 }

@@ -505,28 +505,38 @@ static void st_build_header(sbuf *h, const st_tensor *t, size_t n, const char *c
     while (!h->failed && h->len % 8) sbuf_append(h, " ", 1);
 }
 
+static size_t st_tensor_bytes(const st_tensor *t) {
+    return dtype_size(t->dt) * (size_t)shape_numel(t->ndim, t->shape);
+}
+
+/* What st_write and st_open_tensors both lay out: the checks, the JSON
+ * header (h, initialised here; free it when YOLOC_OK) with its 8-byte
+ * little-endian length, and the data bytes that follow. */
+static status st_prepare(const char *name, const st_tensor *tensors, size_t n, const char *const *meta_keys,
+                         const char *const *meta_vals, size_t nmeta, sbuf *h, unsigned char len8[8],
+                         uint64_t *total) {
+    TRY(st_write_check(name, tensors, n, meta_keys, meta_vals, nmeta, total));
+    sbuf_init(h);
+    st_build_header(h, tensors, n, meta_keys, meta_vals, nmeta);
+    if (h->failed) {
+        sbuf_free(h);
+        return err_set(YOLOC_ERR_NOMEM, "%s: out of memory building the header", name);
+    }
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h->len >> (8 * i));
+    return YOLOC_OK;
+}
+
 status st_write(const char *path, const st_tensor *tensors, size_t n, const char *const *meta_keys,
                 const char *const *meta_vals, size_t nmeta) {
     uint64_t total;
-    TRY(st_write_check(path, tensors, n, meta_keys, meta_vals, nmeta, &total));
     sbuf h;
-    sbuf_init(&h);
-    st_build_header(&h, tensors, n, meta_keys, meta_vals, nmeta);
-    if (h.failed) {
-        sbuf_free(&h);
-        return err_set(YOLOC_ERR_NOMEM, "%s: out of memory building the header", path);
-    }
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
+    TRY(st_prepare(path, tensors, n, meta_keys, meta_vals, nmeta, &h, len8, &total));
     afile a;
     status st = afile_open(&a, path);
     if (st >= 0) st = afile_write(&a, len8, 8);
     if (st >= 0) st = afile_write(&a, h.buf, h.len);
-    for (size_t i = 0; i < n && st >= 0; i++) {
-        size_t nb =
-            dtype_size(tensors[i].dt) * (size_t)shape_numel(tensors[i].ndim, tensors[i].shape);
-        st = afile_write(&a, tensors[i].data, nb);
-    }
+    for (size_t i = 0; i < n && st >= 0; i++) st = afile_write(&a, tensors[i].data, st_tensor_bytes(&tensors[i]));
     if (st >= 0) st = afile_commit(&a);
     sbuf_free(&h);
     return st;
@@ -537,17 +547,10 @@ status st_open_tensors(safetensors *f, const st_tensor *tensors, size_t n, const
     memset(f, 0, sizeof *f);
     if (!name) name = "<safetensors>";
     uint64_t total;
-    TRY(st_write_check(name, tensors, n, meta_keys, meta_vals, nmeta, &total));
     sbuf h;
-    sbuf_init(&h);
-    st_build_header(&h, tensors, n, meta_keys, meta_vals, nmeta);
-    if (h.failed) {
-        sbuf_free(&h);
-        return err_set(YOLOC_ERR_NOMEM, "%s: out of memory building the header", name);
-    }
-    size_t len = 8 + h.len + (size_t)total;
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
+    TRY(st_prepare(name, tensors, n, meta_keys, meta_vals, nmeta, &h, len8, &total));
+    size_t len = 8 + h.len + (size_t)total;
     unsigned char *img;
     status st = st_begin(f, name, len, st_image_shift(len8, len), &img);
     if (st < 0) {
@@ -558,7 +561,7 @@ status st_open_tensors(safetensors *f, const st_tensor *tensors, size_t n, const
     memcpy(img + 8, h.buf, h.len);
     size_t at = 8 + h.len;
     for (size_t i = 0; i < n; i++) {
-        size_t nb = dtype_size(tensors[i].dt) * (size_t)shape_numel(tensors[i].ndim, tensors[i].shape);
+        size_t nb = st_tensor_bytes(&tensors[i]);
         if (nb) memcpy(img + at, tensors[i].data, nb);
         at += nb;
     }

@@ -9,6 +9,7 @@
  * bytes, which must fail cleanly. */
 #include "core/tensor.h"
 #include "harness.h"
+#include "io/file.h"
 #include "io/pickle.h"
 #include "io/ptfile.h"
 #include "io/safetensors.h"
@@ -21,12 +22,8 @@
 #define SENTINEL "/tmp/yoloc_pt_fixture_ran"
 
 static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *buf = malloc(1 << 20);
-    *len = buf ? fread(buf, 1, 1 << 20, f) : 0;
-    fclose(f);
-    return buf;
+    char *buf = NULL;
+    return file_read_all(path, 1 << 20, &buf, len) == YOLOC_OK ? (unsigned char *)buf : NULL;
 }
 
 static float as_f32(const st_entry *e, const void *data, size_t i) {
