@@ -134,6 +134,15 @@ static void oh_chcopy(size_t np, int c, const float *s, int sct, int soff, float
 }
 static void oh_add(size_t n, const float *a, const float *b, float *y) { oh_ref()->add(n, OHF(a), OHF(b), OHF(y)); }
 static void oh_acc(size_t n, const float *s, float *d, float beta) { oh_ref()->acc(n, OHF(s), OHF(d), beta); }
+static status oh_bmm(const bmm_desc *d, float alpha, const float *A, const float *B, float beta, float *C) {
+    return oh_ref()->bmm(d, alpha, OHF(A), OHF(B), beta, OHF(C));
+}
+static void oh_softmax_fwd(size_t rows, int n, const float *x, float *y) {
+    oh_ref()->softmax_forward(rows, n, OHF(x), OHF(y));
+}
+static void oh_softmax_bwd(size_t rows, int n, const float *y, const float *dy, float *dx, float bdx) {
+    oh_ref()->softmax_backward(rows, n, OHF(y), OHF(dy), OHF(dx), bdx);
+}
 static void oh_bf16cvt(size_t n, const float *x, uint16_t *y) { oh_ref()->f32_to_bf16(n, OHF(x), oh_real(y)); }
 static void oh_dfl(const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w, float *out) {
     oh_ref()->dfl_decode(d, OHF(box), OHF(cls), OHF(dfl_w), OHF(out));
@@ -219,6 +228,9 @@ static const ops_backend OPS_BACKEND_OFFHOST = {
     .chcopy = oh_chcopy,
     .add = oh_add,
     .acc = oh_acc,
+    .bmm = oh_bmm,
+    .softmax_forward = oh_softmax_fwd,
+    .softmax_backward = oh_softmax_bwd,
     .f32_to_bf16 = oh_bf16cvt,
     .dfl_decode = oh_dfl,
     .v5_decode = oh_v5dec,

@@ -143,6 +143,10 @@ struct ops_backend {
     void (*add)(size_t n, const float *a, const float *b, float *y);
     void (*acc)(size_t n, const float *src, float *dst, float beta);
     void (*f32_to_bf16)(size_t n, const float *x, uint16_t *y);
+    /* the attention's batched product (checked by the dispatcher) and row softmax */
+    status (*bmm)(const bmm_desc *d, float alpha, const float *A, const float *B, float beta, float *C);
+    void (*softmax_forward)(size_t rows, int n, const float *x, float *y);
+    void (*softmax_backward)(size_t rows, int n, const float *y, const float *dy, float *dx, float beta_dx);
 
     /* ---- the heads' eval decode and the BatchNorm fold (ops.h) */
     void (*dfl_decode)(const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w, float *out);

@@ -6,7 +6,7 @@
  * The *_op_init functions validate the descriptor (YOLOC_ERR_SHAPE with the
  * sizes in the message) so that the kernels behind them, which take the
  * sizes on trust, only ever see shapes they handle. A failed init leaves the
- * op safe to free. The stateless ops (upsample, chcopy, add, acc) dispatch
+ * op safe to free. The stateless ops (upsample, chcopy, add, acc, softmax) dispatch
  * on the backend value directly and check nothing: their callers own the
  * shapes. */
 #include "ops/backend.h"
@@ -185,6 +185,17 @@ void chcopy(backend be, size_t npix, int c, const float *src, int src_ct, int sr
 void add_forward(backend be, size_t n, const float *a, const float *b, float *y) { be->add(n, a, b, y); }
 
 void acc(backend be, size_t n, const float *src, float *dst, float beta) { be->acc(n, src, dst, beta); }
+
+status bmm(backend be, const bmm_desc *d, float alpha, const float *A, const float *B, float beta, float *C) {
+    TRY(bmm_check(d));
+    return be->bmm(d, alpha, A, B, beta, C);
+}
+
+void softmax_forward(backend be, size_t rows, int n, const float *x, float *y) { be->softmax_forward(rows, n, x, y); }
+
+void softmax_backward(backend be, size_t rows, int n, const float *y, const float *dy, float *dx, float beta_dx) {
+    be->softmax_backward(rows, n, y, dy, dx, beta_dx);
+}
 
 void f32_to_bf16_op(backend be, size_t n, const float *x, uint16_t *y) { be->f32_to_bf16(n, x, y); }
 

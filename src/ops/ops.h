@@ -307,6 +307,37 @@ void acc_ref(size_t n, const float *src, float *dst, float beta);
 void acc_cpu(size_t n, const float *src, float *dst, float beta);
 
 /* ------------------------------------------------------------------------ */
+/* Batched matrix product (the attention of YOLO11's C2PSA): for each
+ * b < batch,
+ *     C_b = alpha * op(A_b) op(B_b) + beta * C_b,
+ * with op(A_b) m x k, op(B_b) k x n and C_b m x n, all row-major: element
+ * (i, j) of a matrix with leading dimension ld is at [i*ld + j]. ta: A_b is
+ * stored k x m and op transposes it; tb: B_b is stored n x k. Matrix b
+ * starts at A + b*sa, B + b*sb, C + b*sc. beta == 0: C is not read (it may
+ * hold garbage or NaN). fp32 in, fp32 out; the reference accumulates in
+ * double, the fast paths in fp32 (oneDNN's sgemm on the CPU).
+ * bmm_check validates a descriptor (sizes >= 1, leading dimensions that
+ * hold a row); the dispatcher calls it. */
+typedef struct {
+    int batch, m, n, k;
+    int ta, tb;
+    int lda, ldb, ldc;
+    size_t sa, sb, sc;
+} bmm_desc;
+status bmm_check(const bmm_desc *d);
+void bmm_ref(const bmm_desc *d, float alpha, const float *A, const float *B, float beta, float *C);
+status bmm_cpu(const bmm_desc *d, float alpha, const float *A, const float *B, float beta, float *C);
+
+/* Softmax over rows: `rows` rows of n contiguous values,
+ *     y_i = exp(x_i - max x) / sum_j exp(x_j - max x);
+ * backward from the output y: dx_i = beta_dx*dx_i + y_i (dy_i - sum_j dy_j y_j).
+ * y may be x, and dx may be dy when beta_dx == 0 (in place). */
+void softmax_ref_forward(size_t rows, int n, const float *x, float *y);
+void softmax_ref_backward(size_t rows, int n, const float *y, const float *dy, float *dx, float beta_dx);
+void softmax_cpu_forward(size_t rows, int n, const float *x, float *y);
+void softmax_cpu_backward(size_t rows, int n, const float *y, const float *dy, float *dx, float beta_dx);
+
+/* ------------------------------------------------------------------------ */
 /* The heads' eval decode, one level at a time, into rows [a0, a0 + h*w*na)
  * of each image's `anchors` output rows.
  *
@@ -554,6 +585,11 @@ void chcopy(backend be, size_t npix, int c, const float *src, int src_ct, int sr
             int dst_ct, int dst_off, float beta);
 void add_forward(backend be, size_t n, const float *a, const float *b, float *y);
 void acc(backend be, size_t n, const float *src, float *dst, float beta);
+/* bmm_check'd here: YOLOC_ERR_INVALID for a bad descriptor, else the
+ * backend's own errors. */
+status bmm(backend be, const bmm_desc *d, float alpha, const float *A, const float *B, float beta, float *C);
+void softmax_forward(backend be, size_t rows, int n, const float *x, float *y);
+void softmax_backward(backend be, size_t rows, int n, const float *y, const float *dy, float *dx, float beta_dx);
 void f32_to_bf16_op(backend be, size_t n, const float *x, uint16_t *y);
 void dfl_decode(backend be, const dfl_decode_desc *d, const float *box, const float *cls, const float *dfl_w,
                 float *out);

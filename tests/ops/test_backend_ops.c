@@ -539,6 +539,51 @@ static void op_add_acc(const bk *b, size_t n) {
     free(a), free(c), free(y), free(d);
 }
 
+/* the attention's batched product (a C2PSA-like strided case) and softmax */
+static void op_bmm(const bk *b, int batch, int m, int n, int k, int ta, int tb, float beta) {
+    char cs[96];
+    snprintf(cs, sizeof cs, "%dx%dx%dx%d t%d%d beta %g", batch, m, n, k, ta, tb, (double)beta);
+    bmm_desc d = {.batch = batch, .m = m, .n = n, .k = k, .ta = ta, .tb = tb};
+    d.lda = (ta ? m : k) + 3;
+    d.ldb = (tb ? k : n) + 1;
+    d.ldc = n + 2;
+    d.sa = (size_t)(ta ? k : m) * d.lda;
+    d.sb = (size_t)(tb ? n : k) * d.ldb;
+    d.sc = (size_t)m * d.ldc;
+    size_t na = d.sa * batch, nb = d.sb * batch, nc = d.sc * batch;
+    rng r;
+    rng_seed_keys(&r, 17, (uint64_t)m * n, (uint64_t)k, (uint64_t)(ta * 2 + tb));
+    float *a = hrand(&r, na, -1, 1), *bb = hrand(&r, nb, -1, 1), *c0 = hrand(&r, nc, -1, 1), *c = hcopy(c0, nc);
+    CHECK_OK(bmm(REF, &d, 0.25f, a, bb, beta, c));
+    float *A = dnew(b, a, na), *B = dnew(b, bb, nb), *C = dnew(b, c0, nc);
+    CHECK_OK(bmm(b->be, &d, 0.25f, A, B, beta, C));
+    cmp(b, "bmm", "C", cs, C, c, nc, 1e-5);
+    dfree(b, A), dfree(b, B), dfree(b, C);
+    free(a), free(bb), free(c0), free(c);
+}
+
+static void op_softmax(const bk *b, size_t rows, int n) {
+    char cs[48];
+    snprintf(cs, sizeof cs, "%zu rows of %d", rows, n);
+    size_t N = rows * (size_t)n;
+    rng r;
+    rng_seed_keys(&r, 18, rows, (uint64_t)n, 0);
+    float *x = hrand(&r, N, -8, 8), *y = hnew(N), *dy = hrand(&r, N, -1, 1), *d0 = hrand(&r, N, -1, 1),
+          *dx = hcopy(d0, N);
+    softmax_forward(REF, rows, n, x, y);
+    softmax_backward(REF, rows, n, y, dy, dx, 1.0f);
+    float *X = dnew(b, x, N), *Y = dnew(b, NULL, N), *DY = dnew(b, dy, N), *DX = dnew(b, d0, N);
+    softmax_forward(b->be, rows, n, X, Y);
+    cmp(b, "softmax", "y", cs, Y, y, N, 1e-6);
+    float *yh = dget(b, Y, N); /* the backward from each backend's own output */
+    softmax_backward(REF, rows, n, yh, dy, d0, 1.0f);
+    softmax_backward(b->be, rows, n, Y, DY, DX, 1.0f);
+    cmp(b, "softmax backward", "dx (beta 1)", cs, DX, d0, N, 1e-6);
+    cmp_host(b, "softmax backward", "dx vs ref's y", cs, d0, dx, N, 1e-5);
+    dfree(b, X), dfree(b, Y), dfree(b, DY), dfree(b, DX);
+    free(x), free(y), free(dy), free(d0), free(dx), free(yh);
+}
+
 static void op_bf16(const bk *b, size_t n) {
     rng r;
     rng_seed_keys(&r, 14, n, 0, 0);
@@ -800,6 +845,12 @@ static void run_all(const bk *b, int quick) {
     op_chcopy(b, 37, 5, 13, 3, 5, 0, 1.0f);
     op_chcopy(b, 400, 64, 128, 64, 192, 128, 0.0f);
     op_add_acc(b, 1001);
+    op_bmm(b, 2, 100, 100, 32, 0, 1, 0.0f);
+    op_bmm(b, 2, 100, 64, 100, 0, 0, 0.0f);
+    op_bmm(b, 3, 7, 5, 9, 1, 0, 1.0f);
+    op_bmm(b, 1, 6, 11, 4, 1, 1, 1.0f);
+    op_softmax(b, 200, 100);
+    op_softmax(b, 3, 7);
     op_bf16(b, 4099);
     op_multi_tensor(b);
     op_heads(b);
@@ -889,6 +940,15 @@ static void broken_dfl(const dfl_decode_desc *d, const float *box, const float *
     g_orig->dfl_decode(d, box, cls, dfl_w, out);
     out[((size_t)d->anchors + d->a0) * (4 + d->nc)] += 0.5f; /* image 1's first box centre */
 }
+static status broken_bmm(const bmm_desc *d, float alpha, const float *A, const float *B, float beta, float *C) {
+    TRY(g_orig->bmm(d, alpha, A, B, beta, C));
+    perturb(C, (size_t)d->n);
+    return YOLOC_OK;
+}
+static void broken_softmax_bwd(size_t rows, int n, const float *y, const float *dy, float *dx, float bdx) {
+    g_orig->softmax_backward(rows, n, y, dy, dx, bdx);
+    perturb(dx, rows * (size_t)n);
+}
 static void broken_bf16(size_t n, const float *x, uint16_t *y) {
     g_orig->f32_to_bf16(n, x, y);
     y[n / 2] ^= 1;
@@ -914,8 +974,8 @@ static void test_breakage_is_caught(const bk *b) {
     const char *names[] = {"conv2d forward", "conv2d backward (dw)", "batchnorm backward (dx)", "silu forward",
                            "groupnorm forward", "maxpool backward", "chcopy", "syncbn forward (var)",
                            "bnsilu backward (dgamma)", "f32_to_bf16", "sgd update", "ema blend", "sum of squares", "dfl decode",
-                           "v8 loss (gradient)", "v5 loss (objectness term)"};
-    for (int k = 0; k < 16; k++) {
+                           "v8 loss (gradient)", "v5 loss (objectness term)", "bmm", "softmax backward"};
+    for (int k = 0; k < 18; k++) {
         t = *b->be;
         switch (k) {
         case 0: t.conv2d_forward = broken_conv_fwd; break;
@@ -940,6 +1000,8 @@ static void test_breakage_is_caught(const bk *b) {
         case 13: t.dfl_decode = broken_dfl; break;
         case 14: t.v8_loss = broken_v8_loss; break;
         case 15: t.v5_loss = broken_v5_loss; break;
+        case 16: t.bmm = broken_bmm; break;
+        case 17: t.softmax_backward = broken_softmax_bwd; break;
         }
         bk tb = {&t, b->ctx};
         g_expect_fail = 1;
@@ -969,7 +1031,8 @@ int main(void) {
                       b.be->upsample_forward && b.be->upsample_backward && b.be->chcopy && b.be->add && b.be->acc &&
                       b.be->f32_to_bf16 && b.be->bf16_convs && b.be->sgd_update && b.be->adam_update &&
                       b.be->chunk_sumsq && b.be->chunk_scale && b.be->chunk_all_finite && b.be->ema_blend &&
-                      b.be->dfl_decode && b.be->v5_decode && b.be->bn_fold && b.be->zero && b.be->chunk_sqdiff_copy && b.be->v8_loss && b.be->v5_loss,
+                      b.be->dfl_decode && b.be->v5_decode && b.be->bn_fold && b.be->zero && b.be->chunk_sqdiff_copy && b.be->v8_loss && b.be->v5_loss &&
+                      b.be->bmm && b.be->softmax_forward && b.be->softmax_backward,
                   "backend %s: its table misses a required entry", b.be->name);
         CHECK_OK(backend_ctx_create(b.be, &b.ctx));
         run_all(&b, 0);

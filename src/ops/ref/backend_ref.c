@@ -31,6 +31,11 @@ static status ref_conv2d_backward(conv2d_op *op, const float *x, const float *w,
 }
 static void ref_conv2d_free(conv2d_op *op) { (void)op; }
 
+static status ref_bmm(const bmm_desc *d, float alpha, const float *A, const float *B, float beta, float *C) {
+    bmm_ref(d, alpha, A, B, beta, C);
+    return YOLOC_OK;
+}
+
 /* ---- batch normalisation */
 static status ref_bn_init(bn_op *op, void *ctx, int training) {
     (void)op;
@@ -159,6 +164,9 @@ const ops_backend OPS_BACKEND_REF = {
     .chcopy = chcopy_ref,
     .add = add_ref_forward,
     .acc = acc_ref,
+    .bmm = ref_bmm,
+    .softmax_forward = softmax_ref_forward,
+    .softmax_backward = softmax_ref_backward,
     .f32_to_bf16 = f32_to_bf16_ref,
     .dfl_decode = dfl_decode_ref,
     .v5_decode = v5_decode_ref,
