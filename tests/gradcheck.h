@@ -81,9 +81,10 @@ static inline int gradcheck(const char *name, float *x, size_t n, const float *a
  * a seeded random direction; tolerance atol + rtol * |a|. Far less noisy in
  * float32 than single entries when the function has kinks (max pooling) or
  * normalises over few values (BatchNorm at 2x2). The step is
- * eps * max(|x|, sqrt(n)) for eps in eps_rel x {1, 1/3, 1/10, 1/30, 1/100}: float
- * noise favours large steps, curvature small ones, so the check passes when
- * one of them agrees; a wrong backward disagrees at every step. */
+ * eps * max(|x|, sqrt(n)) for eps in eps_rel x {1, 1/3, 1/10, ..., 1/1000}:
+ * float noise favours large steps, curvature small ones (attention's softmax
+ * bends steeply), so the check passes when one of them agrees; a wrong
+ * backward disagrees at every step. */
 static inline int gradcheck_dir(const char *name, float *x, size_t n, const float *analytic,
                                 gc_loss_fn loss, void *ctx, double eps_rel, double rtol, double atol) {
     double an = 0, xn = 0;
@@ -93,7 +94,8 @@ static inline int gradcheck_dir(const char *name, float *x, size_t n, const floa
     }
     an = sqrt(an);
     xn = sqrt(xn);
-    static const double scales[5] = {1.0, 1.0 / 3.0, 0.1, 1.0 / 30.0, 0.01};
+    enum { NSTEPS = 7 };
+    static const double scales[NSTEPS] = {1.0, 1.0 / 3.0, 0.1, 1.0 / 30.0, 0.01, 1.0 / 300.0, 0.001};
     float *keep = malloc(n * sizeof(float));
     double *d = malloc(n * sizeof(double));
     rng g;
@@ -111,10 +113,10 @@ static inline int gradcheck_dir(const char *name, float *x, size_t n, const floa
             d[i] /= dn;
             expect += d[i] * analytic[i];
         }
-        double nums[5];
+        double nums[NSTEPS];
         int good = 0;
         memcpy(keep, x, n * sizeof(float));
-        for (int k = 0; k < 5 && !good; k++) {
+        for (int k = 0; k < NSTEPS && !good; k++) {
             double step = eps_rel * scales[k] * fmax(xn, sqrt((double)n));
             for (size_t i = 0; i < n; i++) x[i] = (float)(keep[i] + step * d[i]);
             double lp = loss(ctx);
@@ -123,12 +125,12 @@ static inline int gradcheck_dir(const char *name, float *x, size_t n, const floa
             memcpy(x, keep, n * sizeof(float));
             nums[k] = (lp - lm) / (2 * step);
             good = fabs(nums[k] - expect) <= atol + rtol * an;
-            if (!good && k == 4) {
+            if (!good && k == NSTEPS - 1) {
                 fprintf(stderr,
-                        "  gradcheck_dir %-30s FAIL along %s: numeric %.6g / %.6g / %.6g / %.6g / %.6g (5 steps) analytic %.6g "
-                        "(|grad| %.4g, rtol %g)\n",
+                        "  gradcheck_dir %-30s FAIL along %s: numeric %.6g / %.6g / %.6g / %.6g / %.6g / %.6g / %.6g "
+                        "(7 steps) analytic %.6g (|grad| %.4g, rtol %g, atol %g)\n",
                         name, pass == 0 ? "the gradient" : "a random direction", nums[0], nums[1], nums[2], nums[3], nums[4],
-                        expect, an, rtol);
+                        nums[5], nums[6], expect, an, rtol, atol);
             }
         }
         test_checks_++;

@@ -75,7 +75,7 @@ SKIP = 77
 
 # Operators TensorRT's ONNX parser supports (onnx-tensorrt docs/operators.md,
 # TensorRT 8.x) that the exporter may write; anything else is a failure.
-TRT_OPS = {"Add", "Cast", "Concat", "Conv", "Div", "Gather", "MaxPool", "Mul", "Range", "Reshape",
+TRT_OPS = {"Add", "Cast", "Concat", "Conv", "Div", "Gather", "MatMul", "MaxPool", "Mul", "Range", "Reshape",
            "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Sub", "Transpose", "Unsqueeze"}
 
 

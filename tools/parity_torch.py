@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Parity of yoloc's YOLOv8 with Ultralytics' PyTorch model (optional tool).
+"""Parity of yoloc's models (YOLOv8, YOLO11) with Ultralytics' PyTorch model (optional tool).
 
 Needs PyTorch and ultralytics==8.3.253 (Debian: apt-get install python3-torch
 python3-torchvision python3-opencv python3-matplotlib python3-yaml python3-pil
@@ -10,13 +10,19 @@ ultralytics==8.3.253). Never needed to build or test yoloc.
   check   : yoloc forward (seeded weights, saved) vs the Ultralytics model
             loaded with the same weights: eval output, raw training output and
             every parameter gradient; prints the worst differences.
-  fixture : the same for the tiny model of tests/nn/test_parity.c, writing
-            tests/nn/fixtures/parity_tiny.json (PyTorch's outputs and, per
-            parameter, the gradient norm and a few entries).
+  fixture : the same for a tiny model of tests/nn/tiny_model.h (--which v8:
+            TINY_YAML, tests/nn/fixtures/parity_tiny.json; --which yolo11:
+            TINY11_YAML, parity_tiny11.json), writing PyTorch's outputs and,
+            per parameter, the gradient norm and a few entries.
+
+Gradients are compared relative to each tensor's largest entry, with a floor
+of 1e-5 of the model's largest gradient: some gradients are zero in exact
+arithmetic (a per-channel bias whose every path ends in a training-mode
+BatchNorm, which removes it), and both frameworks give rounding noise there.
 
 usage: parity_torch.py check [--yoloc build/yoloc] [--model yolov8n.yaml] [--nc 80]
                              [--imgsz 320] [--batch 2] [--seed 0]
-       parity_torch.py fixture [--yoloc build/yoloc]
+       parity_torch.py fixture [--yoloc build/yoloc] [--which v8|yolo11]
 """
 import argparse
 import json
@@ -61,6 +67,39 @@ head:
   - [[-1, 9], 1, Concat, [1]]
   - [-1, 3, C2f, [1024]]
   - [[15, 18, 21], 1, Detect, [nc]]
+"""
+
+# The tiny YOLO11 of tests/nn/test_parity.c (yolo11 at width 1/8: C2PSA keeps
+# its one head of 64 channels; C3k2 with and without C3k blocks).
+TINY11_YAML = """nc: 3
+scales:
+  t: [0.50, 0.125, 1024]
+backbone:
+  - [-1, 1, Conv, [64, 3, 2]]
+  - [-1, 1, Conv, [128, 3, 2]]
+  - [-1, 2, C3k2, [256, False, 0.25]]
+  - [-1, 1, Conv, [256, 3, 2]]
+  - [-1, 2, C3k2, [512, False, 0.25]]
+  - [-1, 1, Conv, [512, 3, 2]]
+  - [-1, 2, C3k2, [512, True]]
+  - [-1, 1, Conv, [1024, 3, 2]]
+  - [-1, 2, C3k2, [1024, True]]
+  - [-1, 1, SPPF, [1024, 5]]
+  - [-1, 2, C2PSA, [1024]]
+head:
+  - [-1, 1, nn.Upsample, [None, 2, 'nearest']]
+  - [[-1, 6], 1, Concat, [1]]
+  - [-1, 2, C3k2, [512, False]]
+  - [-1, 1, nn.Upsample, [None, 2, 'nearest']]
+  - [[-1, 4], 1, Concat, [1]]
+  - [-1, 2, C3k2, [256, False]]
+  - [-1, 1, Conv, [256, 3, 2]]
+  - [[-1, 13], 1, Concat, [1]]
+  - [-1, 2, C3k2, [512, False]]
+  - [-1, 1, Conv, [512, 3, 2]]
+  - [[-1, 10], 1, Concat, [1]]
+  - [-1, 2, C3k2, [1024, True]]
+  - [[16, 19, 22], 1, Detect, [nc]]
 """
 
 
@@ -129,15 +168,21 @@ def compare(model_yaml, nc, imgsz, batch, seed, yoloc, torch_yaml=None, scale_ar
     return ye, te, yt, tt, gy, gt, x
 
 
-def rel(a, b):
-    return float(np.abs(a - b).max() / (np.abs(b).max() + 1e-12))
+def rel(a, b, floor=1e-12):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), floor))
+
+
+def grad_rel(gy, gt):
+    """Per tensor: max |diff| over max(largest |entry|, 1e-5 x the model's largest gradient)."""
+    floor = 1e-5 * max(float(np.abs(v).max()) for v in gt.values())
+    return {k: rel(gy[k], gt[k], floor) for k in gt if k in gy}
 
 
 def cmd_check(a):
     ye, te, yt, tt, gy, gt, _ = compare(a.model, a.nc, a.imgsz, a.batch, a.seed, a.yoloc)
     print(f"eval output {ye.shape}: max |diff| {np.abs(ye - te).max():.3g} (rel {rel(ye, te):.3g})")
     print(f"train output {yt.shape}: max |diff| {np.abs(yt - tt).max():.3g} (rel {rel(yt, tt):.3g})")
-    worst = sorted(((rel(gy[k], gt[k]), k) for k in gt), reverse=True)
+    worst = sorted(((r, k) for k, r in grad_rel(gy, gt).items()), reverse=True)
     print(f"gradients: {len(gt)} tensors, worst relative differences:")
     for r, k in worst[:5]:
         print(f"  {k:45s} {r:.3g}")
@@ -149,16 +194,15 @@ def cmd_check(a):
 
 def cmd_fixture(a):
     tmp = tempfile.mkdtemp()
-    ypath = f"{tmp}/tiny.yaml"
-    with open(ypath, "w") as f:
-        f.write(TINY_YAML)
+    v8 = a.which == "v8"
     # Ultralytics picks the scale from the file name: yolov8t.yaml -> "t"
-    tpath = f"{tmp}/yolov8t.yaml"
+    tpath = f"{tmp}/yolov8t.yaml" if v8 else f"{tmp}/yolo11t.yaml"
     with open(tpath, "w") as f:
-        f.write(TINY_YAML)
+        f.write(TINY_YAML if v8 else TINY11_YAML)
     ye, te, yt, tt, gy, gt, x = compare(tpath, 3, 64, 2, 0, a.yoloc)
     print(f"eval rel {rel(ye, te):.3g}, train rel {rel(yt, tt):.3g}, "
-          f"worst grad rel {max(rel(gy[k], gt[k]) for k in gt):.3g}")
+          f"worst grad rel {max(grad_rel(gy, gt).values()):.3g}")
+    stem = "parity_tiny" if v8 else "parity_tiny11"
     grads = {}
     for k, v in gt.items():
         flat = v.ravel().astype(np.float64)
@@ -179,15 +223,16 @@ def cmd_fixture(a):
         "grads": grads,
     }
     out["train_sample"] = tt.ravel()[out["train_sample_index"]].astype(np.float64).tolist()
-    path = os.path.join(ROOT, "tests/nn/fixtures/parity_tiny.json")
+    out["grad_floor"] = 1e-5 * max(float(np.abs(v).max()) for v in gt.values())
+    path = os.path.join(ROOT, f"tests/nn/fixtures/{stem}.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=0)
     # the input and grad_in arrays, so the C test needs no RNG of numpy's
-    np.save(os.path.join(ROOT, "tests/nn/fixtures/parity_tiny_x.npy"), x)
+    np.save(os.path.join(ROOT, f"tests/nn/fixtures/{stem}_x.npy"), x)
     rng = np.random.default_rng(0)
     rng.random((2, 3, 64, 64), dtype=np.float32)
     g = rng.standard_normal(tt.shape).astype(np.float32)
-    np.save(os.path.join(ROOT, "tests/nn/fixtures/parity_tiny_g.npy"), g)
+    np.save(os.path.join(ROOT, f"tests/nn/fixtures/{stem}_g.npy"), g)
     print("wrote", path)
 
 
@@ -200,6 +245,7 @@ def main():
     p.add_argument("--imgsz", type=int, default=320)
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--which", choices=["v8", "yolo11"], default="v8")
     a = p.parse_args()
     torch.set_num_threads(2)
     sys.exit(cmd_check(a) if a.mode == "check" else cmd_fixture(a))

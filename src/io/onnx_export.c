@@ -550,9 +550,53 @@ static status exp_conv(exporter *e, const layer_spec *ls, const char *const *x) 
                          ls->g, ls->d, ls->act, &e->out[ls->index]);
 }
 
-/* C2f: cv1 -> Split(c, c) -> n Bottlenecks on the last part -> Concat -> cv2. */
+/* Bottleneck (nn/blocks.c) under prefix/scope: cv1 (k1) -> cv2 (k2, g),
+ * plus the input when shortcut and c1 == c2. */
+static status exp_bottleneck(exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1,
+                             int c2, int shortcut, int g, int k1, int k2, float ex, const char **y) {
+    char p[96], sc[96];
+    int c_ = (int)(c2 * ex);
+    const char *t;
+    snprintf(p, sizeof p, "%s.cv1", prefix);
+    snprintf(sc, sizeof sc, "%s/cv1", scope);
+    TRY(exp_convblock(e, i, p, sc, x, c1, c_, k1, 1, k1 / 2, 1, 1, 1, &t));
+    snprintf(p, sizeof p, "%s.cv2", prefix);
+    snprintf(sc, sizeof sc, "%s/cv2", scope);
+    TRY(exp_convblock(e, i, p, sc, t, c_, c2, k2, 1, k2 / 2, g, 1, 1, &t));
+    *y = shortcut && c1 == c2 ? ox_op2(&e->b, "Add", scope, x, t) : t; /* x + cv2(cv1(x)) */
+    return YOLOC_OK;
+}
+
+/* The C3 core (nn/blocks.c csp3): cv1 -> n Bottlenecks (k1, 3), cv2 ->
+ * Concat -> cv3. */
+static status exp_csp3(exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1, int c2,
+                       int n, int shortcut, int g, float ex, int k1, const char **y) {
+    int c = (int)(c2 * ex);
+    char p[96], sc[96];
+    const char *t, *y2;
+    snprintf(p, sizeof p, "%s.cv1", prefix);
+    snprintf(sc, sizeof sc, "%s/cv1", scope);
+    TRY(exp_convblock(e, i, p, sc, x, c1, c, 1, 1, 0, 1, 1, 1, &t));
+    snprintf(p, sizeof p, "%s.cv2", prefix);
+    snprintf(sc, sizeof sc, "%s/cv2", scope);
+    TRY(exp_convblock(e, i, p, sc, x, c1, c, 1, 1, 0, 1, 1, 1, &y2));
+    for (int j = 0; j < n; j++) {
+        snprintf(p, sizeof p, "%s.m.%d", prefix, j);
+        snprintf(sc, sizeof sc, "%s/m.%d", scope, j);
+        TRY(exp_bottleneck(e, i, p, sc, t, c, c, shortcut, g, k1, 3, 1.0f, &t));
+    }
+    const char *parts[2] = {t, y2};
+    const char *cat = exp_concat(e, scope, 2, parts, 1);
+    snprintf(p, sizeof p, "%s.cv3", prefix);
+    snprintf(sc, sizeof sc, "%s/cv3", scope);
+    return exp_convblock(e, i, p, sc, cat, 2 * c, c2, 1, 1, 0, 1, 1, 1, y);
+}
+
+/* C2f and C3k2: cv1 -> Split(c, c) -> n inner blocks on the last part
+ * (C2f: Bottleneck k (3, 3) e 1; C3k2: Bottleneck e 0.5, or C3k) ->
+ * Concat -> cv2. */
 static status exp_c2f(exporter *e, const layer_spec *ls, const char *const *x) {
-    int i = ls->index, c = (int)(ls->c2 * ls->e), n = ls->repeats;
+    int i = ls->index, c = (int)(ls->c2 * ls->e), n = ls->repeats, k2 = ls->kind == MOD_C3K2;
     char prefix[64], scope[64], top[32];
     snprintf(top, sizeof top, "/model.%d", i);
     const char *y1;
@@ -565,18 +609,13 @@ static status exp_c2f(exporter *e, const layer_spec *ls, const char *const *x) {
     exp_split(e, top, y1, 1, 2, sizes, parts);
     status st = YOLOC_OK;
     for (int j = 0; j < n && st == YOLOC_OK; j++) {
-        const char *in = parts[j + 1], *t = NULL;
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.cv1", i, j);
-        snprintf(scope, sizeof scope, "/model.%d/m.%d/cv1", i, j);
-        st = exp_convblock(e, i, prefix, scope, in, c, c, 3, 1, 1, 1, 1, 1, &t);
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.cv2", i, j);
-        snprintf(scope, sizeof scope, "/model.%d/m.%d/cv2", i, j);
-        if (st == YOLOC_OK)
-            st = exp_convblock(e, i, prefix, scope, t, c, c, 3, 1, 1, ls->g, 1, 1, &t);
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d", i, j);
         snprintf(scope, sizeof scope, "/model.%d/m.%d", i, j);
-        if (st == YOLOC_OK && ls->shortcut)
-            t = ox_op2(&e->b, "Add", scope, in, t); /* x + cv2(cv1(x)) */
-        parts[j + 2] = t;
+        if (k2 && ls->c3k)
+            st = exp_csp3(e, i, prefix, scope, parts[j + 1], c, c, 2, ls->shortcut, ls->g, 0.5f, 3, &parts[j + 2]);
+        else
+            st = exp_bottleneck(e, i, prefix, scope, parts[j + 1], c, c, ls->shortcut, ls->g, 3, 3,
+                                k2 ? 0.5f : 1.0f, &parts[j + 2]);
     }
     const char *cat = st == YOLOC_OK ? exp_concat(e, top, n + 2, parts, 1) : NULL;
     free(parts);
@@ -587,35 +626,81 @@ static status exp_c2f(exporter *e, const layer_spec *ls, const char *const *x) {
                          &e->out[i]);
 }
 
-/* C3 (YOLOv5): cv1 and cv2 (1x1) on the input, the n Bottlenecks (1x1 then
- * 3x3 conv, plus the input with shortcut) chained on cv1's output,
- * Concat(bottlenecks, cv2) -> cv3 (1x1), as nn/c3.c computes it. */
 static status exp_c3(exporter *e, const layer_spec *ls, const char *const *x) {
-    int i = ls->index, c = (int)(ls->c2 * ls->e), n = ls->repeats;
-    char prefix[64], scope[64], top[32];
+    char prefix[32], scope[32];
+    snprintf(prefix, sizeof prefix, "model.%d", ls->index);
+    snprintf(scope, sizeof scope, "/model.%d", ls->index);
+    return exp_csp3(e, ls->index, prefix, scope, x[0], ls->c1, ls->c2, ls->repeats, ls->shortcut, ls->g, ls->e, 1,
+                    &e->out[ls->index]);
+}
+
+/* C2PSA (nn/c2psa.c) as Ultralytics exports it: cv1 -> Split(c, c); on the
+ * second part n PSABlocks; Concat -> cv2. A PSABlock's attention:
+ * qkv -> Reshape [B, heads, 2kd + hd, H*W] -> Slice q, k, v ->
+ * MatMul(q^T, k) x scale -> Softmax(-1) -> MatMul(v, attn^T) -> Reshape to
+ * the input's shape, plus pe(v reshaped) -> proj; then x + attn, and
+ * x + ffn(x). The reshapes back take the block input's Shape, so the graph
+ * holds for dynamic sizes too. */
+static status exp_c2psa(exporter *e, const layer_spec *ls, const char *const *x) {
+    ox *b = &e->b;
+    int i = ls->index, c = (int)(ls->c1 * ls->e), n = ls->repeats;
+    int heads = c / 64, hd = c / heads, kd = hd / 2, hs = 2 * kd + hd, ct = c + 2 * kd * heads;
+    float scale = (float)pow((double)kd, -0.5);
+    int64_t B = e->o->dynamic ? 0 : e->o->batch;
+    char prefix[96], scope[96], top[32], name[128];
     snprintf(top, sizeof top, "/model.%d", i);
-    const char *t, *y2;
+    const char *y1, *parts[2];
     snprintf(prefix, sizeof prefix, "model.%d.cv1", i);
     snprintf(scope, sizeof scope, "/model.%d/cv1", i);
-    TRY(exp_convblock(e, i, prefix, scope, x[0], ls->c1, c, 1, 1, 0, 1, 1, 1, &t));
+    TRY(exp_convblock(e, i, prefix, scope, x[0], ls->c1, 2 * c, 1, 1, 0, 1, 1, 1, &y1));
+    int64_t sizes[2] = {c, c};
+    exp_split(e, top, y1, 1, 2, sizes, parts);
+    const char *t = parts[1];
+    for (int j = 0; j < n; j++) {
+        char bs[64], as[80];
+        snprintf(bs, sizeof bs, "/model.%d/m/m.%d", i, j);
+        snprintf(as, sizeof as, "%s/attn", bs);
+        const char *qkv, *pe, *pr, *f;
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.qkv", i, j);
+        snprintf(scope, sizeof scope, "%s/qkv", as);
+        TRY(exp_convblock(e, i, prefix, scope, t, c, ct, 1, 1, 0, 1, 1, 0, &qkv));
+        int64_t s4[4] = {B, heads, hs, -1}, perm[4] = {0, 1, 3, 2};
+        const char *r = exp_reshape(e, as, qkv, 4, s4);
+        const char *q = exp_slice(e, as, r, 2, 0, kd), *k = exp_slice(e, as, r, 2, kd, 2 * kd),
+                   *v = exp_slice(e, as, r, 2, 2 * kd, hs);
+        Onnx__NodeProto *qt = ox_node(b, "Transpose", as, 1, &q, 1, NULL);
+        ox_attr_ints(b, qt, "perm", 4, perm);
+        const char *att = ox_op2(b, "MatMul", as, ox_out(qt, 0), k);
+        snprintf(name, sizeof name, "%s/scale", as);
+        att = ox_op2(b, "Mul", as, att, ox_scalar(b, name, scale));
+        Onnx__NodeProto *sm = ox_node(b, "Softmax", as, 1, &att, 1, NULL);
+        ox_attr_int(b, sm, "axis", -1);
+        att = ox_out(sm, 0);
+        Onnx__NodeProto *at = ox_node(b, "Transpose", as, 1, &att, 1, NULL);
+        ox_attr_ints(b, at, "perm", 4, perm);
+        const char *o = ox_op2(b, "MatMul", as, v, ox_out(at, 0)); /* [B, heads, hd, N] */
+        const char *shp = ox_op1(b, "Shape", as, t);                /* [B, c, H, W] */
+        o = ox_op2(b, "Reshape", as, o, shp);
+        const char *vr = ox_op2(b, "Reshape", as, v, shp);
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.pe", i, j);
+        snprintf(scope, sizeof scope, "%s/pe", as);
+        TRY(exp_convblock(e, i, prefix, scope, vr, c, c, 3, 1, 1, c, 1, 0, &pe));
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.proj", i, j);
+        snprintf(scope, sizeof scope, "%s/proj", as);
+        TRY(exp_convblock(e, i, prefix, scope, ox_op2(b, "Add", as, o, pe), c, c, 1, 1, 0, 1, 1, 0, &pr));
+        t = ox_op2(b, "Add", bs, t, pr);
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.ffn.0", i, j);
+        snprintf(scope, sizeof scope, "%s/ffn/ffn.0", bs);
+        TRY(exp_convblock(e, i, prefix, scope, t, c, 2 * c, 1, 1, 0, 1, 1, 1, &f));
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.ffn.1", i, j);
+        snprintf(scope, sizeof scope, "%s/ffn/ffn.1", bs);
+        TRY(exp_convblock(e, i, prefix, scope, f, 2 * c, c, 1, 1, 0, 1, 1, 0, &f));
+        t = ox_op2(b, "Add", bs, t, f);
+    }
+    const char *cp[2] = {parts[0], t};
+    const char *cat = exp_concat(e, top, 2, cp, 1);
     snprintf(prefix, sizeof prefix, "model.%d.cv2", i);
     snprintf(scope, sizeof scope, "/model.%d/cv2", i);
-    TRY(exp_convblock(e, i, prefix, scope, x[0], ls->c1, c, 1, 1, 0, 1, 1, 1, &y2));
-    for (int j = 0; j < n; j++) {
-        const char *u;
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.cv1", i, j);
-        snprintf(scope, sizeof scope, "/model.%d/m.%d/cv1", i, j);
-        TRY(exp_convblock(e, i, prefix, scope, t, c, c, 1, 1, 0, 1, 1, 1, &u));
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.cv2", i, j);
-        snprintf(scope, sizeof scope, "/model.%d/m.%d/cv2", i, j);
-        TRY(exp_convblock(e, i, prefix, scope, u, c, c, 3, 1, 1, ls->g, 1, 1, &u));
-        snprintf(scope, sizeof scope, "/model.%d/m.%d", i, j);
-        t = ls->shortcut ? ox_op2(&e->b, "Add", scope, t, u) : u; /* x + cv2(cv1(x)) */
-    }
-    const char *parts[2] = {t, y2};
-    const char *cat = exp_concat(e, top, 2, parts, 1);
-    snprintf(prefix, sizeof prefix, "model.%d.cv3", i);
-    snprintf(scope, sizeof scope, "/model.%d/cv3", i);
     return exp_convblock(e, i, prefix, scope, cat, 2 * c, ls->c2, 1, 1, 0, 1, 1, 1, &e->out[i]);
 }
 
@@ -828,10 +913,19 @@ static status exp_detect_v8(exporter *e, const layer_spec *ls, const char *const
             int cv = 2 + k, cm = k ? c3 : c2, co = k ? nc : 4 * R;
             const char *t = x[l];
             for (int j = 0; j < 2; j++) {
+                int cin = j ? cm : ls->ch[l];
+                if (k && ls->dw_cls) { /* YOLO11: DWConv(cin, cin, 3) -> Conv(cin, cm, 1) */
+                    snprintf(prefix, sizeof prefix, "model.%d.cv3.%d.%d.0", i, l, j);
+                    snprintf(scope, sizeof scope, "/model.%d/cv3.%d/cv3.%d.%d/cv3.%d.%d.0", i, l, l, j, l, j);
+                    TRY(exp_convblock(e, i, prefix, scope, t, cin, cin, 3, 1, 1, cin, 1, 1, &t));
+                    snprintf(prefix, sizeof prefix, "model.%d.cv3.%d.%d.1", i, l, j);
+                    snprintf(scope, sizeof scope, "/model.%d/cv3.%d/cv3.%d.%d/cv3.%d.%d.1", i, l, l, j, l, j);
+                    TRY(exp_convblock(e, i, prefix, scope, t, cin, cm, 1, 1, 0, 1, 1, 1, &t));
+                    continue;
+                }
                 snprintf(prefix, sizeof prefix, "model.%d.cv%d.%d.%d", i, cv, l, j);
                 snprintf(scope, sizeof scope, "/model.%d/cv%d.%d/cv%d.%d.%d", i, cv, l, cv, l, j);
-                TRY(exp_convblock(e, i, prefix, scope, t, j ? cm : ls->ch[l], cm, 3, 1, 1, 1, 1, 1,
-                                  &t));
+                TRY(exp_convblock(e, i, prefix, scope, t, cin, cm, 3, 1, 1, 1, 1, 1, &t));
             }
             snprintf(prefix, sizeof prefix, "model.%d.cv%d.%d.2", i, cv, l);
             snprintf(scope, sizeof scope, "/model.%d/cv%d.%d/cv%d.%d.2", i, cv, l, cv, l);
@@ -1009,8 +1103,12 @@ static status exp_layer(exporter *e, const layer_spec *ls) {
         return exp_conv(e, ls, x);
     case MOD_C2F:
         return exp_c2f(e, ls, x);
+    case MOD_C3K2:
+        return exp_c2f(e, ls, x);
     case MOD_C3:
         return exp_c3(e, ls, x);
+    case MOD_C2PSA:
+        return exp_c2psa(e, ls, x);
     case MOD_SPPF:
         return exp_sppf(e, ls, x);
     case MOD_UPSAMPLE:

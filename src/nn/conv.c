@@ -88,6 +88,7 @@ status convblock_plan(convblock *cb, model *m, plan_ctx *pc, int n, int h, int w
     cb->flops = conv2d_flops(&d);
     pc->flops += cb->flops;
     size_t out = convblock_out_size(cb);
+    if (cb->norm) pc->norm_elems += (double)out;
     if (out > pc->scratch) pc->scratch = out;
     int mid = cb->norm || cb->act; /* anything after the conv */
     cb->wf = NULL;

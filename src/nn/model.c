@@ -15,6 +15,8 @@ static const nn_module_vt *module_vt(mod_kind k) {
     case MOD_CONV: return &NN_VT_CONV;
     case MOD_C2F: return &NN_VT_C2F;
     case MOD_C3: return &NN_VT_C3;
+    case MOD_C3K2: return &NN_VT_C2F; /* a C2f with other inner blocks */
+    case MOD_C2PSA: return &NN_VT_C2PSA;
     case MOD_SPPF: return &NN_VT_SPPF;
     case MOD_UPSAMPLE: return &NN_VT_UPSAMPLE;
     case MOD_CONCAT: return &NN_VT_CONCAT;
@@ -265,7 +267,7 @@ status model_plan_bytes(model *m, int n, int h, int w, int training, size_t *byt
     return st;
 }
 
-status model_flops(model *m, int h, int w, double *flops) {
+status model_flops(model *m, int h, int w, double *flops, double *unfused) {
     TRY(check_input(m, 1, h, w));
     arena a;
     arena_init_measure(&a);
@@ -273,6 +275,9 @@ status model_flops(model *m, int h, int w, double *flops) {
     plan_release(m);
     status st = plan_pass(m, &pc, 1, h, w);
     *flops = pc.flops;
+    /* thop's count of a normalisation layer: 2 per element, twice with the
+     * affine transform, as multiply-adds; FLOPs are twice those */
+    if (unfused) *unfused = pc.flops + 8.0 * pc.norm_elems;
     m->planned = 0;
     return st;
 }
@@ -593,8 +598,8 @@ static void fmt_thousands(char *buf, size_t cap, unsigned long long v) {
 }
 
 status model_print_info(model *m, FILE *f, int imgsz) {
-    double flops;
-    TRY(model_flops(m, imgsz, imgsz, &flops));
+    double flops, unfused;
+    TRY(model_flops(m, imgsz, imgsz, &flops, &unfused));
     fprintf(f, "%4s %18s %3s %10s  %-14s %-28s %s\n", "", "from", "n", "params", "module", "arguments",
             "output");
     size_t total = 0, trainable = 0;
@@ -627,7 +632,7 @@ status model_print_info(model *m, FILE *f, int imgsz) {
     snprintf(sname, sizeof sname, "%s", m->spec.name);
     char *dot = strrchr(sname, '.');
     if (dot) *dot = 0;
-    fprintf(f, "%s summary: %d layers, %s parameters, %s gradients, %.1f GFLOPs at %dx%d\n", sname,
-            m->nlayers, tot, tr, flops / 1e9, imgsz, imgsz);
+    fprintf(f, "%s summary: %d layers, %s parameters, %s gradients, %.1f GFLOPs at %dx%d (%.1f with BatchNorm "
+            "folded)\n", sname, m->nlayers, tot, tr, unfused / 1e9, imgsz, imgsz, flops / 1e9);
     return YOLOC_OK;
 }

@@ -89,8 +89,12 @@ status model_init_params(model *m, uint64_t seed);
 status model_plan(model *m, int batch, int h, int w, int training);
 /* Bytes of activation memory a plan would take (no allocation). */
 status model_plan_bytes(model *m, int batch, int h, int w, int training, size_t *bytes);
-/* Forward FLOPs (2 per multiply-add of every convolution) of one image. */
-status model_flops(model *m, int h, int w, double *flops);
+/* Forward FLOPs (2 per multiply-add of every convolution) of one image:
+ * Ultralytics' count of the model with BatchNorm folded (its "fused"
+ * summary). unfused (NULL: not wanted): as Ultralytics counts the model
+ * before folding (thop: 4 multiply-adds per normalised element on top). The
+ * attention's products are not counted (thop counts modules, not matmul). */
+status model_flops(model *m, int h, int w, double *flops, double *unfused);
 
 /* Runs forward on input [batch, 3, h, w] (NCHW, host memory); the plan
  * must match. Returns the output (owned by the model, valid until the next

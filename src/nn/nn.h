@@ -18,7 +18,8 @@ typedef struct {
     arena *a;
     int training;
     int measure;       /* 1: only count bytes and flops */
-    double flops;      /* forward FLOPs of the planned batch */
+    double flops;      /* forward FLOPs of the planned batch (convolutions) */
+    double norm_elems; /* elements the normalisation layers see (model_flops' unfused count) */
     size_t scratch;    /* floats of the largest shared scratch a module needs */
 } plan_ctx;
 
@@ -69,6 +70,54 @@ static inline size_t convblock_out_size(const convblock *cb) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Blocks below the module level (nn/blocks.c), registered under a prefix
+ * ("model.2.m.0").
+ *
+ * Bottleneck(c1, c2, shortcut, g, k=(k1, k2), e): c_ = int(c2*e);
+ * cv1 = Conv(c1, c_, k1), cv2 = Conv(c_, c2, k2, g), plus the input when
+ * shortcut and c1 == c2. C2f uses k (3, 3), e 1; C3 k (1, 3), e 1; C3k2's
+ * own Bottleneck k (3, 3), e 0.5; C3k k (3, 3), e 1. Its backward needs a
+ * scratch d_mid of the hidden activation's size. */
+typedef struct {
+    convblock cv1, cv2;
+    int add;
+    float *y; /* output: cv2.y, or its own buffer when add */
+} bottleneck;
+status bottleneck_build(bottleneck *b, model *m, int layer, const char *prefix, int c1, int c2, int shortcut, int g,
+                        int k1, int k2, float e);
+status bottleneck_plan(bottleneck *b, model *m, plan_ctx *pc, int n, int h, int w);
+status bottleneck_forward(bottleneck *b, model *m, const float *x);
+status bottleneck_backward(bottleneck *b, model *m, const float *x, const float *dy, float *dx, float beta_dx,
+                           float *d_mid);
+void bottleneck_release(bottleneck *b);
+
+/* The C3 core (YOLOv5's C3; YOLO11's C3k with k1 = 3):
+ * C3(c1, c2, n, shortcut, g, e): c_ = int(c2*e); cv1 = Conv(c1, c_, 1),
+ * cv2 = Conv(c1, c_, 1), m = n Bottleneck(c_, c_, shortcut, g, k=(k1, 3),
+ * e=1) chained on cv1's output, cv3 = Conv(2c_, c2, 1) over
+ * cat(m(cv1(x)), cv2(x)). Output: cv3.y. NHWC channel slices are not views
+ * for oneDNN, so the concat and its gradient split are channel copies. */
+typedef struct {
+    int c, n;
+    convblock cv1, cv2, cv3;
+    bottleneck *m;
+    /* plan */
+    size_t npix;
+    float *cat;    /* [npix, 2c]: m's output, then cv2's */
+    float *d_cat;  /* gradient of cat */
+    float *d_c2;   /* contiguous gradient of cv2's output */
+    float *d_mid;  /* gradient of a bottleneck's inner activation */
+    float *d_t[2]; /* ping-pong: gradients of the chain's activations */
+} csp3;
+status csp3_build(csp3 *C, model *m, int layer, const char *prefix, int c1, int c2, int n, int shortcut, int g,
+                  float e, int k1);
+status csp3_plan(csp3 *C, model *m, plan_ctx *pc, int n, int h, int w);
+status csp3_forward(csp3 *C, model *m, const float *x);
+status csp3_backward(csp3 *C, model *m, const float *x, const float *dy, float *dx, float beta_dx);
+void csp3_release(csp3 *C);
+void csp3_destroy(csp3 *C); /* frees what build allocated */
+
+/* ------------------------------------------------------------------------ */
 /* A model layer: one module instance behind a small table of functions. */
 typedef struct nn_layer nn_layer;
 typedef struct {
@@ -98,7 +147,7 @@ struct nn_layer {
     size_t nparams;                /* parameter count (for `yoloc info`) */
 };
 
-extern const nn_module_vt NN_VT_CONV, NN_VT_C2F, NN_VT_C3, NN_VT_SPPF, NN_VT_UPSAMPLE, NN_VT_CONCAT,
+extern const nn_module_vt NN_VT_CONV, NN_VT_C2F, NN_VT_C3, NN_VT_C2PSA, NN_VT_SPPF, NN_VT_UPSAMPLE, NN_VT_CONCAT,
     NN_VT_DETECT, NN_VT_DETECT_V5;
 
 /* The heads' hooks the model calls besides the table (model.c). init_params:

@@ -3,8 +3,10 @@
  * max_channels) for the modules in NN_MODULES: repeats
  * n' = max(round(n*depth), 1) for n > 1, channels
  * c2' = make_divisible(min(c2, max_ch) * width, 8) (not for c2 == nc),
- * C2f and C3 get n' as their own argument and repeats 1. A module repeated
- * with n' > 1 other than C2f/C3 (an nn.Sequential in Ultralytics) is not
+ * C2f, C3, C3k2 and C2PSA get n' as their own argument and repeats 1; C3k2
+ * gets c3k for the m, l and x scales; a Detect after a C3k2 is YOLO11's
+ * (depthwise class branch). A module repeated with n' > 1 other than
+ * those (an nn.Sequential in Ultralytics) is not
  * supported. YOLOv5's Detect takes its anchors from the top-level
  * `anchors:` key (or inline); an anchor count (AutoAnchor) is not
  * supported. */
@@ -274,9 +276,9 @@ static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int
     for (size_t k = 0; k < args->n; k++)
         if (args->items[k]->kind != YNODE_SCALAR && !mod_is_detect(L->kind))
             return ynode_error(doc, args->items[k], YOLOC_ERR_PARSE, "layer %d: argument %zu must be a scalar", i, k + 1);
-    if (n > 1 && L->kind != MOD_C2F && L->kind != MOD_C3)
+    if (n > 1 && L->kind != MOD_C2F && L->kind != MOD_C3 && L->kind != MOD_C3K2 && L->kind != MOD_C2PSA)
         return ynode_error(doc, num, YOLOC_ERR_PARSE,
-                           "layer %d: %s repeated %ld times is not supported (only C2f and C3 take repeats)", i,
+                           "layer %d: %s repeated %ld times is not supported (only C2f, C3, C3k2 and C2PSA take repeats)", i,
                            MOD_NAMES[kind], n);
 
     int c1 = L->from[0] < 0 ? sp->in_ch : ch[L->from[0]];
@@ -351,6 +353,59 @@ static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int
                  L->shortcut ? "" : ", False");
         break;
     }
+    case MOD_C3K2: { /* YOLO11: C3k2(c1, c2, n, c3k=False, e=0.5, g=1, shortcut=True) */
+        TRY(check_argc(doc, args, row, "C3k2", 1, 5, "[c2, c3k=False, e=0.5, g=1, shortcut=True]"));
+        int c2;
+        TRY(arg_int(doc, args, 0, sp->nc, 0, 1, 65536, "c2", &c2));
+        TRY(arg_bool(doc, args, 1, 0, "c3k", &L->c3k));
+        L->e = 0.5f;
+        if (args->n > 2) {
+            arg_val v;
+            TRY(arg_resolve(doc, args->items[2], sp->nc, &v));
+            if (v.kind != ARG_NUM || v.num <= 0 || v.num > 4)
+                return ynode_error(doc, args->items[2], YOLOC_ERR_PARSE, "layer %d: C3k2 e must be a number in (0, 4]", i);
+            L->e = (float)v.num;
+        }
+        TRY(arg_int(doc, args, 3, sp->nc, 1, 1, 65536, "g", &L->g));
+        TRY(arg_bool(doc, args, 4, 1, "shortcut", &L->shortcut));
+        /* Ultralytics' parse_model: C3k blocks for the m, l and x scales */
+        if (sp->scale == 'm' || sp->scale == 'l' || sp->scale == 'x') L->c3k = 1;
+        L->c2 = scale_channels(sp, c2);
+        L->repeats = (int)n;
+        int c = (int)(L->c2 * L->e), hid = c / 2; /* C3k's c_ and the Bottleneck's (e 0.5) alike */
+        if (c < 1 || hid < 1)
+            return ynode_error(doc, row, YOLOC_ERR_PARSE, "layer %d: C3k2 hidden channels are 0", i);
+        if (c % L->g || hid % L->g)
+            return ynode_error(doc, row, YOLOC_ERR_PARSE, "layer %d: C3k2 groups %d do not divide its hidden channels", i,
+                               L->g);
+        snprintf(L->args, sizeof L->args, "[%d, %d, %d, %s, %g]", c1, L->c2, L->repeats, L->c3k ? "True" : "False",
+                 (double)L->e);
+        break;
+    }
+    case MOD_C2PSA: { /* YOLO11: C2PSA(c1, c2, n, e=0.5), c2 == c1 */
+        TRY(check_argc(doc, args, row, "C2PSA", 1, 2, "[c2, e=0.5]"));
+        int c2;
+        TRY(arg_int(doc, args, 0, sp->nc, 0, 1, 65536, "c2", &c2));
+        L->e = 0.5f;
+        if (args->n > 1) {
+            arg_val v;
+            TRY(arg_resolve(doc, args->items[1], sp->nc, &v));
+            if (v.kind != ARG_NUM || v.num <= 0 || v.num > 4)
+                return ynode_error(doc, args->items[1], YOLOC_ERR_PARSE, "layer %d: C2PSA e must be a number in (0, 4]", i);
+            L->e = (float)v.num;
+        }
+        L->c2 = scale_channels(sp, c2);
+        L->repeats = (int)n;
+        if (L->c2 != c1)
+            return ynode_error(doc, row, YOLOC_ERR_PARSE, "layer %d: C2PSA keeps its channels: input %d, output %d", i,
+                               c1, L->c2);
+        if ((int)(c1 * L->e) < 64)
+            return ynode_error(doc, row, YOLOC_ERR_PARSE,
+                               "layer %d: C2PSA needs at least 64 hidden channels (one attention head of 64), got %d", i,
+                               (int)(c1 * L->e));
+        snprintf(L->args, sizeof L->args, "[%d, %d, %d]", c1, L->c2, L->repeats);
+        break;
+    }
     case MOD_SPPF: {
         TRY(check_argc(doc, args, row, "SPPF", 1, 2, "[c2, k=5]"));
         int c2;
@@ -411,6 +466,7 @@ static status parse_layer(model_spec *sp, const ydoc *doc, const ynode *row, int
         } else {
             L->reg_max = 16;
             L->c2 = 4 * L->reg_max + L->nc;
+            for (int k = 0; k < i; k++) L->dw_cls |= sp->layers[k].kind == MOD_C3K2;
             len = snprintf(L->args, sizeof L->args, "[%d, [", L->nc);
         }
         for (size_t k = 0; k < nf && len < (int)sizeof L->args; k++)

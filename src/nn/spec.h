@@ -23,6 +23,8 @@
     X(CONV, "Conv", "Conv")                                                      \
     X(C2F, "C2f", "C2f")                                                         \
     X(C3, "C3", "C3")                                                            \
+    X(C3K2, "C3k2", "C3k2")                                                      \
+    X(C2PSA, "C2PSA", "C2PSA")                                                   \
     X(SPPF, "SPPF", "SPPF")                                                      \
     X(UPSAMPLE, "nn.Upsample", "Upsample")                                       \
     X(CONCAT, "Concat", "Concat")                                                \
@@ -59,14 +61,19 @@ typedef struct {
     int stride;               /* output stride relative to the input image */
     /* Conv */
     int k, s, p, g, d, act;
-    /* C2f, C3 */
+    /* C2f, C3, C3k2, C2PSA */
     int shortcut;
     float e; /* hidden ratio (0.5) */
+    int c3k; /* C3k2: C3k inner blocks (set for the m, l and x scales, as Ultralytics) */
     /* Upsample */
     int scale;
     /* Detect (v8: reg_max 16, na 0; v5: reg_max 0, na anchors per cell) */
     int nc, reg_max, nlevels, na;
     int ch[SPEC_MAX_LEVELS];
+    /* Detect: YOLO11's class branch (depthwise 3x3 + 1x1 Convs), chosen as
+     * Ultralytics does: when a C3k2 comes before the head (its `legacy`
+     * flag off) */
+    int dw_cls;
     char args[96]; /* resolved arguments as printed by `yoloc info` */
 } layer_spec;
 

@@ -54,7 +54,8 @@ static size_t max_conv_input(const model_spec *s, int imgsz) {
         size_t v = 0;
         switch (l->kind) {
         case MOD_CONV: v = (size_t)l->c1 * gin * gin; break;
-        case MOD_C2F: { /* cv1 takes the input, cv2 the concatenation of 2 + n halves */
+        case MOD_C2F:
+        case MOD_C3K2: { /* cv1 takes the input, cv2 the concatenation of 2 + n halves */
             size_t h = (size_t)((double)l->c2 * (l->e > 0 ? l->e : 0.5));
             size_t a = (size_t)l->c1 * gin * gin, b = (2 + (size_t)l->repeats) * h * gout * gout;
             v = a > b ? a : b;
@@ -67,6 +68,11 @@ static size_t max_conv_input(const model_spec *s, int imgsz) {
             break;
         }
         case MOD_SPPF: v = (size_t)l->c1 * 2 * gout * gout; break; /* cv2: 4 x c1/2 */
+        case MOD_C2PSA: { /* cv1 takes the input; ffn.1 and cv2 take 2 x c1*e */
+            size_t c2x = 2 * (size_t)((double)l->c1 * (l->e > 0 ? l->e : 0.5));
+            v = (size_t)(l->c1 > (int)c2x ? (size_t)l->c1 : c2x) * gin * gin;
+            break;
+        }
         case MOD_DETECT:
         case MOD_DETECT_V5:
             for (int k = 0; k < l->nlevels && k < l->nfrom; k++) {

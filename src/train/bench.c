@@ -137,7 +137,7 @@ status bench_run(const bench_options *o, bench_result *r) {
         if (!p->buffer) r->params += p->numel;
     }
     double flops;
-    if ((st = model_flops(m, S, S, &flops)) < 0) {
+    if ((st = model_flops(m, S, S, &flops, NULL)) < 0) {
         err_prefix(st, "imgsz=%d", S);
         goto fail;
     }

@@ -66,6 +66,25 @@ echo "--- half: static batch 2 320, and dynamic"
 run $E half=True imgsz=320 batch=2 file="$T/h.onnx" && check "$T/h.onnx" $B --half --runtimes ort --tol 5e-3
 run $E half=True dynamic=True file="$T/hd.onnx" && check "$T/hd.onnx" $A $C --half --dynamic --runtimes ort --tol 5e-3
 
+echo "--- YOLO11 (C2PSA's attention as MatMul/Softmax): static 640, static batch 2 320, dynamic"
+run "$Y" forward model=yolo11n.yaml input="$T/a0.npy" out="$T/seed11.npy" save_weights="$T/seed11.safetensors" || exit 1
+run "$PY" "$CHECK" perturb "$T/seed11.safetensors" "$T/w11.safetensors" --seed 8 || exit 1
+for x in a0 a1 b0 b1 c0; do
+    run "$Y" forward model=yolo11n.yaml weights="$T/w11.safetensors" input="$T/$x.npy" out="$T/$x.out11.npy" || exit 1
+done
+A11="$T/a0.npy:$T/a0.out11.npy $T/a1.npy:$T/a1.out11.npy"
+B11="$T/b0.npy:$T/b0.out11.npy $T/b1.npy:$T/b1.out11.npy"
+C11="$T/c0.npy:$T/c0.out11.npy"
+E11="$Y export model=yolo11n.yaml weights=$T/w11.safetensors format=onnx"
+run $E11 file="$T/s11.onnx" && check "$T/s11.onnx" $A11 --nc 80 --runtimes ort
+run $E11 imgsz=320 batch=2 opset=17 file="$T/b11.onnx" && check "$T/b11.onnx" $B11 --runtimes ort
+run $E11 dynamic=True file="$T/d11.onnx" && check "$T/d11.onnx" $A11 $B11 $C11 --dynamic --runtimes ort
+if grep -q "MatMul" "$T/s11.onnx" && grep -q "Softmax" "$T/s11.onnx"; then
+    echo "yolo11n.onnx holds the attention as MatMul and Softmax"
+else
+    echo "FAIL: no MatMul/Softmax in yolo11n.onnx"; fail=1
+fi
+
 TRAINED=${YOLOC_TRAINED:-runs/demo/exp/weights/best.safetensors} # any trained yoloc checkpoint
 if [ -f "$TRAINED" ]; then
     echo "--- trained: $TRAINED"

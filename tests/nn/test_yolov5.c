@@ -142,7 +142,7 @@ static void test_param_counts(void) {
         CHECK_EQ_INT(model_reg_max(m), 0);
         if (i == 0) {
             double flops;
-            CHECK(model_flops(m, 640, 640, &flops) == YOLOC_OK);
+            CHECK(model_flops(m, 640, 640, &flops, NULL) == YOLOC_OK);
             printf("  yolov5n: %zu parameters, %.3f GFLOPs at 640\n", count_params(m), flops / 1e9);
             CHECK_NEAR(flops / 1e9, 4.5, 4.5 * 0.03);
             CHECK_EQ_INT(model_anchors(m),

@@ -33,7 +33,7 @@ static void test_profile_counts(void) {
     if (!m) return;
     const int B = 2, S = 64;
     double flops1;
-    CHECK(model_flops(m, S, S, &flops1) == YOLOC_OK);
+    CHECK(model_flops(m, S, S, &flops1, NULL) == YOLOC_OK);
     size_t nin = (size_t)B * 3 * S * S;
     float *x = malloc(nin * sizeof(float));
     rng g;
