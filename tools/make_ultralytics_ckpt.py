@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """An Ultralytics checkpoint made by Ultralytics itself, for tests/train/test_pt_weights.c.
 
-Trains the tiny YOLOv8 of the trainer tests (tests/train/yolov8t.yaml, width 1/16) with Ultralytics'
-own trainer on BCCD (../shared/data/bccd: 3 classes) for a few epochs at 160 px on the CPU, then:
-  tests/train/fixtures/pt/yolov8t_bccd.pt    Ultralytics' best.pt (fp16 weights, 'model' entry,
-                                             train_args, the model's YAML dict and names)
-  tests/train/fixtures/pt/yolov8t_bccd.json  what yoloc must reproduce from that file:
+Trains a tiny model of the trainer tests (--model yolov8t: tests/train/yolov8t.yaml, width 1/16;
+--model yolo11t: tests/train/yolo11t.yaml, width 1/8) with Ultralytics' own trainer on BCCD
+(../shared/data/bccd: 3 classes) for a few epochs at 160 px on the CPU, then (MODEL: the --model):
+  tests/train/fixtures/pt/MODEL_bccd.pt    Ultralytics' best.pt (fp16 weights, 'model' entry,
+                                           train_args, the model's YAML dict and names)
+  tests/train/fixtures/pt/MODEL_bccd.json  what yoloc must reproduce from that file:
       - "tensors": per state-dict tensor, its shape and the float64 sum and sum of squares of its
         values (as stored, fp16 -> float), so a reader's mapping and conversion are checked;
       - "val": Ultralytics' `val` of best.pt on BCCD val (imgsz 160, batch 16, conf 0.001, iou 0.7):
@@ -17,7 +18,8 @@ own trainer on BCCD (../shared/data/bccd: 3 classes) for a few epochs at 160 px 
         values and the sum of its absolute values.
 
 Needs PyTorch and ultralytics==8.3.253 (pip install torch ultralytics==8.3.253 in a venv).
-Usage: python tools/make_ultralytics_ckpt.py [--epochs 60] [--reuse]  (--reuse: keep the .pt, redo the JSON)
+Usage: python tools/make_ultralytics_ckpt.py [--model yolov8t|yolo11t] [--epochs 60] [--reuse]
+       (--reuse: keep the .pt, redo the JSON)
 """
 import argparse
 import json
@@ -37,6 +39,7 @@ BCCD = os.path.abspath(os.path.join(ROOT, "..", "shared", "data", "bccd"))
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--model", choices=["yolov8t", "yolo11t"], default="yolov8t")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--reuse", action="store_true")
     a = ap.parse_args()
@@ -51,9 +54,9 @@ def main():
     data = os.path.join(work, "bccd.yaml")
     with open(data, "w") as f:
         f.write("path: %s\ntrain: images/train\nval: images/val\nnames:\n  0: RBC\n  1: WBC\n  2: Platelets\n" % BCCD)
-    cfg = os.path.join(work, "yolov8t.yaml")
-    shutil.copy(os.path.join(ROOT, "tests", "train", "yolov8t.yaml"), cfg)
-    dst = os.path.join(OUT, "yolov8t_bccd.pt")
+    cfg = os.path.join(work, a.model + ".yaml")
+    shutil.copy(os.path.join(ROOT, "tests", "train", a.model + ".yaml"), cfg)
+    dst = os.path.join(OUT, a.model + "_bccd.pt")
     if not a.reuse:
         model = YOLO(cfg)
         model.train(data=data, epochs=a.epochs, imgsz=160, batch=16, workers=0, device="cpu", seed=0,
@@ -75,6 +78,7 @@ def main():
         "ultralytics": ultralytics.__version__,
         "torch": torch.__version__,
         "epochs": ck.get("train_args", {}).get("epochs"),
+        "parameters": sum(p.numel() for p in m.parameters()),
         "tensors": tensors,
         "val": {"imgsz": 160, "batch": 16, "conf": 0.001, "iou": 0.7, "map50": float(r.box.map50),
                 "map50_95": float(r.box.map)},
@@ -82,7 +86,7 @@ def main():
                     "boxes": pred},
         "forward": forward,
     }
-    with open(os.path.join(OUT, "yolov8t_bccd.json"), "w") as f:
+    with open(os.path.join(OUT, a.model + "_bccd.json"), "w") as f:
         json.dump(out, f, indent=1)
     print("wrote %s (%d bytes); val mAP50 %.4f mAP50-95 %.4f" % (dst, os.path.getsize(dst), out["val"]["map50"],
                                                                  out["val"]["map50_95"]))
