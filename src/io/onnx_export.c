@@ -15,6 +15,9 @@
  * as little-endian raw_data whatever the host's byte order. */
 #include "io/onnx_export.h"
 
+#include "io/onnx_graph.h"
+#include "nn/module.h"
+
 #include "io/file.h"
 #include "io/json.h"
 #include "onnx.pb-c.h"
@@ -367,7 +370,7 @@ static Onnx__ValueInfoProto *ox_value_info(ox *b, const char *name, int elem, in
 /* ------------------------------------------------------------------------ */
 /* The exporter. */
 
-typedef struct {
+struct onnx_exporter {
     ox b;
     model *m;
     const onnx_export_options *o;
@@ -375,7 +378,60 @@ typedef struct {
     const char *out[SPEC_MAX_LAYERS]; /* each layer's output tensor */
     float *hp, *hb;                   /* host views of the model's parameters and buffers */
     int own_p, own_b;
-} exporter;
+};
+typedef struct onnx_exporter exporter;
+
+/* ---- io/onnx_graph.h: what the modules' export functions write with */
+
+model *onnx_model(const onnx_exporter *e) { return e->m; }
+int onnx_batch(const onnx_exporter *e) { return e->o->batch; }
+int onnx_dynamic(const onnx_exporter *e) { return e->o->dynamic; }
+int onnx_imgsz_h(const onnx_exporter *e) { return e->o->imgsz_h; }
+int onnx_imgsz_w(const onnx_exporter *e) { return e->o->imgsz_w; }
+const char **onnx_out_slot(onnx_exporter *e, int layer) { return &e->out[layer]; }
+
+onnx_node *onnx_node_add(onnx_exporter *e, const char *op, const char *scope, int nin, const char *const *in,
+                         int nout, const char *const *out_names) {
+    return (onnx_node *)ox_node(&e->b, op, scope, nin, in, nout, out_names);
+}
+const char *onnx_node_out(const onnx_node *n, int k) {
+    return n ? ox_out((const Onnx__NodeProto *)n, k) : NULL;
+}
+void onnx_attr_int(onnx_exporter *e, onnx_node *n, const char *name, int64_t v) {
+    if (n) ox_attr_int(&e->b, (Onnx__NodeProto *)n, name, v);
+}
+void onnx_attr_ints(onnx_exporter *e, onnx_node *n, const char *name, int k, const int64_t *v) {
+    if (n) ox_attr_ints(&e->b, (Onnx__NodeProto *)n, name, k, v);
+}
+void onnx_attr_float(onnx_exporter *e, onnx_node *n, const char *name, float v) {
+    if (n) ox_attr_float(&e->b, (Onnx__NodeProto *)n, name, v);
+}
+void onnx_attr_str(onnx_exporter *e, onnx_node *n, const char *name, const char *v) {
+    if (n) ox_attr_str(&e->b, (Onnx__NodeProto *)n, name, v);
+}
+const char *onnx_op(onnx_exporter *e, const char *op, const char *scope, int nin, const char *const *in) {
+    return ox_op(&e->b, op, scope, nin, in);
+}
+const char *onnx_op1(onnx_exporter *e, const char *op, const char *scope, const char *x) {
+    return ox_op1(&e->b, op, scope, x);
+}
+const char *onnx_op2(onnx_exporter *e, const char *op, const char *scope, const char *x, const char *y) {
+    return ox_op2(&e->b, op, scope, x, y);
+}
+const char *onnx_floats(onnx_exporter *e, const char *name, int ndim, const int64_t *dims, const float *v) {
+    return ox_floats(&e->b, name, ndim, dims, v);
+}
+const char *onnx_floats32(onnx_exporter *e, const char *name, int ndim, const int64_t *dims, const float *v) {
+    return ox_floats_as(&e->b, T_FLOAT, name, ndim, dims, v);
+}
+const char *onnx_scalar(onnx_exporter *e, const char *name, float v) { return ox_scalar(&e->b, name, v); }
+const char *onnx_ints(onnx_exporter *e, const char *name, int ndim, const int64_t *dims, const int64_t *v) {
+    return ox_ints(&e->b, name, ndim, dims, v);
+}
+const char *onnx_ints1(onnx_exporter *e, const char *name, int k, const int64_t *v) {
+    return ox_ints1(&e->b, name, k, v);
+}
+void onnx_fail_nomem(onnx_exporter *e) { e->b.oom = 1; }
 
 static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *s) {
     int len = snprintf(buf, cap, "[");
@@ -387,7 +443,7 @@ static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *s) 
 
 /* A model tensor by state_dict name, checked against the shape the graph
  * needs. */
-static status exp_tensor(exporter *e, const char *name, int ndim, const int64_t *shape,
+status onnx_tensor(exporter *e, const char *name, int ndim, const int64_t *shape,
                          const float **data) {
     const param_info *p = model_find(e->m, name);
     if (!p) return err_set(YOLOC_ERR_NOT_FOUND, "ONNX export: the model has no tensor '%s'", name);
@@ -404,7 +460,7 @@ static status exp_tensor(exporter *e, const char *name, int ndim, const int64_t 
 }
 
 /* Conv node with weight and bias initializers (already in graph order). */
-static const char *exp_conv_node(exporter *e, const char *scope, const char *x, const char *w,
+const char *onnx_conv_node(exporter *e, const char *scope, const char *x, const char *w,
                                  const char *bias, int k, int s, int p, int g, int d) {
     const char *in[3] = {x, w, bias};
     Onnx__NodeProto *n = ox_node(&e->b, "Conv", scope, bias ? 3 : 2, in, 1, NULL);
@@ -426,7 +482,7 @@ static const char *exp_silu(exporter *e, const char *scope, const char *x) {
 /* A Conv block (conv -> BatchNorm -> SiLU) under state_dict prefix `prefix`
  * ("model.2.m.0.cv1") and node scope `scope` ("/model.2/m.0/cv1"), with the
  * BatchNorm folded into the convolution. *y: the block's output. */
-static status exp_convblock(exporter *e, int layer, const char *prefix, const char *scope,
+status onnx_convblock(exporter *e, int layer, const char *prefix, const char *scope,
                             const char *x, int c1, int c2, int k, int s, int p, int g, int d,
                             int act, const char **y) {
     char name[160], sc[160];
@@ -442,15 +498,15 @@ static status exp_convblock(exporter *e, int layer, const char *prefix, const ch
                            layer, prefix);
     }
     snprintf(name, sizeof name, "%s.conv.weight", prefix);
-    TRY(exp_tensor(e, name, 4, ws, &w));
+    TRY(onnx_tensor(e, name, 4, ws, &w));
     snprintf(name, sizeof name, "%s.bn.weight", prefix);
-    TRY(exp_tensor(e, name, 1, cs, &gamma));
+    TRY(onnx_tensor(e, name, 1, cs, &gamma));
     snprintf(name, sizeof name, "%s.bn.bias", prefix);
-    TRY(exp_tensor(e, name, 1, cs, &beta));
+    TRY(onnx_tensor(e, name, 1, cs, &beta));
     snprintf(name, sizeof name, "%s.bn.running_mean", prefix);
-    TRY(exp_tensor(e, name, 1, cs, &mean));
+    TRY(onnx_tensor(e, name, 1, cs, &mean));
     snprintf(name, sizeof name, "%s.bn.running_var", prefix);
-    TRY(exp_tensor(e, name, 1, cs, &var));
+    TRY(onnx_tensor(e, name, 1, cs, &var));
 
     size_t per = (size_t)(c1 / g) * k * k;
     float *wf = malloc((size_t)c2 * per * sizeof *wf), *bf = malloc((size_t)c2 * sizeof *bf);
@@ -473,7 +529,7 @@ static status exp_convblock(exporter *e, int layer, const char *prefix, const ch
     free(wf);
     free(bf);
     snprintf(sc, sizeof sc, "%s/conv", scope);
-    const char *out = exp_conv_node(e, sc, x, wn, bn, k, s, p, g, d);
+    const char *out = onnx_conv_node(e, sc, x, wn, bn, k, s, p, g, d);
     if (act) {
         snprintf(sc, sizeof sc, "%s/act", scope);
         out = exp_silu(e, sc, out);
@@ -483,22 +539,22 @@ static status exp_convblock(exporter *e, int layer, const char *prefix, const ch
 }
 
 /* A plain convolution with bias (the last of each Detect branch). */
-static status exp_plainconv(exporter *e, const char *prefix, const char *scope, const char *x,
+status onnx_plainconv(exporter *e, const char *prefix, const char *scope, const char *x,
                             int c1, int c2, int k, const char **y) {
     char name[160];
     const float *w, *bias;
     int64_t ws[4] = {c2, c1, k, k}, cs[1] = {c2};
     snprintf(name, sizeof name, "%s.weight", prefix);
-    TRY(exp_tensor(e, name, 4, ws, &w));
+    TRY(onnx_tensor(e, name, 4, ws, &w));
     const char *wn = ox_floats(&e->b, name, 4, ws, w);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    TRY(exp_tensor(e, name, 1, cs, &bias));
+    TRY(onnx_tensor(e, name, 1, cs, &bias));
     const char *bn = ox_floats(&e->b, name, 1, cs, bias);
-    *y = exp_conv_node(e, scope, x, wn, bn, k, 1, k / 2, 1, 1);
+    *y = onnx_conv_node(e, scope, x, wn, bn, k, 1, k / 2, 1, 1);
     return YOLOC_OK;
 }
 
-static const char *exp_concat(exporter *e, const char *scope, int n, const char *const *ins,
+const char *onnx_concat(exporter *e, const char *scope, int n, const char *const *ins,
                               int axis) {
     Onnx__NodeProto *nd = ox_node(&e->b, "Concat", scope, n, ins, 1, NULL);
     ox_attr_int(&e->b, nd, "axis", axis);
@@ -507,7 +563,7 @@ static const char *exp_concat(exporter *e, const char *scope, int n, const char 
 
 /* Split along `axis` into parts of the given sizes (opset 13-17: the sizes
  * are the second input). */
-static void exp_split(exporter *e, const char *scope, const char *x, int axis, int nparts,
+void onnx_split(exporter *e, const char *scope, const char *x, int axis, int nparts,
                       const int64_t *sizes, const char **outs) {
     char name[160];
     snprintf(name, sizeof name, "%s/split_sizes_%zu", scope, e->b.graph.n_initializer);
@@ -520,7 +576,7 @@ static void exp_split(exporter *e, const char *scope, const char *x, int axis, i
 /* Slice [start, end) of `axis`: used instead of Split for unequal parts, as
  * OpenCV's DNN before 4.7 ignores Split's sizes input (opset 13+) and splits
  * into equal parts. */
-static const char *exp_slice(exporter *e, const char *scope, const char *x, int axis, int64_t start,
+const char *onnx_slice(exporter *e, const char *scope, const char *x, int axis, int64_t start,
                              int64_t end) {
     char name[160];
     int64_t ax = axis;
@@ -533,7 +589,7 @@ static const char *exp_slice(exporter *e, const char *scope, const char *x, int 
     return ox_op(&e->b, "Slice", scope, 4, in);
 }
 
-static const char *exp_reshape(exporter *e, const char *scope, const char *x, int k,
+const char *onnx_reshape(exporter *e, const char *scope, const char *x, int k,
                                const int64_t *shape) {
     char name[160];
     snprintf(name, sizeof name, "%s/shape_%zu", scope, e->b.graph.n_initializer);
@@ -542,226 +598,10 @@ static const char *exp_reshape(exporter *e, const char *scope, const char *x, in
 
 /* ---- modules ---- */
 
-static status exp_conv(exporter *e, const layer_spec *ls, const char *const *x) {
-    char prefix[32], scope[32];
-    snprintf(prefix, sizeof prefix, "model.%d", ls->index);
-    snprintf(scope, sizeof scope, "/model.%d", ls->index);
-    return exp_convblock(e, ls->index, prefix, scope, x[0], ls->c1, ls->c2, ls->k, ls->s, ls->p,
-                         ls->g, ls->d, ls->act, &e->out[ls->index]);
-}
-
-/* Bottleneck (nn/blocks.c) under prefix/scope: cv1 (k1) -> cv2 (k2, g),
- * plus the input when shortcut and c1 == c2. */
-static status exp_bottleneck(exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1,
-                             int c2, int shortcut, int g, int k1, int k2, float ex, const char **y) {
-    char p[96], sc[96];
-    int c_ = (int)(c2 * ex);
-    const char *t;
-    snprintf(p, sizeof p, "%s.cv1", prefix);
-    snprintf(sc, sizeof sc, "%s/cv1", scope);
-    TRY(exp_convblock(e, i, p, sc, x, c1, c_, k1, 1, k1 / 2, 1, 1, 1, &t));
-    snprintf(p, sizeof p, "%s.cv2", prefix);
-    snprintf(sc, sizeof sc, "%s/cv2", scope);
-    TRY(exp_convblock(e, i, p, sc, t, c_, c2, k2, 1, k2 / 2, g, 1, 1, &t));
-    *y = shortcut && c1 == c2 ? ox_op2(&e->b, "Add", scope, x, t) : t; /* x + cv2(cv1(x)) */
-    return YOLOC_OK;
-}
-
-/* The C3 core (nn/blocks.c csp3): cv1 -> n Bottlenecks (k1, 3), cv2 ->
- * Concat -> cv3. */
-static status exp_csp3(exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1, int c2,
-                       int n, int shortcut, int g, float ex, int k1, const char **y) {
-    int c = (int)(c2 * ex);
-    char p[96], sc[96];
-    const char *t, *y2;
-    snprintf(p, sizeof p, "%s.cv1", prefix);
-    snprintf(sc, sizeof sc, "%s/cv1", scope);
-    TRY(exp_convblock(e, i, p, sc, x, c1, c, 1, 1, 0, 1, 1, 1, &t));
-    snprintf(p, sizeof p, "%s.cv2", prefix);
-    snprintf(sc, sizeof sc, "%s/cv2", scope);
-    TRY(exp_convblock(e, i, p, sc, x, c1, c, 1, 1, 0, 1, 1, 1, &y2));
-    for (int j = 0; j < n; j++) {
-        snprintf(p, sizeof p, "%s.m.%d", prefix, j);
-        snprintf(sc, sizeof sc, "%s/m.%d", scope, j);
-        TRY(exp_bottleneck(e, i, p, sc, t, c, c, shortcut, g, k1, 3, 1.0f, &t));
-    }
-    const char *parts[2] = {t, y2};
-    const char *cat = exp_concat(e, scope, 2, parts, 1);
-    snprintf(p, sizeof p, "%s.cv3", prefix);
-    snprintf(sc, sizeof sc, "%s/cv3", scope);
-    return exp_convblock(e, i, p, sc, cat, 2 * c, c2, 1, 1, 0, 1, 1, 1, y);
-}
-
-/* C2f and C3k2: cv1 -> Split(c, c) -> n inner blocks on the last part
- * (C2f: Bottleneck k (3, 3) e 1; C3k2: Bottleneck e 0.5, or C3k) ->
- * Concat -> cv2. */
-static status exp_c2f(exporter *e, const layer_spec *ls, const char *const *x) {
-    int i = ls->index, c = (int)(ls->c2 * ls->e), n = ls->repeats, k2 = ls->kind == MOD_C3K2;
-    char prefix[64], scope[64], top[32];
-    snprintf(top, sizeof top, "/model.%d", i);
-    const char *y1;
-    snprintf(prefix, sizeof prefix, "model.%d.cv1", i);
-    snprintf(scope, sizeof scope, "/model.%d/cv1", i);
-    TRY(exp_convblock(e, i, prefix, scope, x[0], ls->c1, 2 * c, 1, 1, 0, 1, 1, 1, &y1));
-    const char **parts = calloc((size_t)n + 2, sizeof *parts);
-    if (!parts) return err_set(YOLOC_ERR_NOMEM, "out of memory");
-    int64_t sizes[2] = {c, c};
-    exp_split(e, top, y1, 1, 2, sizes, parts);
-    status st = YOLOC_OK;
-    for (int j = 0; j < n && st == YOLOC_OK; j++) {
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d", i, j);
-        snprintf(scope, sizeof scope, "/model.%d/m.%d", i, j);
-        if (k2 && ls->c3k)
-            st = exp_csp3(e, i, prefix, scope, parts[j + 1], c, c, 2, ls->shortcut, ls->g, 0.5f, 3, &parts[j + 2]);
-        else
-            st = exp_bottleneck(e, i, prefix, scope, parts[j + 1], c, c, ls->shortcut, ls->g, 3, 3,
-                                k2 ? 0.5f : 1.0f, &parts[j + 2]);
-    }
-    const char *cat = st == YOLOC_OK ? exp_concat(e, top, n + 2, parts, 1) : NULL;
-    free(parts);
-    TRY(st);
-    snprintf(prefix, sizeof prefix, "model.%d.cv2", i);
-    snprintf(scope, sizeof scope, "/model.%d/cv2", i);
-    return exp_convblock(e, i, prefix, scope, cat, (2 + n) * c, ls->c2, 1, 1, 0, 1, 1, 1,
-                         &e->out[i]);
-}
-
-static status exp_c3(exporter *e, const layer_spec *ls, const char *const *x) {
-    char prefix[32], scope[32];
-    snprintf(prefix, sizeof prefix, "model.%d", ls->index);
-    snprintf(scope, sizeof scope, "/model.%d", ls->index);
-    return exp_csp3(e, ls->index, prefix, scope, x[0], ls->c1, ls->c2, ls->repeats, ls->shortcut, ls->g, ls->e, 1,
-                    &e->out[ls->index]);
-}
-
-/* C2PSA (nn/c2psa.c) as Ultralytics exports it: cv1 -> Split(c, c); on the
- * second part n PSABlocks; Concat -> cv2. A PSABlock's attention:
- * qkv -> Reshape [B, heads, 2kd + hd, H*W] -> Slice q, k, v ->
- * MatMul(q^T, k) x scale -> Softmax(-1) -> MatMul(v, attn^T) -> Reshape to
- * the input's shape, plus pe(v reshaped) -> proj; then x + attn, and
- * x + ffn(x). The reshapes back take the block input's Shape, so the graph
- * holds for dynamic sizes too. */
-static status exp_c2psa(exporter *e, const layer_spec *ls, const char *const *x) {
-    ox *b = &e->b;
-    int i = ls->index, c = (int)(ls->c1 * ls->e), n = ls->repeats;
-    int heads = c / 64, hd = c / heads, kd = hd / 2, hs = 2 * kd + hd, ct = c + 2 * kd * heads;
-    float scale = (float)pow((double)kd, -0.5);
-    int64_t B = e->o->dynamic ? 0 : e->o->batch;
-    char prefix[96], scope[96], top[32], name[128];
-    snprintf(top, sizeof top, "/model.%d", i);
-    const char *y1, *parts[2];
-    snprintf(prefix, sizeof prefix, "model.%d.cv1", i);
-    snprintf(scope, sizeof scope, "/model.%d/cv1", i);
-    TRY(exp_convblock(e, i, prefix, scope, x[0], ls->c1, 2 * c, 1, 1, 0, 1, 1, 1, &y1));
-    int64_t sizes[2] = {c, c};
-    exp_split(e, top, y1, 1, 2, sizes, parts);
-    const char *t = parts[1];
-    for (int j = 0; j < n; j++) {
-        char bs[64], as[80];
-        snprintf(bs, sizeof bs, "/model.%d/m/m.%d", i, j);
-        snprintf(as, sizeof as, "%s/attn", bs);
-        const char *qkv, *pe, *pr, *f;
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.qkv", i, j);
-        snprintf(scope, sizeof scope, "%s/qkv", as);
-        TRY(exp_convblock(e, i, prefix, scope, t, c, ct, 1, 1, 0, 1, 1, 0, &qkv));
-        int64_t s4[4] = {B, heads, hs, -1}, perm[4] = {0, 1, 3, 2};
-        const char *r = exp_reshape(e, as, qkv, 4, s4);
-        const char *q = exp_slice(e, as, r, 2, 0, kd), *k = exp_slice(e, as, r, 2, kd, 2 * kd),
-                   *v = exp_slice(e, as, r, 2, 2 * kd, hs);
-        Onnx__NodeProto *qt = ox_node(b, "Transpose", as, 1, &q, 1, NULL);
-        ox_attr_ints(b, qt, "perm", 4, perm);
-        const char *att = ox_op2(b, "MatMul", as, ox_out(qt, 0), k);
-        snprintf(name, sizeof name, "%s/scale", as);
-        att = ox_op2(b, "Mul", as, att, ox_scalar(b, name, scale));
-        Onnx__NodeProto *sm = ox_node(b, "Softmax", as, 1, &att, 1, NULL);
-        ox_attr_int(b, sm, "axis", -1);
-        att = ox_out(sm, 0);
-        Onnx__NodeProto *at = ox_node(b, "Transpose", as, 1, &att, 1, NULL);
-        ox_attr_ints(b, at, "perm", 4, perm);
-        const char *o = ox_op2(b, "MatMul", as, v, ox_out(at, 0)); /* [B, heads, hd, N] */
-        const char *shp = ox_op1(b, "Shape", as, t);                /* [B, c, H, W] */
-        o = ox_op2(b, "Reshape", as, o, shp);
-        const char *vr = ox_op2(b, "Reshape", as, v, shp);
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.pe", i, j);
-        snprintf(scope, sizeof scope, "%s/pe", as);
-        TRY(exp_convblock(e, i, prefix, scope, vr, c, c, 3, 1, 1, c, 1, 0, &pe));
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.proj", i, j);
-        snprintf(scope, sizeof scope, "%s/proj", as);
-        TRY(exp_convblock(e, i, prefix, scope, ox_op2(b, "Add", as, o, pe), c, c, 1, 1, 0, 1, 1, 0, &pr));
-        t = ox_op2(b, "Add", bs, t, pr);
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.ffn.0", i, j);
-        snprintf(scope, sizeof scope, "%s/ffn/ffn.0", bs);
-        TRY(exp_convblock(e, i, prefix, scope, t, c, 2 * c, 1, 1, 0, 1, 1, 1, &f));
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d.ffn.1", i, j);
-        snprintf(scope, sizeof scope, "%s/ffn/ffn.1", bs);
-        TRY(exp_convblock(e, i, prefix, scope, f, 2 * c, c, 1, 1, 0, 1, 1, 0, &f));
-        t = ox_op2(b, "Add", bs, t, f);
-    }
-    const char *cp[2] = {parts[0], t};
-    const char *cat = exp_concat(e, top, 2, cp, 1);
-    snprintf(prefix, sizeof prefix, "model.%d.cv2", i);
-    snprintf(scope, sizeof scope, "/model.%d/cv2", i);
-    return exp_convblock(e, i, prefix, scope, cat, 2 * c, ls->c2, 1, 1, 0, 1, 1, 1, &e->out[i]);
-}
-
-/* SPPF: cv1 -> three chained MaxPool(k, 1, k/2) -> Concat -> cv2. */
-static status exp_sppf(exporter *e, const layer_spec *ls, const char *const *x) {
-    int i = ls->index, c = ls->c1 / 2, k = ls->k;
-    char prefix[64], scope[64], top[32];
-    snprintf(top, sizeof top, "/model.%d", i);
-    const char *y[4];
-    snprintf(prefix, sizeof prefix, "model.%d.cv1", i);
-    snprintf(scope, sizeof scope, "/model.%d/cv1", i);
-    TRY(exp_convblock(e, i, prefix, scope, x[0], ls->c1, c, 1, 1, 0, 1, 1, 1, &y[0]));
-    snprintf(scope, sizeof scope, "/model.%d/m", i);
-    for (int j = 0; j < 3; j++) {
-        Onnx__NodeProto *n = ox_node(&e->b, "MaxPool", scope, 1, &y[j], 1, NULL);
-        int64_t ks[2] = {k, k}, pads[4] = {k / 2, k / 2, k / 2, k / 2}, st[2] = {1, 1};
-        ox_attr_int(&e->b, n, "ceil_mode", 0);
-        ox_attr_ints(&e->b, n, "kernel_shape", 2, ks);
-        ox_attr_ints(&e->b, n, "pads", 4, pads);
-        ox_attr_ints(&e->b, n, "strides", 2, st);
-        y[j + 1] = ox_out(n, 0);
-    }
-    const char *cat = exp_concat(e, top, 4, y, 1);
-    snprintf(prefix, sizeof prefix, "model.%d.cv2", i);
-    snprintf(scope, sizeof scope, "/model.%d/cv2", i);
-    return exp_convblock(e, i, prefix, scope, cat, 4 * c, ls->c2, 1, 1, 0, 1, 1, 1, &e->out[i]);
-}
-
-/* nn.Upsample(scale, 'nearest') as PyTorch exports it: Resize with scales,
- * asymmetric coordinates, floor rounding (out[y] = in[floor(y / scale)]). */
-static status exp_upsample(exporter *e, const layer_spec *ls, const char *const *x) {
-    char scope[32], name[64];
-    snprintf(scope, sizeof scope, "/model.%d", ls->index);
-    snprintf(name, sizeof name, "/model.%d/scales", ls->index);
-    float sc[4] = {1.0f, 1.0f, (float)ls->scale, (float)ls->scale};
-    int64_t four = 4;
-    /* inputs X, roi (omitted), scales (float32 also in half exports: the operator's type) */
-    const char *in[3] = {x[0], "", ox_floats_as(&e->b, T_FLOAT, name, 1, &four, sc)};
-    Onnx__NodeProto *n = ox_node(&e->b, "Resize", scope, 3, in, 1, NULL);
-    ox_attr_str(&e->b, n, "coordinate_transformation_mode", "asymmetric");
-    ox_attr_float(&e->b, n, "cubic_coeff_a", -0.75f);
-    ox_attr_str(&e->b, n, "mode", "nearest");
-    ox_attr_str(&e->b, n, "nearest_mode", "floor");
-    e->out[ls->index] = ox_out(n, 0);
-    return YOLOC_OK;
-}
-
-static status exp_concat_layer(exporter *e, const layer_spec *ls, const char *const *x) {
-    char scope[32];
-    snprintf(scope, sizeof scope, "/model.%d", ls->index);
-    e->out[ls->index] = exp_concat(e, scope, ls->nfrom, x, 1);
-    return YOLOC_OK;
-}
-
 /* The integer constants of a dynamic grid (created in this order, once per
  * head) and the float zero the grids broadcast against. */
-typedef struct {
-    const char *i0, *i1, *i2, *i3, *axes0, *axes1, *zero;
-} grid_consts;
 
-static void exp_grid_consts(exporter *e, const char *scope, grid_consts *g) {
+void onnx_grid_consts(exporter *e, const char *scope, onnx_grid *g) {
     ox *b = &e->b;
     char name[96];
     int64_t zero = 0, one = 1, two = 2, three = 3, ax0 = 0, ax1 = 1;
@@ -786,7 +626,7 @@ static void exp_grid_consts(exporter *e, const char *scope, grid_consts *g) {
  * constant with one -1). Integer Range (TensorRT's Range takes float bounds
  * only as constants), then Cast; the H x W grid is built by broadcasting an
  * Add against a zero made by Mul (no Expand or ConstantOfShape needed). */
-static void exp_cell_grid(exporter *e, const char *gs, const grid_consts *g, const char *feat,
+void onnx_cell_grid(exporter *e, const char *gs, const onnx_grid *g, const char *feat,
                           const char *off, const char *flat, const char **gx, const char **gy) {
     ox *b = &e->b;
     const char *shape = ox_op1(b, "Shape", gs, feat);
@@ -813,315 +653,13 @@ static void exp_cell_grid(exporter *e, const char *gs, const grid_consts *g, con
     *gy = ox_op2(b, "Reshape", gs, y2, flat);
 }
 
-/* Anchors (cell centres, x row then y row) and strides of the Detect
- * levels, as Ultralytics' make_anchors(feats, strides, 0.5) transposed.
- * Static: constants for the export size, anchors [B, 2, A] and strides
- * [1, 4, A] (each row repeated). Ultralytics' [1, 2, A] and [1, A] broadcast
- * the same in ONNX Runtime and TensorRT, but OpenCV's DNN (4.6) turns
- * Sub/Add with a constant into an element-wise layer that needs the full
- * shape, and Mul with a constant into a scale layer that broadcasts over the
- * batch only, so these are the shapes all three accept. Dynamic: anchors
- * [1, 2, A] and strides [1, 1, A], computed from each level's feature-map
- * size (exp_cell_grid). */
-static void exp_anchors(exporter *e, const layer_spec *ls, const char *const *x,
-                        const char **anchors, const char **strides) {
-    ox *b = &e->b;
-    char scope[32], name[96];
-    int nl = ls->nlevels;
-    snprintf(scope, sizeof scope, "/model.%d", ls->index);
-    if (!e->o->dynamic) {
-        int A = 0, hs[SPEC_MAX_LEVELS], wsz[SPEC_MAX_LEVELS];
-        for (int l = 0; l < nl; l++) {
-            int st = model_stride(e->m, l);
-            hs[l] = e->o->imgsz_h / st;
-            wsz[l] = e->o->imgsz_w / st;
-            A += hs[l] * wsz[l];
-        }
-        /* B x 2 anchor rows, then the 4 stride rows */
-        size_t Bn = (size_t)e->o->batch;
-        float *an = malloc((Bn * 2 + 4) * (size_t)A * sizeof *an);
-        if (!an) {
-            b->oom = 1;
-            *anchors = *strides = NULL;
-            return;
-        }
-        float *sv = an + Bn * 2 * (size_t)A;
-        int a = 0;
-        for (int l = 0; l < nl; l++)
-            for (int y = 0; y < hs[l]; y++)
-                for (int xx = 0; xx < wsz[l]; xx++, a++) {
-                    an[a] = (float)xx + 0.5f;
-                    an[A + a] = (float)y + 0.5f;
-                    for (int r = 0; r < 4; r++)
-                        sv[(size_t)r * A + a] = (float)model_stride(e->m, l);
-                }
-        for (size_t n = 1; n < Bn; n++)
-            memcpy(an + n * 2 * A, an, (size_t)2 * A * sizeof *an); /* every image */
-        int64_t ad[3] = {(int64_t)Bn, 2, A}, sd[3] = {1, 4, A};
-        snprintf(name, sizeof name, "%s/anchors", scope);
-        *anchors = ox_floats(b, name, 3, ad, an);
-        snprintf(name, sizeof name, "%s/strides", scope);
-        *strides = ox_floats(b, name, 3, sd, sv);
-        free(an);
-        return;
-    }
-    int64_t flat[3] = {1, 1, -1};
-    grid_consts gc;
-    exp_grid_consts(e, scope, &gc);
-    snprintf(name, sizeof name, "%s/grid/flat", scope);
-    const char *flatn = ox_ints1(b, name, 3, flat);
-    snprintf(name, sizeof name, "%s/grid/half", scope);
-    const char *halfc = ox_scalar(b, name, 0.5f);
-    snprintf(name, sizeof name, "%s/grid/zero", scope);
-    gc.zero = ox_scalar(b, name, 0.0f);
-    const char *al[SPEC_MAX_LEVELS], *sl[SPEC_MAX_LEVELS];
-    char gs[48];
-    snprintf(gs, sizeof gs, "%s/grid", scope);
-    for (int l = 0; l < nl; l++) {
-        const char *gx, *gy;
-        exp_cell_grid(e, gs, &gc, x[l], halfc, flatn, &gx, &gy); /* [1, 1, H*W] each */
-        const char *xy[2] = {gx, gy};
-        al[l] = exp_concat(e, gs, 2, xy, 1); /* [1, 2, H*W] */
-        snprintf(name, sizeof name, "%s/grid/stride%d", scope, l);
-        sl[l] = ox_op2(b, "Add", gs, ox_op2(b, "Mul", gs, gx, gc.zero),
-                       ox_scalar(b, name, (float)model_stride(e->m, l)));
-    }
-    *anchors = exp_concat(e, gs, nl, al, 2);
-    *strides = exp_concat(e, gs, nl, sl, 2);
-}
-
-/* YOLOv8 Detect: per level the box branch (cv2: Conv, Conv, Conv2d(4R)) and
- * the class branch (cv3: Conv, Conv, Conv2d(nc)), concatenated and
- * flattened to [B, no, H*W]; the levels concatenated to [B, no, A]; then
- * Ultralytics' _inference: split box/cls, DFL, dist2bbox (xywh) x stride,
- * sigmoid, concat -> output0 [B, 4 + nc, A]. */
-static status exp_detect_v8(exporter *e, const layer_spec *ls, const char *const *x) {
-    ox *b = &e->b;
-    int i = ls->index, nl = ls->nlevels, nc = ls->nc, R = ls->reg_max, no = 4 * R + nc,
-        ch0 = ls->ch[0];
-    /* branch widths as nn/detect.c builds them; exp_tensor checks them against the tensors */
-    int c2 = ch0 / 4 > 16 ? ch0 / 4 : 16, c3 = nc < 100 ? nc : 100;
-    if (c2 < 4 * R) c2 = 4 * R;
-    if (c3 < ch0) c3 = ch0;
-    int64_t B = e->o->dynamic ? 0 : e->o->batch; /* Reshape: 0 copies the input's batch */
-    char prefix[64], scope[64], top[32];
-    snprintf(top, sizeof top, "/model.%d", i);
-    const char *lv[SPEC_MAX_LEVELS];
-    for (int l = 0; l < nl; l++) {
-        const char *br[2];
-        for (int k = 0; k < 2; k++) { /* k 0: cv2 (box), 1: cv3 (class) */
-            int cv = 2 + k, cm = k ? c3 : c2, co = k ? nc : 4 * R;
-            const char *t = x[l];
-            for (int j = 0; j < 2; j++) {
-                int cin = j ? cm : ls->ch[l];
-                if (k && ls->dw_cls) { /* YOLO11: DWConv(cin, cin, 3) -> Conv(cin, cm, 1) */
-                    snprintf(prefix, sizeof prefix, "model.%d.cv3.%d.%d.0", i, l, j);
-                    snprintf(scope, sizeof scope, "/model.%d/cv3.%d/cv3.%d.%d/cv3.%d.%d.0", i, l, l, j, l, j);
-                    TRY(exp_convblock(e, i, prefix, scope, t, cin, cin, 3, 1, 1, cin, 1, 1, &t));
-                    snprintf(prefix, sizeof prefix, "model.%d.cv3.%d.%d.1", i, l, j);
-                    snprintf(scope, sizeof scope, "/model.%d/cv3.%d/cv3.%d.%d/cv3.%d.%d.1", i, l, l, j, l, j);
-                    TRY(exp_convblock(e, i, prefix, scope, t, cin, cm, 1, 1, 0, 1, 1, 1, &t));
-                    continue;
-                }
-                snprintf(prefix, sizeof prefix, "model.%d.cv%d.%d.%d", i, cv, l, j);
-                snprintf(scope, sizeof scope, "/model.%d/cv%d.%d/cv%d.%d.%d", i, cv, l, cv, l, j);
-                TRY(exp_convblock(e, i, prefix, scope, t, cin, cm, 3, 1, 1, 1, 1, 1, &t));
-            }
-            snprintf(prefix, sizeof prefix, "model.%d.cv%d.%d.2", i, cv, l);
-            snprintf(scope, sizeof scope, "/model.%d/cv%d.%d/cv%d.%d.2", i, cv, l, cv, l);
-            TRY(exp_plainconv(e, prefix, scope, t, cm, co, 1, &br[k]));
-        }
-        int64_t shp[3] = {B, no, -1};
-        lv[l] = exp_reshape(e, top, exp_concat(e, top, 2, br, 1), 3, shp);
-    }
-    const char *xcat = exp_concat(e, top, nl, lv, 2);
-    const char *bc[2] = {exp_slice(e, top, xcat, 1, 0, 4 * R),
-                         exp_slice(e, top, xcat, 1, 4 * R, no)};
-
-    /* DFL: [B, 4R, A] -> [B, 4, R, A] -> [B, R, 4, A] -> softmax over R ->
-     * 1x1 conv with weights 0..R-1 -> [B, 1, 4, A] -> [B, 4, A] */
-    snprintf(scope, sizeof scope, "/model.%d/dfl", i);
-    int64_t s4[4] = {B, 4, R, -1}, s3[3] = {B, 4, -1}, perm[4] = {0, 2, 1, 3};
-    const char *t = exp_reshape(e, scope, bc[0], 4, s4);
-    Onnx__NodeProto *tr = ox_node(b, "Transpose", scope, 1, &t, 1, NULL);
-    ox_attr_ints(b, tr, "perm", 4, perm);
-    t = ox_out(tr, 0);
-    Onnx__NodeProto *sm = ox_node(b, "Softmax", scope, 1, &t, 1, NULL);
-    ox_attr_int(b, sm, "axis", 1);
-    t = ox_out(sm, 0);
-    const float *dw;
-    int64_t dws[4] = {1, R, 1, 1};
-    snprintf(prefix, sizeof prefix, "model.%d.dfl.conv.weight", i);
-    TRY(exp_tensor(e, prefix, 4, dws, &dw));
-    snprintf(scope, sizeof scope, "/model.%d/dfl/conv", i);
-    t = exp_conv_node(e, scope, t, ox_floats(b, prefix, 4, dws, dw), NULL, 1, 1, 0, 1, 1);
-    snprintf(scope, sizeof scope, "/model.%d/dfl", i);
-    const char *dist = exp_reshape(e, scope, t, 3, s3);
-
-    /* dist2bbox(xywh): x1y1 = anchor - lt, x2y2 = anchor + rb, then
-     * ((x1y1 + x2y2) / 2, x2y2 - x1y1) x stride */
-    const char *anchors, *strides, *lr[2];
-    exp_anchors(e, ls, x, &anchors, &strides);
-    lr[0] = exp_slice(e, top, dist, 1, 0, 2);
-    lr[1] = exp_slice(e, top, dist, 1, 2, 4);
-    const char *x1y1 = ox_op2(b, "Sub", top, anchors, lr[0]);
-    const char *x2y2 = ox_op2(b, "Add", top, anchors, lr[1]);
-    snprintf(prefix, sizeof prefix, "%s/two", top);
-    const char *cxy =
-        ox_op2(b, "Div", top, ox_op2(b, "Add", top, x1y1, x2y2), ox_scalar(b, prefix, 2.0f));
-    const char *wh = ox_op2(b, "Sub", top, x2y2, x1y1);
-    const char *xywh[2] = {cxy, wh};
-    const char *dbox = ox_op2(b, "Mul", top, exp_concat(e, top, 2, xywh, 1), strides);
-    const char *fin[2] = {dbox, ox_op1(b, "Sigmoid", top, bc[1])}, *outname = "output0";
-    Onnx__NodeProto *cat = ox_node(b, "Concat", top, 2, fin, 1, &outname);
-    ox_attr_int(b, cat, "axis", 1);
-    e->out[i] = ox_out(cat, 0);
-    return YOLOC_OK;
-}
-
-/* YOLOv5 Detect (nn/detect_v5.c; YOLOv5's Detect.forward as its exporter
- * writes it), per level l with H x W cells and na anchors:
- *   1x1 Conv (bias) -> [B, na*no, H, W] -> Reshape [B, na, no, H*W] ->
- *   Transpose [B, no, na, H*W] -> Sigmoid s; xy = (2 s - 0.5 + cell) * stride,
- *   wh = (2 s)^2 * anchor (pixels: the model.N.anchors buffer, in grid units,
- *   times the stride), then objectness and class probabilities as they are
- *   -> Concat -> Reshape [B, no, na*H*W];
- * the levels concatenated to [B, no, A] and transposed to output0
- * [B, A, 5 + nc] (rows level by level, anchor by anchor, then y, x: the
- * order of YOLOv5's output and of `yoloc forward`). The decode works in a
- * channel-first layout with the per-level constants in the shapes OpenCV's
- * DNN (4.6) accepts (see exp_anchors): static, the cell offsets (Add) are
- * [B, 2, na, H*W] and the anchor sizes (Mul) [1, 2, na, H*W]; dynamic, the
- * cell offsets [1, 2, 1, H*W] come from the feature map's shape
- * (exp_cell_grid) and the anchor sizes are [1, 2, na, 1]. Multiplying 2 s
- * by itself instead of Pow keeps to the operators the v8 graph uses. */
-static status exp_detect_v5(exporter *e, const layer_spec *ls, const char *const *x) {
-    ox *b = &e->b;
-    int i = ls->index, nl = ls->nlevels, nc = ls->nc, na = ls->na, no = 5 + nc;
-    int dyn = e->o->dynamic;
-    int64_t B = dyn ? 0 : e->o->batch; /* Reshape: 0 copies the input's batch */
-    char prefix[64], scope[64], top[32], name[96];
-    snprintf(top, sizeof top, "/model.%d", i);
-    const float *anc;
-    int64_t ashape[3] = {nl, na, 2};
-    snprintf(name, sizeof name, "model.%d.anchors", i);
-    TRY(exp_tensor(e, name, 3, ashape, &anc));
-
-    grid_consts gc;
-    const char *flatn = NULL, *offc = NULL;
-    if (dyn) {
-        int64_t flat[4] = {1, 1, 1, -1};
-        exp_grid_consts(e, top, &gc);
-        snprintf(name, sizeof name, "%s/grid/flat", top);
-        flatn = ox_ints1(b, name, 4, flat);
-        snprintf(name, sizeof name, "%s/grid/offset", top);
-        offc = ox_scalar(b, name, -0.5f);
-        snprintf(name, sizeof name, "%s/grid/zero", top);
-        gc.zero = ox_scalar(b, name, 0.0f);
-    }
-    snprintf(name, sizeof name, "%s/two", top);
-    const char *twoc = ox_scalar(b, name, 2.0f);
-    const char *lv[SPEC_MAX_LEVELS];
-    for (int l = 0; l < nl; l++) {
-        int st = model_stride(e->m, l);
-        const char *t;
-        snprintf(prefix, sizeof prefix, "model.%d.m.%d", i, l);
-        snprintf(scope, sizeof scope, "/model.%d/m.%d", i, l);
-        TRY(exp_plainconv(e, prefix, scope, x[l], ls->ch[l], na * no, 1, &t));
-        int64_t s4[4] = {B, na, no, -1}, perm[4] = {0, 2, 1, 3};
-        t = exp_reshape(e, top, t, 4, s4);
-        Onnx__NodeProto *tr = ox_node(b, "Transpose", top, 1, &t, 1, NULL);
-        ox_attr_ints(b, tr, "perm", 4, perm);
-        t = ox_op1(b, "Sigmoid", top, ox_out(tr, 0)); /* [B, no, na, H*W] */
-
-        /* the cell offsets (x - 0.5, y - 0.5) and the anchor sizes in pixels */
-        const char *cell, *anchor;
-        if (!dyn) {
-            int h = e->o->imgsz_h / st, w = e->o->imgsz_w / st;
-            size_t hw = (size_t)h * w, Bn = (size_t)e->o->batch, per = 2 * (size_t)na * hw;
-            float *cv = malloc((Bn + 1) * per * sizeof *cv);
-            if (!cv) return err_set(YOLOC_ERR_NOMEM, "out of memory");
-            float *av = cv + Bn * per;
-            for (int a = 0; a < na; a++)
-                for (size_t p = 0; p < hw; p++) {
-                    size_t o = (size_t)a * hw + p, o2 = (size_t)na * hw + o;
-                    cv[o] = (float)(int)(p % (size_t)w) - 0.5f;
-                    cv[o2] = (float)(int)(p / (size_t)w) - 0.5f;
-                    av[o] = anc[(l * na + a) * 2] * (float)st; /* YOLOv5's anchor_grid */
-                    av[o2] = anc[(l * na + a) * 2 + 1] * (float)st;
-                }
-            for (size_t n = 1; n < Bn; n++) memcpy(cv + n * per, cv, per * sizeof *cv);
-            int64_t cd[4] = {(int64_t)Bn, 2, na, (int64_t)hw}, ad[4] = {1, 2, na, (int64_t)hw};
-            snprintf(name, sizeof name, "%s/grid%d", top, l);
-            cell = ox_floats(b, name, 4, cd, cv);
-            snprintf(name, sizeof name, "%s/anchor_grid%d", top, l);
-            anchor = ox_floats(b, name, 4, ad, av);
-            free(cv);
-        } else {
-            const char *gx, *gy;
-            char gs[48];
-            snprintf(gs, sizeof gs, "%s/grid", top);
-            exp_cell_grid(e, gs, &gc, x[l], offc, flatn, &gx, &gy); /* [1, 1, 1, H*W] each */
-            const char *xy[2] = {gx, gy};
-            cell = exp_concat(e, gs, 2, xy, 1); /* [1, 2, 1, H*W] */
-            float av[2 * SPEC_MAX_ANCHORS];
-            for (int a = 0; a < na; a++) {
-                av[a] = anc[(l * na + a) * 2] * (float)st;
-                av[na + a] = anc[(l * na + a) * 2 + 1] * (float)st;
-            }
-            int64_t ad[4] = {1, 2, na, 1};
-            snprintf(name, sizeof name, "%s/anchor_grid%d", top, l);
-            anchor = ox_floats(b, name, 4, ad, av);
-        }
-        snprintf(name, sizeof name, "%s/stride%d", top, l);
-        const char *stc = ox_scalar(b, name, (float)st);
-        const char *xy = exp_slice(e, top, t, 1, 0, 2), *wh = exp_slice(e, top, t, 1, 2, 4),
-                   *rest = exp_slice(e, top, t, 1, 4, no);
-        xy = ox_op2(b, "Mul", top, ox_op2(b, "Add", top, ox_op2(b, "Mul", top, xy, twoc), cell),
-                    stc);
-        wh = ox_op2(b, "Mul", top, wh, twoc);
-        wh = ox_op2(b, "Mul", top, ox_op2(b, "Mul", top, wh, wh), anchor);
-        const char *parts[3] = {xy, wh, rest};
-        int64_t s3[3] = {B, no, -1};
-        lv[l] = exp_reshape(e, top, exp_concat(e, top, 3, parts, 1), 3, s3);
-    }
-    const char *all = exp_concat(e, top, nl, lv, 2), *outname = "output0";
-    int64_t perm[3] = {0, 2, 1};
-    Onnx__NodeProto *tr = ox_node(b, "Transpose", top, 1, &all, 1, &outname);
-    ox_attr_ints(b, tr, "perm", 3, perm);
-    e->out[i] = ox_out(tr, 0);
-    return YOLOC_OK;
-}
-
-/* The module switch: one case per module kind the exporter writes. A new
- * kind is refused with the layer named until it gets its case. */
+/* One layer: its module's export function (nn/module.h); a module without
+ * one is refused with the layer named. */
 static status exp_layer(exporter *e, const layer_spec *ls) {
     const char *x[SPEC_MAX_FROM];
     for (int k = 0; k < ls->nfrom; k++) x[k] = ls->from[k] < 0 ? "images" : e->out[ls->from[k]];
-    switch (ls->kind) {
-    case MOD_CONV:
-        return exp_conv(e, ls, x);
-    case MOD_C2F:
-        return exp_c2f(e, ls, x);
-    case MOD_C3K2:
-        return exp_c2f(e, ls, x);
-    case MOD_C3:
-        return exp_c3(e, ls, x);
-    case MOD_C2PSA:
-        return exp_c2psa(e, ls, x);
-    case MOD_SPPF:
-        return exp_sppf(e, ls, x);
-    case MOD_UPSAMPLE:
-        return exp_upsample(e, ls, x);
-    case MOD_CONCAT:
-        return exp_concat_layer(e, ls, x);
-    case MOD_DETECT:
-        return exp_detect_v8(e, ls, x);
-    case MOD_DETECT_V5:
-        return exp_detect_v5(e, ls, x);
-    default:
-        break;
-    }
+    const nn_module_desc *d = nn_module(ls->kind);
+    if (d && d->onnx) return d->onnx(e, ls, x);
     return err_set(YOLOC_ERR_UNSUPPORTED, "ONNX export: layer %d: module %s cannot be exported yet",
                    ls->index, mod_kind_name(ls->kind));
 }

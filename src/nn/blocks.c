@@ -1,6 +1,7 @@
 /* The blocks modules are made of, below the module level: Ultralytics'
  * Bottleneck and the C3 core (see nn.h). */
 #include "nn/nn.h"
+#include "io/onnx_graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,4 +132,49 @@ void csp3_release(csp3 *C) {
 void csp3_destroy(csp3 *C) {
     free(C->m);
     C->m = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ONNX export of the blocks (their modules' export functions call these). */
+
+/* Bottleneck (nn/blocks.c) under prefix/scope: cv1 (k1) -> cv2 (k2, g),
+ * plus the input when shortcut and c1 == c2. */
+status bottleneck_onnx(onnx_exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1,
+                             int c2, int shortcut, int g, int k1, int k2, float ex, const char **y) {
+    char p[96], sc[96];
+    int c_ = (int)(c2 * ex);
+    const char *t;
+    snprintf(p, sizeof p, "%s.cv1", prefix);
+    snprintf(sc, sizeof sc, "%s/cv1", scope);
+    TRY(onnx_convblock(e, i, p, sc, x, c1, c_, k1, 1, k1 / 2, 1, 1, 1, &t));
+    snprintf(p, sizeof p, "%s.cv2", prefix);
+    snprintf(sc, sizeof sc, "%s/cv2", scope);
+    TRY(onnx_convblock(e, i, p, sc, t, c_, c2, k2, 1, k2 / 2, g, 1, 1, &t));
+    *y = shortcut && c1 == c2 ? onnx_op2(e, "Add", scope, x, t) : t; /* x + cv2(cv1(x)) */
+    return YOLOC_OK;
+}
+
+/* The C3 core (nn/blocks.c csp3): cv1 -> n Bottlenecks (k1, 3), cv2 ->
+ * Concat -> cv3. */
+status csp3_onnx(onnx_exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1, int c2,
+                       int n, int shortcut, int g, float ex, int k1, const char **y) {
+    int c = (int)(c2 * ex);
+    char p[96], sc[96];
+    const char *t, *y2;
+    snprintf(p, sizeof p, "%s.cv1", prefix);
+    snprintf(sc, sizeof sc, "%s/cv1", scope);
+    TRY(onnx_convblock(e, i, p, sc, x, c1, c, 1, 1, 0, 1, 1, 1, &t));
+    snprintf(p, sizeof p, "%s.cv2", prefix);
+    snprintf(sc, sizeof sc, "%s/cv2", scope);
+    TRY(onnx_convblock(e, i, p, sc, x, c1, c, 1, 1, 0, 1, 1, 1, &y2));
+    for (int j = 0; j < n; j++) {
+        snprintf(p, sizeof p, "%s.m.%d", prefix, j);
+        snprintf(sc, sizeof sc, "%s/m.%d", scope, j);
+        TRY(bottleneck_onnx(e, i, p, sc, t, c, c, shortcut, g, k1, 3, 1.0f, &t));
+    }
+    const char *parts[2] = {t, y2};
+    const char *cat = onnx_concat(e, scope, 2, parts, 1);
+    snprintf(p, sizeof p, "%s.cv3", prefix);
+    snprintf(sc, sizeof sc, "%s/cv3", scope);
+    return onnx_convblock(e, i, p, sc, cat, 2 * c, c2, 1, 1, 0, 1, 1, 1, y);
 }

@@ -14,6 +14,8 @@
  * NHWC channel slices are not views for oneDNN, so the chunk and the concat
  * are channel copies (chcopy). */
 #include "nn/nn.h"
+#include "nn/spec_args.h"
+#include "io/onnx_graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,5 +165,94 @@ static void c2f_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-const nn_module_vt NN_VT_C2F = {c2f_build, c2f_plan, c2f_forward, c2f_backward, c2f_release,
+static const nn_module_vt NN_VT_C2F = {c2f_build, c2f_plan, c2f_forward, c2f_backward, c2f_release,
                                 c2f_destroy};
+
+/* ------------------------------------------------------------------------ */
+/* Parse, memory, export. */
+
+/* C2f(c1, c2, n, shortcut=False, g=1, e=0.5) */
+static status c2f_parse(spec_args *a, layer_spec *L) {
+    TRY(spec_argc(a, "C2f", 1, 4, "[c2, shortcut=False, g=1, e=0.5]"));
+    int c2;
+    TRY(spec_int(a, 0, 0, 1, 65536, "c2", &c2));
+    TRY(spec_bool(a, 1, 0, "shortcut", &L->shortcut));
+    TRY(spec_int(a, 2, 1, 1, 65536, "g", &L->g));
+    TRY(spec_ratio(a, 3, 0.5f, 4.0f, "C2f e", &L->e));
+    L->c2 = spec_channels(a, c2);
+    L->repeats = (int)a->n;
+    if ((int)(L->c2 * L->e) < 1) return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: C2f hidden channels are 0", a->i);
+    snprintf(L->args, sizeof L->args, "[%d, %d, %d%s]", L->c1, L->c2, L->repeats, L->shortcut ? ", True" : "");
+    return YOLOC_OK;
+}
+
+/* YOLO11: C3k2(c1, c2, n, c3k=False, e=0.5, g=1, shortcut=True); Ultralytics'
+ * parse_model sets c3k for the m, l and x scales */
+static status c3k2_parse(spec_args *a, layer_spec *L) {
+    TRY(spec_argc(a, "C3k2", 1, 5, "[c2, c3k=False, e=0.5, g=1, shortcut=True]"));
+    int c2;
+    TRY(spec_int(a, 0, 0, 1, 65536, "c2", &c2));
+    TRY(spec_bool(a, 1, 0, "c3k", &L->c3k));
+    TRY(spec_ratio(a, 2, 0.5f, 4.0f, "C3k2 e", &L->e));
+    TRY(spec_int(a, 3, 1, 1, 65536, "g", &L->g));
+    TRY(spec_bool(a, 4, 1, "shortcut", &L->shortcut));
+    char sc = a->sp->scale;
+    if (sc == 'm' || sc == 'l' || sc == 'x') L->c3k = 1;
+    L->c2 = spec_channels(a, c2);
+    L->repeats = (int)a->n;
+    int c = (int)(L->c2 * L->e), hid = c / 2; /* C3k's c_ and the Bottleneck's (e 0.5) alike */
+    if (c < 1 || hid < 1) return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: C3k2 hidden channels are 0", a->i);
+    if (c % L->g || hid % L->g)
+        return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: C3k2 groups %d do not divide its hidden channels", a->i,
+                          L->g);
+    snprintf(L->args, sizeof L->args, "[%d, %d, %d, %s, %g]", L->c1, L->c2, L->repeats, L->c3k ? "True" : "False",
+             (double)L->e);
+    return YOLOC_OK;
+}
+
+/* cv1 takes the input, cv2 the concatenation of 2 + n halves */
+static size_t c2f_conv_input(const model_spec *s, const layer_spec *l, int imgsz) {
+    size_t gi = nn_cells(imgsz, nn_input_stride(s, l, 0)), go = nn_cells(imgsz, l->stride);
+    size_t h = (size_t)((double)l->c2 * l->e), a = (size_t)l->c1 * gi * gi, b = (2 + (size_t)l->repeats) * h * go * go;
+    return a > b ? a : b;
+}
+
+/* C2f and C3k2: cv1 -> Split(c, c) -> n inner blocks on the last part
+ * (C2f: Bottleneck k (3, 3) e 1; C3k2: Bottleneck e 0.5, or C3k) ->
+ * Concat -> cv2. */
+static status c2f_onnx(onnx_exporter *e, const layer_spec *ls, const char *const *x) {
+    int i = ls->index, c = (int)(ls->c2 * ls->e), n = ls->repeats, k2 = ls->kind == MOD_C3K2;
+    char prefix[64], scope[64], top[32];
+    snprintf(top, sizeof top, "/model.%d", i);
+    const char *y1;
+    snprintf(prefix, sizeof prefix, "model.%d.cv1", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv1", i);
+    TRY(onnx_convblock(e, i, prefix, scope, x[0], ls->c1, 2 * c, 1, 1, 0, 1, 1, 1, &y1));
+    const char **parts = calloc((size_t)n + 2, sizeof *parts);
+    if (!parts) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+    int64_t sizes[2] = {c, c};
+    onnx_split(e, top, y1, 1, 2, sizes, parts);
+    status st = YOLOC_OK;
+    for (int j = 0; j < n && st == YOLOC_OK; j++) {
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d", i, j);
+        snprintf(scope, sizeof scope, "/model.%d/m.%d", i, j);
+        if (k2 && ls->c3k)
+            st = csp3_onnx(e, i, prefix, scope, parts[j + 1], c, c, 2, ls->shortcut, ls->g, 0.5f, 3, &parts[j + 2]);
+        else
+            st = bottleneck_onnx(e, i, prefix, scope, parts[j + 1], c, c, ls->shortcut, ls->g, 3, 3,
+                                k2 ? 0.5f : 1.0f, &parts[j + 2]);
+    }
+    const char *cat = st == YOLOC_OK ? onnx_concat(e, top, n + 2, parts, 1) : NULL;
+    free(parts);
+    TRY(st);
+    snprintf(prefix, sizeof prefix, "model.%d.cv2", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv2", i);
+    return onnx_convblock(e, i, prefix, scope, cat, (2 + n) * c, ls->c2, 1, 1, 0, 1, 1, 1,
+                         onnx_out_slot(e, i));
+}
+
+const nn_module_desc NN_MOD_C2F = {.name = "C2f", .alias = "C2f", .repeats = 1, .inputs = 1, .parse = c2f_parse,
+                                   .vt = &NN_VT_C2F, .conv_input = c2f_conv_input, .onnx = c2f_onnx};
+const nn_module_desc NN_MOD_C3K2 = {.name = "C3k2", .alias = "C3k2", .repeats = 1, .inputs = 1, .v11_head = 1,
+                                    .parse = c3k2_parse, .vt = &NN_VT_C2F, .conv_input = c2f_conv_input,
+                                    .onnx = c2f_onnx};

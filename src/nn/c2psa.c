@@ -22,6 +22,8 @@
  * an eval plan keeps one image's. State_dict names: model.i.cv1/cv2,
  * model.i.m.j.attn.qkv/proj/pe, model.i.m.j.ffn.0/1. */
 #include "nn/nn.h"
+#include "nn/spec_args.h"
+#include "io/onnx_graph.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -258,5 +260,106 @@ static void c2psa_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-const nn_module_vt NN_VT_C2PSA = {c2psa_build, c2psa_plan, c2psa_forward, c2psa_backward, c2psa_release,
+static const nn_module_vt NN_VT_C2PSA = {c2psa_build, c2psa_plan, c2psa_forward, c2psa_backward, c2psa_release,
                                   c2psa_destroy};
+
+/* ------------------------------------------------------------------------ */
+/* Parse, memory, export. */
+
+/* YOLO11: C2PSA(c1, c2, n, e=0.5) with c2 == c1 and at least one head of 64 */
+static status c2psa_parse(spec_args *a, layer_spec *L) {
+    TRY(spec_argc(a, "C2PSA", 1, 2, "[c2, e=0.5]"));
+    int c2;
+    TRY(spec_int(a, 0, 0, 1, 65536, "c2", &c2));
+    TRY(spec_ratio(a, 1, 0.5f, 4.0f, "C2PSA e", &L->e));
+    L->c2 = spec_channels(a, c2);
+    L->repeats = (int)a->n;
+    if (L->c2 != L->c1)
+        return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: C2PSA keeps its channels: input %d, output %d", a->i,
+                          L->c1, L->c2);
+    if ((int)(L->c1 * L->e) < 64)
+        return spec_error(a, NULL, YOLOC_ERR_PARSE,
+                          "layer %d: C2PSA needs at least 64 hidden channels (one attention head of 64), got %d", a->i,
+                          (int)(L->c1 * L->e));
+    snprintf(L->args, sizeof L->args, "[%d, %d, %d]", L->c1, L->c2, L->repeats);
+    return YOLOC_OK;
+}
+
+/* cv1 takes the input; ffn.1 and cv2 take 2 x c1*e */
+static size_t c2psa_conv_input(const model_spec *s, const layer_spec *l, int imgsz) {
+    size_t g = nn_cells(imgsz, nn_input_stride(s, l, 0)), c2x = 2 * (size_t)((double)l->c1 * l->e);
+    return ((size_t)l->c1 > c2x ? (size_t)l->c1 : c2x) * g * g;
+}
+
+/* C2PSA (nn/c2psa.c) as Ultralytics exports it: cv1 -> Split(c, c); on the
+ * second part n PSABlocks; Concat -> cv2. A PSABlock's attention:
+ * qkv -> Reshape [B, heads, 2kd + hd, H*W] -> Slice q, k, v ->
+ * MatMul(q^T, k) x scale -> Softmax(-1) -> MatMul(v, attn^T) -> Reshape to
+ * the input's shape, plus pe(v reshaped) -> proj; then x + attn, and
+ * x + ffn(x). The reshapes back take the block input's Shape, so the graph
+ * holds for dynamic sizes too. */
+static status c2psa_onnx(onnx_exporter *e, const layer_spec *ls, const char *const *x) {
+    int i = ls->index, c = (int)(ls->c1 * ls->e), n = ls->repeats;
+    int heads = c / 64, hd = c / heads, kd = hd / 2, hs = 2 * kd + hd, ct = c + 2 * kd * heads;
+    float scale = (float)pow((double)kd, -0.5);
+    int64_t B = onnx_dynamic(e) ? 0 : onnx_batch(e);
+    char prefix[96], scope[96], top[32], name[128];
+    snprintf(top, sizeof top, "/model.%d", i);
+    const char *y1, *parts[2];
+    snprintf(prefix, sizeof prefix, "model.%d.cv1", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv1", i);
+    TRY(onnx_convblock(e, i, prefix, scope, x[0], ls->c1, 2 * c, 1, 1, 0, 1, 1, 1, &y1));
+    int64_t sizes[2] = {c, c};
+    onnx_split(e, top, y1, 1, 2, sizes, parts);
+    const char *t = parts[1];
+    for (int j = 0; j < n; j++) {
+        char bs[64], as[80];
+        snprintf(bs, sizeof bs, "/model.%d/m/m.%d", i, j);
+        snprintf(as, sizeof as, "%s/attn", bs);
+        const char *qkv, *pe, *pr, *f;
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.qkv", i, j);
+        snprintf(scope, sizeof scope, "%s/qkv", as);
+        TRY(onnx_convblock(e, i, prefix, scope, t, c, ct, 1, 1, 0, 1, 1, 0, &qkv));
+        int64_t s4[4] = {B, heads, hs, -1}, perm[4] = {0, 1, 3, 2};
+        const char *r = onnx_reshape(e, as, qkv, 4, s4);
+        const char *q = onnx_slice(e, as, r, 2, 0, kd), *k = onnx_slice(e, as, r, 2, kd, 2 * kd),
+                   *v = onnx_slice(e, as, r, 2, 2 * kd, hs);
+        onnx_node *qt = onnx_node_add(e, "Transpose", as, 1, &q, 1, NULL);
+        onnx_attr_ints(e, qt, "perm", 4, perm);
+        const char *att = onnx_op2(e, "MatMul", as, onnx_node_out(qt, 0), k);
+        snprintf(name, sizeof name, "%s/scale", as);
+        att = onnx_op2(e, "Mul", as, att, onnx_scalar(e, name, scale));
+        onnx_node *sm = onnx_node_add(e, "Softmax", as, 1, &att, 1, NULL);
+        onnx_attr_int(e, sm, "axis", -1);
+        att = onnx_node_out(sm, 0);
+        onnx_node *at = onnx_node_add(e, "Transpose", as, 1, &att, 1, NULL);
+        onnx_attr_ints(e, at, "perm", 4, perm);
+        const char *o = onnx_op2(e, "MatMul", as, v, onnx_node_out(at, 0)); /* [B, heads, hd, N] */
+        const char *shp = onnx_op1(e, "Shape", as, t);                /* [B, c, H, W] */
+        o = onnx_op2(e, "Reshape", as, o, shp);
+        const char *vr = onnx_op2(e, "Reshape", as, v, shp);
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.pe", i, j);
+        snprintf(scope, sizeof scope, "%s/pe", as);
+        TRY(onnx_convblock(e, i, prefix, scope, vr, c, c, 3, 1, 1, c, 1, 0, &pe));
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.attn.proj", i, j);
+        snprintf(scope, sizeof scope, "%s/proj", as);
+        TRY(onnx_convblock(e, i, prefix, scope, onnx_op2(e, "Add", as, o, pe), c, c, 1, 1, 0, 1, 1, 0, &pr));
+        t = onnx_op2(e, "Add", bs, t, pr);
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.ffn.0", i, j);
+        snprintf(scope, sizeof scope, "%s/ffn/ffn.0", bs);
+        TRY(onnx_convblock(e, i, prefix, scope, t, c, 2 * c, 1, 1, 0, 1, 1, 1, &f));
+        snprintf(prefix, sizeof prefix, "model.%d.m.%d.ffn.1", i, j);
+        snprintf(scope, sizeof scope, "%s/ffn/ffn.1", bs);
+        TRY(onnx_convblock(e, i, prefix, scope, f, 2 * c, c, 1, 1, 0, 1, 1, 0, &f));
+        t = onnx_op2(e, "Add", bs, t, f);
+    }
+    const char *cp[2] = {parts[0], t};
+    const char *cat = onnx_concat(e, top, 2, cp, 1);
+    snprintf(prefix, sizeof prefix, "model.%d.cv2", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv2", i);
+    return onnx_convblock(e, i, prefix, scope, cat, 2 * c, ls->c2, 1, 1, 0, 1, 1, 1, onnx_out_slot(e, i));
+}
+
+const nn_module_desc NN_MOD_C2PSA = {.name = "C2PSA", .alias = "C2PSA", .repeats = 1, .inputs = 1,
+                                     .parse = c2psa_parse, .vt = &NN_VT_C2PSA, .conv_input = c2psa_conv_input,
+                                     .onnx = c2psa_onnx};

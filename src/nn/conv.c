@@ -7,6 +7,8 @@
  * buffers. Backward runs SiLU' into scratch[0], the norm backward into
  * scratch[1], then the convolution backward into the caller's dx. */
 #include "nn/nn.h"
+#include "nn/spec_args.h"
+#include "io/onnx_graph.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -304,5 +306,44 @@ static void conv_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-const nn_module_vt NN_VT_CONV = {conv_build, conv_plan, conv_forward, conv_backward, conv_release,
+static const nn_module_vt NN_VT_CONV = {conv_build, conv_plan, conv_forward, conv_backward, conv_release,
                                  conv_destroy};
+
+/* ------------------------------------------------------------------------ */
+/* Parse, memory, export. */
+
+/* Conv(c1, c2, k=1, s=1, p=None (autopad), g=1, d=1, act=True) */
+static status conv_parse(spec_args *a, layer_spec *L) {
+    TRY(spec_argc(a, "Conv", 1, 7, "[c2, k=1, s=1, p=None, g=1, d=1, act=True]"));
+    int c2;
+    TRY(spec_int(a, 0, 0, 1, 65536, "c2", &c2));
+    TRY(spec_int(a, 1, 1, 1, 15, "k", &L->k));
+    TRY(spec_int(a, 2, 1, 1, 8, "s", &L->s));
+    TRY(spec_int(a, 4, 1, 1, 65536, "g", &L->g));
+    TRY(spec_int(a, 5, 1, 1, 8, "d", &L->d));
+    TRY(spec_int(a, 3, L->d * (L->k - 1) / 2, 0, 16, "p", &L->p));
+    TRY(spec_bool(a, 6, 1, "act", &L->act));
+    L->c2 = spec_channels(a, c2);
+    if (L->c1 % L->g || L->c2 % L->g)
+        return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: groups %d do not divide channels %d -> %d", a->i, L->g,
+                          L->c1, L->c2);
+    L->down = L->s;
+    snprintf(L->args, sizeof L->args, "[%d, %d, %d, %d]", L->c1, L->c2, L->k, L->s);
+    return YOLOC_OK;
+}
+
+static size_t conv_conv_input(const model_spec *s, const layer_spec *l, int imgsz) {
+    size_t g = nn_cells(imgsz, nn_input_stride(s, l, 0));
+    return (size_t)l->c1 * g * g;
+}
+
+static status conv_onnx(onnx_exporter *e, const layer_spec *ls, const char *const *x) {
+    char prefix[32], scope[32];
+    snprintf(prefix, sizeof prefix, "model.%d", ls->index);
+    snprintf(scope, sizeof scope, "/model.%d", ls->index);
+    return onnx_convblock(e, ls->index, prefix, scope, x[0], ls->c1, ls->c2, ls->k, ls->s, ls->p,
+                         ls->g, ls->d, ls->act, onnx_out_slot(e, ls->index));
+}
+
+const nn_module_desc NN_MOD_CONV = {.name = "Conv", .alias = "Conv", .inputs = 1, .parse = conv_parse,
+                                    .vt = &NN_VT_CONV, .conv_input = conv_conv_input, .onnx = conv_onnx};

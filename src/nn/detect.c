@@ -16,6 +16,8 @@
  * Bias initialisation as Ultralytics' Detect.bias_init: box 1.0, class
  * log(5 / nc / (640 / stride)^2). */
 #include "nn/nn.h"
+#include "nn/spec_args.h"
+#include "io/onnx_graph.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -224,5 +226,218 @@ void detect_init_params(nn_layer *L, model *m) {
     }
 }
 
-const nn_module_vt NN_VT_DETECT = {detect_build, detect_plan, detect_forward, detect_backward,
+static const nn_module_vt NN_VT_DETECT = {detect_build, detect_plan, detect_forward, detect_backward,
                                    detect_release, detect_destroy};
+
+/* ------------------------------------------------------------------------ */
+/* Parse, memory, export (shared with YOLOv5's head, nn/detect_v5.c). */
+
+/* The largest convolution input: a level's input map */
+size_t detect_conv_input(const model_spec *s, const layer_spec *l, int imgsz) {
+    size_t v = 0;
+    for (int k = 0; k < l->nlevels && k < l->nfrom; k++) {
+        size_t g = nn_cells(imgsz, nn_input_stride(s, l, k));
+        if ((size_t)l->ch[k] * g * g > v) v = (size_t)l->ch[k] * g * g;
+    }
+    return v;
+}
+
+/* Detect(nc, ch): the anchor-free head (YOLO11's after a module whose
+ * descriptor says so, as Ultralytics' legacy flag), or with a second
+ * argument (anchors) YOLOv5's (nn/detect_v5.c). Inputs by increasing stride. */
+static status detect_parse(spec_args *a, layer_spec *L) {
+    TRY(spec_argc(a, "Detect", 1, 2, "[nc] (YOLOv8) or [nc, anchors] (YOLOv5)"));
+    if (spec_arg(a, 0)->kind != YNODE_SCALAR)
+        return spec_error(a, spec_arg(a, 0), YOLOC_ERR_PARSE, "layer %d: Detect nc must be a number", a->i);
+    TRY(spec_int(a, 0, a->sp->nc, 1, 100000, "nc", &L->nc));
+    if (a->nf > SPEC_MAX_LEVELS)
+        return spec_error(a, a->from, YOLOC_ERR_PARSE, "layer %d: Detect takes at most %d inputs", a->i, SPEC_MAX_LEVELS);
+    L->nlevels = a->nf;
+    for (int k = 0; k < a->nf; k++) {
+        L->ch[k] = spec_in_channels(a, k);
+        if (k && spec_in_stride(a, k) <= spec_in_stride(a, k - 1))
+            return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: Detect inputs must have increasing strides", a->i);
+    }
+    L->stride = spec_in_stride(a, a->nf - 1);
+    if (a->args->n == 2) return nn_module(MOD_DETECT_V5)->parse(a, L);
+    L->reg_max = 16;
+    L->c2 = 4 * L->reg_max + L->nc;
+    for (int k = 0; k < a->i; k++) L->dw_cls |= nn_module(a->sp->layers[k].kind)->v11_head;
+    detect_args_str(L, "");
+    return YOLOC_OK;
+}
+
+/* `yoloc info`'s arguments: [nc, <what>[ch0, ch1, ...]] */
+void detect_args_str(layer_spec *L, const char *what) {
+    int len = snprintf(L->args, sizeof L->args, "[%d, %s[", L->nc, what);
+    for (int k = 0; k < L->nlevels && len < (int)sizeof L->args; k++)
+        len += snprintf(L->args + len, sizeof L->args - (size_t)len, k ? ", %d" : "%d", L->ch[k]);
+    if (len < (int)sizeof L->args) snprintf(L->args + len, sizeof L->args - (size_t)len, "]]");
+}
+
+/* Anchors (cell centres, x row then y row) and strides of the Detect
+ * levels, as Ultralytics' make_anchors(feats, strides, 0.5) transposed.
+ * Static: constants for the export size, anchors [B, 2, A] and strides
+ * [1, 4, A] (each row repeated). Ultralytics' [1, 2, A] and [1, A] broadcast
+ * the same in ONNX Runtime and TensorRT, but OpenCV's DNN (4.6) turns
+ * Sub/Add with a constant into an element-wise layer that needs the full
+ * shape, and Mul with a constant into a scale layer that broadcasts over the
+ * batch only, so these are the shapes all three accept. Dynamic: anchors
+ * [1, 2, A] and strides [1, 1, A], computed from each level's feature-map
+ * size (exp_cell_grid). */
+static void detect_onnx_anchors(onnx_exporter *e, const layer_spec *ls, const char *const *x,
+                        const char **anchors, const char **strides) {
+    char scope[32], name[96];
+    int nl = ls->nlevels;
+    snprintf(scope, sizeof scope, "/model.%d", ls->index);
+    if (!onnx_dynamic(e)) {
+        int A = 0, hs[SPEC_MAX_LEVELS], wsz[SPEC_MAX_LEVELS];
+        for (int l = 0; l < nl; l++) {
+            int st = model_stride(onnx_model(e), l);
+            hs[l] = onnx_imgsz_h(e) / st;
+            wsz[l] = onnx_imgsz_w(e) / st;
+            A += hs[l] * wsz[l];
+        }
+        /* B x 2 anchor rows, then the 4 stride rows */
+        size_t Bn = (size_t)onnx_batch(e);
+        float *an = malloc((Bn * 2 + 4) * (size_t)A * sizeof *an);
+        if (!an) {
+            onnx_fail_nomem(e);
+            *anchors = *strides = NULL;
+            return;
+        }
+        float *sv = an + Bn * 2 * (size_t)A;
+        int a = 0;
+        for (int l = 0; l < nl; l++)
+            for (int y = 0; y < hs[l]; y++)
+                for (int xx = 0; xx < wsz[l]; xx++, a++) {
+                    an[a] = (float)xx + 0.5f;
+                    an[A + a] = (float)y + 0.5f;
+                    for (int r = 0; r < 4; r++)
+                        sv[(size_t)r * A + a] = (float)model_stride(onnx_model(e), l);
+                }
+        for (size_t n = 1; n < Bn; n++)
+            memcpy(an + n * 2 * A, an, (size_t)2 * A * sizeof *an); /* every image */
+        int64_t ad[3] = {(int64_t)Bn, 2, A}, sd[3] = {1, 4, A};
+        snprintf(name, sizeof name, "%s/anchors", scope);
+        *anchors = onnx_floats(e, name, 3, ad, an);
+        snprintf(name, sizeof name, "%s/strides", scope);
+        *strides = onnx_floats(e, name, 3, sd, sv);
+        free(an);
+        return;
+    }
+    int64_t flat[3] = {1, 1, -1};
+    onnx_grid gc;
+    onnx_grid_consts(e, scope, &gc);
+    snprintf(name, sizeof name, "%s/grid/flat", scope);
+    const char *flatn = onnx_ints1(e, name, 3, flat);
+    snprintf(name, sizeof name, "%s/grid/half", scope);
+    const char *halfc = onnx_scalar(e, name, 0.5f);
+    snprintf(name, sizeof name, "%s/grid/zero", scope);
+    gc.zero = onnx_scalar(e, name, 0.0f);
+    const char *al[SPEC_MAX_LEVELS], *sl[SPEC_MAX_LEVELS];
+    char gs[48];
+    snprintf(gs, sizeof gs, "%s/grid", scope);
+    for (int l = 0; l < nl; l++) {
+        const char *gx, *gy;
+        onnx_cell_grid(e, gs, &gc, x[l], halfc, flatn, &gx, &gy); /* [1, 1, H*W] each */
+        const char *xy[2] = {gx, gy};
+        al[l] = onnx_concat(e, gs, 2, xy, 1); /* [1, 2, H*W] */
+        snprintf(name, sizeof name, "%s/grid/stride%d", scope, l);
+        sl[l] = onnx_op2(e, "Add", gs, onnx_op2(e, "Mul", gs, gx, gc.zero),
+                       onnx_scalar(e, name, (float)model_stride(onnx_model(e), l)));
+    }
+    *anchors = onnx_concat(e, gs, nl, al, 2);
+    *strides = onnx_concat(e, gs, nl, sl, 2);
+}
+
+/* YOLOv8 Detect: per level the box branch (cv2: Conv, Conv, Conv2d(4R)) and
+ * the class branch (cv3: Conv, Conv, Conv2d(nc)), concatenated and
+ * flattened to [B, no, H*W]; the levels concatenated to [B, no, A]; then
+ * Ultralytics' _inference: split box/cls, DFL, dist2bbox (xywh) x stride,
+ * sigmoid, concat -> output0 [B, 4 + nc, A]. */
+static status detect_onnx(onnx_exporter *e, const layer_spec *ls, const char *const *x) {
+    int i = ls->index, nl = ls->nlevels, nc = ls->nc, R = ls->reg_max, no = 4 * R + nc,
+        ch0 = ls->ch[0];
+    /* branch widths as nn/detect.c builds them; exp_tensor checks them against the tensors */
+    int c2 = ch0 / 4 > 16 ? ch0 / 4 : 16, c3 = nc < 100 ? nc : 100;
+    if (c2 < 4 * R) c2 = 4 * R;
+    if (c3 < ch0) c3 = ch0;
+    int64_t B = onnx_dynamic(e) ? 0 : onnx_batch(e); /* Reshape: 0 copies the input's batch */
+    char prefix[64], scope[64], top[32];
+    snprintf(top, sizeof top, "/model.%d", i);
+    const char *lv[SPEC_MAX_LEVELS];
+    for (int l = 0; l < nl; l++) {
+        const char *br[2];
+        for (int k = 0; k < 2; k++) { /* k 0: cv2 (box), 1: cv3 (class) */
+            int cv = 2 + k, cm = k ? c3 : c2, co = k ? nc : 4 * R;
+            const char *t = x[l];
+            for (int j = 0; j < 2; j++) {
+                int cin = j ? cm : ls->ch[l];
+                if (k && ls->dw_cls) { /* YOLO11: DWConv(cin, cin, 3) -> Conv(cin, cm, 1) */
+                    snprintf(prefix, sizeof prefix, "model.%d.cv3.%d.%d.0", i, l, j);
+                    snprintf(scope, sizeof scope, "/model.%d/cv3.%d/cv3.%d.%d/cv3.%d.%d.0", i, l, l, j, l, j);
+                    TRY(onnx_convblock(e, i, prefix, scope, t, cin, cin, 3, 1, 1, cin, 1, 1, &t));
+                    snprintf(prefix, sizeof prefix, "model.%d.cv3.%d.%d.1", i, l, j);
+                    snprintf(scope, sizeof scope, "/model.%d/cv3.%d/cv3.%d.%d/cv3.%d.%d.1", i, l, l, j, l, j);
+                    TRY(onnx_convblock(e, i, prefix, scope, t, cin, cm, 1, 1, 0, 1, 1, 1, &t));
+                    continue;
+                }
+                snprintf(prefix, sizeof prefix, "model.%d.cv%d.%d.%d", i, cv, l, j);
+                snprintf(scope, sizeof scope, "/model.%d/cv%d.%d/cv%d.%d.%d", i, cv, l, cv, l, j);
+                TRY(onnx_convblock(e, i, prefix, scope, t, cin, cm, 3, 1, 1, 1, 1, 1, &t));
+            }
+            snprintf(prefix, sizeof prefix, "model.%d.cv%d.%d.2", i, cv, l);
+            snprintf(scope, sizeof scope, "/model.%d/cv%d.%d/cv%d.%d.2", i, cv, l, cv, l);
+            TRY(onnx_plainconv(e, prefix, scope, t, cm, co, 1, &br[k]));
+        }
+        int64_t shp[3] = {B, no, -1};
+        lv[l] = onnx_reshape(e, top, onnx_concat(e, top, 2, br, 1), 3, shp);
+    }
+    const char *xcat = onnx_concat(e, top, nl, lv, 2);
+    const char *bc[2] = {onnx_slice(e, top, xcat, 1, 0, 4 * R),
+                         onnx_slice(e, top, xcat, 1, 4 * R, no)};
+
+    /* DFL: [B, 4R, A] -> [B, 4, R, A] -> [B, R, 4, A] -> softmax over R ->
+     * 1x1 conv with weights 0..R-1 -> [B, 1, 4, A] -> [B, 4, A] */
+    snprintf(scope, sizeof scope, "/model.%d/dfl", i);
+    int64_t s4[4] = {B, 4, R, -1}, s3[3] = {B, 4, -1}, perm[4] = {0, 2, 1, 3};
+    const char *t = onnx_reshape(e, scope, bc[0], 4, s4);
+    onnx_node *tr = onnx_node_add(e, "Transpose", scope, 1, &t, 1, NULL);
+    onnx_attr_ints(e, tr, "perm", 4, perm);
+    t = onnx_node_out(tr, 0);
+    onnx_node *sm = onnx_node_add(e, "Softmax", scope, 1, &t, 1, NULL);
+    onnx_attr_int(e, sm, "axis", 1);
+    t = onnx_node_out(sm, 0);
+    const float *dw;
+    int64_t dws[4] = {1, R, 1, 1};
+    snprintf(prefix, sizeof prefix, "model.%d.dfl.conv.weight", i);
+    TRY(onnx_tensor(e, prefix, 4, dws, &dw));
+    snprintf(scope, sizeof scope, "/model.%d/dfl/conv", i);
+    t = onnx_conv_node(e, scope, t, onnx_floats(e, prefix, 4, dws, dw), NULL, 1, 1, 0, 1, 1);
+    snprintf(scope, sizeof scope, "/model.%d/dfl", i);
+    const char *dist = onnx_reshape(e, scope, t, 3, s3);
+
+    /* dist2bbox(xywh): x1y1 = anchor - lt, x2y2 = anchor + rb, then
+     * ((x1y1 + x2y2) / 2, x2y2 - x1y1) x stride */
+    const char *anchors, *strides, *lr[2];
+    detect_onnx_anchors(e, ls, x, &anchors, &strides);
+    lr[0] = onnx_slice(e, top, dist, 1, 0, 2);
+    lr[1] = onnx_slice(e, top, dist, 1, 2, 4);
+    const char *x1y1 = onnx_op2(e, "Sub", top, anchors, lr[0]);
+    const char *x2y2 = onnx_op2(e, "Add", top, anchors, lr[1]);
+    snprintf(prefix, sizeof prefix, "%s/two", top);
+    const char *cxy =
+        onnx_op2(e, "Div", top, onnx_op2(e, "Add", top, x1y1, x2y2), onnx_scalar(e, prefix, 2.0f));
+    const char *wh = onnx_op2(e, "Sub", top, x2y2, x1y1);
+    const char *xywh[2] = {cxy, wh};
+    const char *dbox = onnx_op2(e, "Mul", top, onnx_concat(e, top, 2, xywh, 1), strides);
+    const char *fin[2] = {dbox, onnx_op1(e, "Sigmoid", top, bc[1])}, *outname = "output0";
+    onnx_node *cat = onnx_node_add(e, "Concat", top, 2, fin, 1, &outname);
+    onnx_attr_int(e, cat, "axis", 1);
+    *onnx_out_slot(e, i) = onnx_node_out(cat, 0);
+    return YOLOC_OK;
+}
+
+const nn_module_desc NN_MOD_DETECT = {.name = "Detect", .alias = "Detect", .list_args = 1, .parse = detect_parse,
+                                      .vt = &NN_VT_DETECT, .conv_input = detect_conv_input, .onnx = detect_onnx};

@@ -11,19 +11,8 @@
 #include <string.h>
 
 static const nn_module_vt *module_vt(mod_kind k) {
-    switch (k) {
-    case MOD_CONV: return &NN_VT_CONV;
-    case MOD_C2F: return &NN_VT_C2F;
-    case MOD_C3: return &NN_VT_C3;
-    case MOD_C3K2: return &NN_VT_C2F; /* a C2f with other inner blocks */
-    case MOD_C2PSA: return &NN_VT_C2PSA;
-    case MOD_SPPF: return &NN_VT_SPPF;
-    case MOD_UPSAMPLE: return &NN_VT_UPSAMPLE;
-    case MOD_CONCAT: return &NN_VT_CONCAT;
-    case MOD_DETECT: return &NN_VT_DETECT;
-    case MOD_DETECT_V5: return &NN_VT_DETECT_V5;
-    default: return NULL;
-    }
+    const nn_module_desc *d = nn_module(k);
+    return d ? d->vt : NULL;
 }
 
 static status add_tensor(model *m, int layer, const char *name, int ndim, const int64_t *shape,

@@ -8,6 +8,7 @@
 #include "core/arena.h"
 #include "core/timer.h"
 #include "nn/model.h"
+#include "nn/module.h"
 #include "ops/backend.h"
 
 /* ------------------------------------------------------------------------ */
@@ -120,7 +121,7 @@ void csp3_destroy(csp3 *C); /* frees what build allocated */
 /* ------------------------------------------------------------------------ */
 /* A model layer: one module instance behind a small table of functions. */
 typedef struct nn_layer nn_layer;
-typedef struct {
+struct nn_module_vt {
     /* Registers parameters and allocates the module's private state. */
     status (*build)(nn_layer *L, model *m, const layer_spec *ls);
     /* Given the input shapes (L->in_h/in_w), sets the output shape, creates
@@ -133,7 +134,7 @@ typedef struct {
                        const float *beta);
     void (*release)(nn_layer *L); /* frees what plan created */
     void (*destroy)(nn_layer *L); /* frees what build created */
-} nn_module_vt;
+};
 
 struct nn_layer {
     const layer_spec *spec;
@@ -147,8 +148,16 @@ struct nn_layer {
     size_t nparams;                /* parameter count (for `yoloc info`) */
 };
 
-extern const nn_module_vt NN_VT_CONV, NN_VT_C2F, NN_VT_C3, NN_VT_C2PSA, NN_VT_SPPF, NN_VT_UPSAMPLE, NN_VT_CONCAT,
-    NN_VT_DETECT, NN_VT_DETECT_V5;
+
+/* Detect's helpers shared with YOLOv5's head (nn/detect.c): the planner's
+ * convolution input and the `yoloc info` arguments string. */
+size_t detect_conv_input(const model_spec *s, const layer_spec *l, int imgsz);
+void detect_args_str(layer_spec *L, const char *what);
+/* The blocks' ONNX export (nn/blocks.c), for their modules'. */
+status bottleneck_onnx(onnx_exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1, int c2,
+                       int shortcut, int g, int k1, int k2, float ex, const char **y);
+status csp3_onnx(onnx_exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1, int c2, int n,
+                 int shortcut, int g, float ex, int k1, const char **y);
 
 /* The heads' hooks the model calls besides the table (model.c). init_params:
  * after the parameters are allocated and on re-initialisation (bias

@@ -1,6 +1,10 @@
 /* The parameter-free modules: nn.Upsample (nearest, integer factor) and
  * Concat (along channels). */
 #include "nn/nn.h"
+#include <string.h>
+#include <stdio.h>
+#include "nn/spec_args.h"
+#include "io/onnx_graph.h"
 
 #include <stdlib.h>
 
@@ -36,7 +40,7 @@ static status up_backward(nn_layer *L, model *m, const float *const *x, const fl
     return YOLOC_OK;
 }
 
-const nn_module_vt NN_VT_UPSAMPLE = {none_build, up_plan, up_forward, up_backward, none_release,
+static const nn_module_vt NN_VT_UPSAMPLE = {none_build, up_plan, up_forward, up_backward, none_release,
                                      none_release};
 
 static status cat_plan(nn_layer *L, model *m, plan_ctx *pc) {
@@ -80,5 +84,79 @@ static status cat_backward(nn_layer *L, model *m, const float *const *x, const f
     return YOLOC_OK;
 }
 
-const nn_module_vt NN_VT_CONCAT = {none_build, cat_plan, cat_forward, cat_backward, none_release,
+static const nn_module_vt NN_VT_CONCAT = {none_build, cat_plan, cat_forward, cat_backward, none_release,
                                    none_release};
+
+/* ------------------------------------------------------------------------ */
+/* Parse, export. */
+
+/* nn.Upsample(size=None, scale_factor, mode='nearest') */
+static status up_parse(spec_args *a, layer_spec *L) {
+    TRY(spec_argc(a, "nn.Upsample", 1, 3, "[size=None, scale_factor, mode='nearest']"));
+    spec_val v;
+    TRY(spec_value(a, 0, &v));
+    if (v.kind != SPEC_NONE)
+        return spec_error(a, spec_arg(a, 0), YOLOC_ERR_UNSUPPORTED,
+                          "layer %d: Upsample with a fixed size is not supported (use None)", a->i);
+    TRY(spec_int(a, 1, 2, 1, 16, "scale_factor", &L->scale));
+    if (a->args->n > 2) {
+        TRY(spec_value(a, 2, &v));
+        if (v.kind != SPEC_STR || strcmp(v.str, "nearest") != 0)
+            return spec_error(a, spec_arg(a, 2), YOLOC_ERR_UNSUPPORTED, "layer %d: only 'nearest' upsampling is supported",
+                              a->i);
+    }
+    L->c2 = L->c1;
+    L->up = L->scale;
+    snprintf(L->args, sizeof L->args, "[None, %d, 'nearest']", L->scale);
+    return YOLOC_OK;
+}
+
+/* Concat(dimension=1), inputs of one stride */
+static status cat_parse(spec_args *a, layer_spec *L) {
+    TRY(spec_argc(a, "Concat", 0, 1, "[dimension=1]"));
+    int dim;
+    TRY(spec_int(a, 0, 1, -4, 4, "dimension", &dim));
+    if (dim != 1)
+        return spec_error(a, NULL, YOLOC_ERR_UNSUPPORTED, "layer %d: Concat only along channels (dimension 1)", a->i);
+    int c = 0;
+    for (int k = 0; k < a->nf; k++) {
+        c += spec_in_channels(a, k);
+        if (spec_in_stride(a, k) != spec_in_stride(a, 0))
+            return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: Concat inputs have different strides (%d and %d)",
+                              a->i, spec_in_stride(a, 0), spec_in_stride(a, k));
+    }
+    L->c1 = L->c2 = c;
+    snprintf(L->args, sizeof L->args, "[1]");
+    return YOLOC_OK;
+}
+
+/* nn.Upsample(scale, 'nearest') as PyTorch exports it: Resize with scales,
+ * asymmetric coordinates, floor rounding (out[y] = in[floor(y / scale)]). */
+static status upsample_onnx(onnx_exporter *e, const layer_spec *ls, const char *const *x) {
+    char scope[32], name[64];
+    snprintf(scope, sizeof scope, "/model.%d", ls->index);
+    snprintf(name, sizeof name, "/model.%d/scales", ls->index);
+    float sc[4] = {1.0f, 1.0f, (float)ls->scale, (float)ls->scale};
+    int64_t four = 4;
+    /* inputs X, roi (omitted), scales (float32 also in half exports: the operator's type) */
+    const char *in[3] = {x[0], "", onnx_floats32(e, name, 1, &four, sc)};
+    onnx_node *n = onnx_node_add(e, "Resize", scope, 3, in, 1, NULL);
+    onnx_attr_str(e, n, "coordinate_transformation_mode", "asymmetric");
+    onnx_attr_float(e, n, "cubic_coeff_a", -0.75f);
+    onnx_attr_str(e, n, "mode", "nearest");
+    onnx_attr_str(e, n, "nearest_mode", "floor");
+    *onnx_out_slot(e, ls->index) = onnx_node_out(n, 0);
+    return YOLOC_OK;
+}
+
+static status concat_onnx(onnx_exporter *e, const layer_spec *ls, const char *const *x) {
+    char scope[32];
+    snprintf(scope, sizeof scope, "/model.%d", ls->index);
+    *onnx_out_slot(e, ls->index) = onnx_concat(e, scope, ls->nfrom, x, 1);
+    return YOLOC_OK;
+}
+
+const nn_module_desc NN_MOD_UPSAMPLE = {.name = "nn.Upsample", .alias = "Upsample", .inputs = 1, .parse = up_parse,
+                                        .vt = &NN_VT_UPSAMPLE, .onnx = upsample_onnx};
+const nn_module_desc NN_MOD_CONCAT = {.name = "Concat", .alias = "Concat", .parse = cat_parse, .vt = &NN_VT_CONCAT,
+                                      .onnx = concat_onnx};

@@ -13,26 +13,28 @@
 
 #include <stddef.h>
 
-/* The module registry: X(ENUM, yaml name, alias). One list generates the
- * enum, the YAML lookup and the names printed by `yoloc info`. A name
- * resolves to its first entry; YOLOv5's anchor-based head shares the name
+/* The module registry: one line per kind, generating the enum and the
+ * descriptor table (nn/module.h, nn/modules.c); each kind's descriptor
+ * NN_MOD_<KIND> is defined in the module's file. A YAML name resolves to the
+ * first kind with that name; YOLOv5's anchor-based head shares the name
  * "Detect" with YOLOv8's and is chosen by its arguments: `Detect, [nc]` is
- * the anchor-free v8 head, `Detect, [nc, anchors]` (a top-level `anchors:`
- * list of pixel sizes per level, or the list inline) the v5 head. */
+ * the anchor-free head (YOLO11's after a C3k2, as in Ultralytics),
+ * `Detect, [nc, anchors]` (a top-level `anchors:` list of pixel sizes per
+ * level, or the list inline) the v5 head. */
 #define NN_MODULES(X)                                                            \
-    X(CONV, "Conv", "Conv")                                                      \
-    X(C2F, "C2f", "C2f")                                                         \
-    X(C3, "C3", "C3")                                                            \
-    X(C3K2, "C3k2", "C3k2")                                                      \
-    X(C2PSA, "C2PSA", "C2PSA")                                                   \
-    X(SPPF, "SPPF", "SPPF")                                                      \
-    X(UPSAMPLE, "nn.Upsample", "Upsample")                                       \
-    X(CONCAT, "Concat", "Concat")                                                \
-    X(DETECT, "Detect", "Detect")                                                \
-    X(DETECT_V5, "Detect", "Detect")
+    X(CONV)                                                                      \
+    X(C2F)                                                                       \
+    X(C3)                                                                        \
+    X(C3K2)                                                                      \
+    X(C2PSA)                                                                     \
+    X(SPPF)                                                                      \
+    X(UPSAMPLE)                                                                  \
+    X(CONCAT)                                                                    \
+    X(DETECT)                                                                    \
+    X(DETECT_V5)
 
 typedef enum {
-#define NN_MOD_ENUM(e, name, alias) MOD_##e,
+#define NN_MOD_ENUM(e) MOD_##e,
     NN_MODULES(NN_MOD_ENUM)
 #undef NN_MOD_ENUM
         MOD_COUNT
@@ -59,6 +61,7 @@ typedef struct {
     int c1;                   /* input channels (sum for Concat) */
     int c2;                   /* output channels */
     int stride;               /* output stride relative to the input image */
+    int down, up;             /* the module's stride factors (Conv's s; Upsample's scale) */
     /* Conv */
     int k, s, p, g, d, act;
     /* C2f, C3, C3k2, C2PSA */

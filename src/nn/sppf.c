@@ -2,6 +2,8 @@
  * three chained MaxPool2d(k, 1, k/2); cv2 = Conv(4c_, c2, 1) over the
  * concat [x1, p1, p2, p3]. */
 #include "nn/nn.h"
+#include "nn/spec_args.h"
+#include "io/onnx_graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,5 +118,58 @@ static void sppf_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-const nn_module_vt NN_VT_SPPF = {sppf_build, sppf_plan, sppf_forward, sppf_backward, sppf_release,
+static const nn_module_vt NN_VT_SPPF = {sppf_build, sppf_plan, sppf_forward, sppf_backward, sppf_release,
                                  sppf_destroy};
+
+/* ------------------------------------------------------------------------ */
+/* Parse, memory, export. */
+
+/* SPPF(c1, c2, k=5) */
+static status sppf_parse(spec_args *a, layer_spec *L) {
+    TRY(spec_argc(a, "SPPF", 1, 2, "[c2, k=5]"));
+    int c2;
+    TRY(spec_int(a, 0, 0, 1, 65536, "c2", &c2));
+    TRY(spec_int(a, 1, 5, 1, 15, "k", &L->k));
+    if (L->k % 2 == 0)
+        return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: SPPF kernel must be odd, got %d", a->i, L->k);
+    if (L->c1 < 2)
+        return spec_error(a, NULL, YOLOC_ERR_PARSE, "layer %d: SPPF needs at least 2 input channels", a->i);
+    L->c2 = spec_channels(a, c2);
+    snprintf(L->args, sizeof L->args, "[%d, %d, %d]", L->c1, L->c2, L->k);
+    return YOLOC_OK;
+}
+
+/* cv2 takes 4 x c1/2 */
+static size_t sppf_conv_input(const model_spec *s, const layer_spec *l, int imgsz) {
+    (void)s;
+    size_t g = nn_cells(imgsz, l->stride);
+    return (size_t)l->c1 * 2 * g * g;
+}
+
+/* SPPF: cv1 -> three chained MaxPool(k, 1, k/2) -> Concat -> cv2. */
+static status sppf_onnx(onnx_exporter *e, const layer_spec *ls, const char *const *x) {
+    int i = ls->index, c = ls->c1 / 2, k = ls->k;
+    char prefix[64], scope[64], top[32];
+    snprintf(top, sizeof top, "/model.%d", i);
+    const char *y[4];
+    snprintf(prefix, sizeof prefix, "model.%d.cv1", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv1", i);
+    TRY(onnx_convblock(e, i, prefix, scope, x[0], ls->c1, c, 1, 1, 0, 1, 1, 1, &y[0]));
+    snprintf(scope, sizeof scope, "/model.%d/m", i);
+    for (int j = 0; j < 3; j++) {
+        onnx_node *n = onnx_node_add(e, "MaxPool", scope, 1, &y[j], 1, NULL);
+        int64_t ks[2] = {k, k}, pads[4] = {k / 2, k / 2, k / 2, k / 2}, st[2] = {1, 1};
+        onnx_attr_int(e, n, "ceil_mode", 0);
+        onnx_attr_ints(e, n, "kernel_shape", 2, ks);
+        onnx_attr_ints(e, n, "pads", 4, pads);
+        onnx_attr_ints(e, n, "strides", 2, st);
+        y[j + 1] = onnx_node_out(n, 0);
+    }
+    const char *cat = onnx_concat(e, top, 4, y, 1);
+    snprintf(prefix, sizeof prefix, "model.%d.cv2", i);
+    snprintf(scope, sizeof scope, "/model.%d/cv2", i);
+    return onnx_convblock(e, i, prefix, scope, cat, 4 * c, ls->c2, 1, 1, 0, 1, 1, 1, onnx_out_slot(e, i));
+}
+
+const nn_module_desc NN_MOD_SPPF = {.name = "SPPF", .alias = "SPPF", .inputs = 1, .parse = sppf_parse,
+                                    .vt = &NN_VT_SPPF, .conv_input = sppf_conv_input, .onnx = sppf_onnx};

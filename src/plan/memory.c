@@ -4,6 +4,7 @@
 #include "core/timer.h"
 #include "data/loader.h"
 #include "eval/nms.h"
+#include "nn/module.h"
 #include "ops/loss/assigner.h"
 #include "ops/backend.h"
 #include "train/detloss.h"
@@ -48,41 +49,8 @@ static size_t head_channels(const model *m) {
 static size_t max_conv_input(const model_spec *s, int imgsz) {
     size_t best = 0;
     for (int i = 0; i < s->nlayers; i++) {
-        const layer_spec *l = &s->layers[i];
-        int sin = l->nfrom > 0 && l->from[0] >= 0 ? s->layers[l->from[0]].stride : 1;
-        size_t gin = (size_t)(imgsz / (sin > 0 ? sin : 1)), gout = (size_t)(imgsz / (l->stride > 0 ? l->stride : 1));
-        size_t v = 0;
-        switch (l->kind) {
-        case MOD_CONV: v = (size_t)l->c1 * gin * gin; break;
-        case MOD_C2F:
-        case MOD_C3K2: { /* cv1 takes the input, cv2 the concatenation of 2 + n halves */
-            size_t h = (size_t)((double)l->c2 * (l->e > 0 ? l->e : 0.5));
-            size_t a = (size_t)l->c1 * gin * gin, b = (2 + (size_t)l->repeats) * h * gout * gout;
-            v = a > b ? a : b;
-            break;
-        }
-        case MOD_C3: {
-            size_t h = (size_t)((double)l->c2 * (l->e > 0 ? l->e : 0.5));
-            size_t a = (size_t)l->c1 * gin * gin, b = 2 * h * gout * gout;
-            v = a > b ? a : b;
-            break;
-        }
-        case MOD_SPPF: v = (size_t)l->c1 * 2 * gout * gout; break; /* cv2: 4 x c1/2 */
-        case MOD_C2PSA: { /* cv1 takes the input; ffn.1 and cv2 take 2 x c1*e */
-            size_t c2x = 2 * (size_t)((double)l->c1 * (l->e > 0 ? l->e : 0.5));
-            v = (size_t)(l->c1 > (int)c2x ? (size_t)l->c1 : c2x) * gin * gin;
-            break;
-        }
-        case MOD_DETECT:
-        case MOD_DETECT_V5:
-            for (int k = 0; k < l->nlevels && k < l->nfrom; k++) {
-                int st = s->layers[l->from[k]].stride;
-                size_t g = (size_t)(imgsz / (st > 0 ? st : 1));
-                if ((size_t)l->ch[k] * g * g > v) v = (size_t)l->ch[k] * g * g;
-            }
-            break;
-        default: break;
-        }
+        const nn_module_desc *d = nn_module(s->layers[i].kind);
+        size_t v = d && d->conv_input ? d->conv_input(s, &s->layers[i], imgsz) : 0;
         if (v > best) best = v;
     }
     return best;

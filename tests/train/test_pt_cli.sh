@@ -1,8 +1,9 @@
 #!/bin/sh
-# An Ultralytics checkpoint (tests/train/fixtures/pt/yolov8t_bccd.pt, best.pt
-# of a short Ultralytics 8.3 training on BCCD, tools/make_ultralytics_ckpt.py)
-# used as model=X.pt by the commands, against what Ultralytics itself gave
-# for that file (yolov8t_bccd.json):
+# Ultralytics checkpoints (tests/train/fixtures/pt/yolov8t_bccd.pt and
+# yolo11t_bccd.pt, best.pt of short Ultralytics 8.3 trainings on BCCD,
+# tools/make_ultralytics_ckpt.py --model yolov8t|yolo11t) used as model=X.pt
+# by the commands, against what Ultralytics itself gave for each file
+# (<name>_bccd.json):
 #   - yoloc info: Ultralytics' parameter count;
 #   - yoloc val (imgsz 160, batch 16, conf 0.001, iou 0.7, fp32): mAP50 and
 #     mAP50-95 within 0.002 of `yolo val` (needs ../shared/data/bccd);
@@ -12,8 +13,6 @@
 #     transferred) and validates.
 # Usage: test_pt_cli.sh path/to/yoloc
 Y=${1:?usage: test_pt_cli.sh path/to/yoloc}
-PT=tests/train/fixtures/pt/yolov8t_bccd.pt
-FX=tests/train/fixtures/pt/yolov8t_bccd.json
 BCCD=../shared/data/bccd
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -21,9 +20,15 @@ fail=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
 
+# One checkpoint: NAME (tests/train/NAME.yaml is its architecture), NP its
+# parameter count as Ultralytics reports it.
+check_ckpt() {
+NAME=$1 NP=$2
+PT=tests/train/fixtures/pt/${NAME}_bccd.pt
+FX=tests/train/fixtures/pt/${NAME}_bccd.json
 # info: the architecture from the checkpoint's own YAML dict
-if "$Y" info model=$PT imgsz=160 >"$T/info" 2>&1 && grep -q "355,121 parameters" "$T/info"; then
-    ok "info model=X.pt: 355,121 parameters, as Ultralytics reports"
+if "$Y" info model=$PT imgsz=160 >"$T/info" 2>&1 && grep -q "$NP parameters" "$T/info"; then
+    ok "info $NAME.pt: $NP parameters, as Ultralytics reports"
 else
     bad "info model=X.pt:"; cat "$T/info"
 fi
@@ -34,7 +39,7 @@ if "$Y" export model=$PT format=pt file="$T/back.pt" >"$T/exp" 2>&1 &&
     "$Y" export model=$PT format=safetensors file="$T/back.safetensors" >>"$T/exp" 2>&1; then
     same=1
     for w in "$T/back.pt" "$T/back.safetensors"; do
-        "$Y" export model=tests/train/yolov8t.yaml weights="$w" nc=3 format=safetensors file="$T/again.safetensors" \
+        "$Y" export model=tests/train/$NAME.yaml weights="$w" nc=3 format=safetensors file="$T/again.safetensors" \
             >>"$T/exp" 2>&1 || same=0
         # the tensors: the data sections (after the 8-byte length and the JSON header; metadata differs)
         for f in back again; do
@@ -55,10 +60,7 @@ else
         { bad "export over the input:"; cat "$T/exp2"; }
 fi
 
-if [ ! -d "$BCCD" ]; then
-    echo "skip: $BCCD is missing (the rest needs the BCCD images)"
-    [ $fail -eq 0 ] && exit 77 || exit 1
-fi
+[ -d "$BCCD" ] || return 0
 
 # val: Ultralytics' mAPs
 want50=$(awk -F': ' '/"map50"/ {sub(/,$/, "", $2); print $2}' $FX)
@@ -69,9 +71,9 @@ if "$Y" val model=$PT data=$BCCD/data.yaml imgsz=160 batch=16 conf=0.001 iou=0.7
     got=$(sed -n 's/.*"all": {[^}]*"mAP50-95": \([0-9.e-]*\).*/\1/p' "$T/m.json")
     if awk -v a="$got" -v b="$want" -v c="$got50" -v d="$want50" \
         'BEGIN { e = a - b; f = c - d; if (e < 0) e = -e; if (f < 0) f = -f; exit !(a != "" && e <= 0.002 && f <= 0.002) }'; then
-        ok "val model=X.pt: mAP50 $got50 mAP50-95 $got (Ultralytics: $want50, $want)"
+        ok "val $NAME.pt: mAP50 $got50 mAP50-95 $got (Ultralytics: $want50, $want)"
     else
-        bad "val model=X.pt: mAP50 '$got50' mAP50-95 '$got', Ultralytics $want50, $want"; tail -5 "$T/val"
+        bad "val $NAME.pt: mAP50 '$got50' mAP50-95 '$got', Ultralytics $want50, $want"; tail -5 "$T/val"
     fi
 else
     bad "val model=X.pt failed:"; tail -5 "$T/val"
@@ -79,21 +81,39 @@ fi
 
 # predict: Ultralytics' boxes, line for line
 img=$BCCD/images/val/BloodImage_00000.jpg
-if "$Y" predict model=$PT source=$img imgsz=160 conf=0.25 iou=0.7 amp=False save_txt=True save_conf=True project="$T" name=p \
+if "$Y" predict model=$PT source=$img imgsz=160 conf=0.25 iou=0.7 amp=False save_txt=True save_conf=True project="$T" name=p$NAME \
         >"$T/pred" 2>&1; then
     sed -n '/"boxes"/,/]/p' $FX | sed -n 's/^ *"\([0-9][^"]*\)".*/\1/p' >"$T/want.txt"
-    got_file=$(find "$T/p" -name 'BloodImage_00000.txt' | head -n 1)
+    got_file=$(find "$T/p$NAME" -name 'BloodImage_00000.txt' | head -n 1)
     if [ -n "$got_file" ] && awk 'NR == FNR { w[FNR] = $0; n = FNR; next }
             { split(w[FNR], a, " "); if (NF != 6 || a[1] != $1) exit 1
               for (k = 2; k <= 6; k++) { d = a[k] - $k; if (d < 0) d = -d; if (d > 2e-5) exit 1 } m = FNR }
             END { exit !(m == n && n > 0) }' "$T/want.txt" "$got_file"; then
-        ok "predict model=X.pt: the $(wc -l <"$T/want.txt") boxes of Ultralytics' predict"
+        ok "predict $NAME.pt: the $(wc -l <"$T/want.txt") boxes of Ultralytics' predict"
     else
-        bad "predict model=X.pt differs from Ultralytics:"; paste "$T/want.txt" "${got_file:-/dev/null}" | head -5
+        bad "predict $NAME.pt differs from Ultralytics:"; paste "$T/want.txt" "${got_file:-/dev/null}" | head -5
     fi
 else
     bad "predict model=X.pt failed:"; tail -5 "$T/pred"
 fi
+
+# train: fine-tuning from the checkpoint
+[ -d "$BCCD" ] || return 0
+if "$Y" train model=$PT data=$BCCD/data.yaml epochs=1 imgsz=160 batch=16 workers=1 plots=False \
+        tensorboard=False project="$T" name=ft$NAME >"$T/train" 2>&1 && [ -f "$T/ft$NAME/weights/last.safetensors" ]; then
+    ok "train $NAME.pt epochs=1: fine-tuned ($(tail -n 1 "$T/ft$NAME/results.csv" | cut -c1-40))"
+else
+    bad "train $NAME.pt:"; tail -5 "$T/train"
+fi
+}
+
+check_ckpt yolov8t 355,121
+check_ckpt yolo11t 810,649
+if [ ! -d "$BCCD" ]; then
+    echo "skip: $BCCD is missing (val, predict and train need the BCCD images)"
+    [ $fail -eq 0 ] && exit 77 || exit 1
+fi
+PT=tests/train/fixtures/pt/yolov8t_bccd.pt
 
 # predict, correct, retrain: save_txt's lines (no save_conf) are labels data check accepts, every one
 mkdir -p "$T/ds/images/val" "$T/ds/labels/val"
@@ -110,11 +130,4 @@ else
     bad "predict save_txt as labels ($nl lines):"; cat "$T/check.log"
 fi
 
-# train: fine-tuning from the checkpoint
-if "$Y" train model=$PT data=$BCCD/data.yaml epochs=1 imgsz=160 batch=16 workers=1 plots=False \
-        tensorboard=False project="$T" name=ft >"$T/train" 2>&1 && [ -f "$T/ft/weights/last.safetensors" ]; then
-    ok "train model=X.pt epochs=1: fine-tuned ($(grep -m1 -o 'mAP50-95[^,]*' "$T/ft/results.csv" >/dev/null && tail -n 1 "$T/ft/results.csv" | cut -c1-40))"
-else
-    bad "train model=X.pt:"; tail -5 "$T/train"
-fi
 exit $fail

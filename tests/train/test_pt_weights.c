@@ -6,7 +6,8 @@
  * float64 sum and sum of squares Ultralytics' state dict gives), and the
  * eval forward on a fixed input against Ultralytics' output. The same for
  * a YOLOv5-repository checkpoint pickled by ultralytics/yolov5's own code
- * (tools/make_yolov5_ckpt.py: its Model class, anchors buffer). Also: the
+ * (tools/make_yolov5_ckpt.py: its Model class, anchors buffer), and for a
+ * YOLO11 checkpoint of Ultralytics (the tiny YOLO11 on BCCD). Also: the
  * same file as weights= into a model built from a YAML, and a plain
  * state dict (tests/io/fixtures/pt/module.pt's kind) refused as model=
  * with a message saying why. */
@@ -22,6 +23,8 @@
 
 #define PT YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolov8t_bccd.pt"
 #define JS YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolov8t_bccd.json"
+#define PT11 YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolo11t_bccd.pt"
+#define JS11 YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolo11t_bccd.json"
 #define PT5 YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolov5t_repo.pt"
 #define JS5 YOLOC_SOURCE_DIR "/tests/train/fixtures/pt/yolov5t_repo.json"
 
@@ -65,7 +68,7 @@ static void check_tensors(model *m, const jnode *tensors) {
 /* x[c, y, x] = ((7c + 13y + 29x) mod 97) / 96: the scripts' input.
  * v8: Ultralytics' [1, 4+nc, A] against yoloc's [1, A, 4+nc]; v5: the
  * decoded [1, A, 5+nc] of both. */
-static void check_forward(model *m, const jnode *fw) {
+static void check_forward(model *m, const jnode *fw, const char *what) {
     const int S = 160;
     float *x = malloc(sizeof(float) * 3 * S * S);
     for (int c = 0; c < 3; c++)
@@ -104,7 +107,7 @@ static void check_forward(model *m, const jnode *fw) {
     CHECK_MSG(err <= 1e-4 * mx, "forward: first values differ by %g (max %g)", err, mx);
     CHECK_MSG(fabs(asum - wsum) <= 1e-5 * wsum, "forward: sum of |output| %.9g vs Ultralytics %.9g", asum, wsum);
     printf("test_pt_weights: %s eval forward equals PyTorch's (first 64 values within %.2g of %.3g; |sum| rel %.2g)\n",
-           v5 ? "YOLOv5" : "YOLOv8", err, mx, fabs(asum - wsum) / wsum);
+           what, err, mx, fabs(asum - wsum) / wsum);
     free(dec);
 }
 
@@ -132,7 +135,7 @@ int main(void) {
         }
         CHECK_EQ_INT((int)model_num_params(m) >= 355121, 1);
         check_tensors(m, jnode_get(d.root, "tensors"));
-        check_forward(m, jnode_get(d.root, "forward"));
+        check_forward(m, jnode_get(d.root, "forward"), "YOLOv8");
         model_free(m);
         free(names);
     }
@@ -149,7 +152,7 @@ int main(void) {
             CHECK_EQ_INT(model_na(m), 3);
             CHECK(nn == 3 && strcmp(names[2], "Platelets") == 0);
             check_tensors(m, jnode_get(d5.root, "tensors"));
-            check_forward(m, jnode_get(d5.root, "forward"));
+            check_forward(m, jnode_get(d5.root, "forward"), "YOLOv5");
             model_free(m);
             free(names);
         }
@@ -158,6 +161,37 @@ int main(void) {
         CHECK_MSG(0, "%s: %s", JS5, yoloc_last_error());
     }
     free(t5);
+    /* a YOLO11 checkpoint of Ultralytics: C3k2, C2PSA, YOLO11's head */
+    jdoc d11;
+    char *t11 = NULL;
+    if (file_read_all(JS11, 1 << 22, &t11, &len) == YOLOC_OK && jdoc_parse(&d11, t11, len, JS11) == YOLOC_OK) {
+        m = NULL;
+        names = NULL;
+        st = weights_open_model(PT11, NULL, 0, &mo, 0, &m, &names, &nn);
+        CHECK_MSG(st == YOLOC_OK, "model=%s: %s", PT11, yoloc_last_error());
+        if (st == YOLOC_OK) {
+            CHECK_EQ_INT(model_nc(m), 3);
+            CHECK(nn == 3 && strcmp(names[1], "WBC") == 0);
+            size_t np = 0; /* trainable + frozen parameters, as PyTorch counts them */
+            for (size_t t = 0; t < model_num_tensors(m); t++)
+                if (!model_tensor(m, t)->buffer) np += model_tensor(m, t)->numel;
+            CHECK_MSG(np == (size_t)jnum(d11.root, "parameters"), "YOLO11: %zu parameters, Ultralytics %g", np,
+                      jnum(d11.root, "parameters"));
+            check_tensors(m, jnode_get(d11.root, "tensors"));
+            check_forward(m, jnode_get(d11.root, "forward"), "YOLO11");
+            model_free(m);
+            free(names);
+        }
+        m = NULL; /* weights= into the architecture from its YAML */
+        st = weights_open_model(YOLOC_SOURCE_DIR "/tests/train/yolo11t.yaml", PT11, 3, &mo, 0, &m, NULL, NULL);
+        CHECK_MSG(st == YOLOC_OK, "weights=%s: %s", PT11, yoloc_last_error());
+        if (st == YOLOC_OK) check_tensors(m, jnode_get(d11.root, "tensors"));
+        model_free(m);
+        jdoc_free(&d11);
+    } else {
+        CHECK_MSG(0, "%s: %s", JS11, yoloc_last_error());
+    }
+    free(t11);
     /* weights= into the same architecture from its YAML */
     m = NULL;
     st = weights_open_model(YOLOC_SOURCE_DIR "/tests/train/yolov8t.yaml", PT, 3, &mo, 0, &m, NULL, NULL);
