@@ -165,8 +165,14 @@ static void c2f_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-static const nn_module_vt NN_VT_C2F = {c2f_build, c2f_plan, c2f_forward, c2f_backward, c2f_release,
-                                c2f_destroy};
+static const nn_module_vt NN_VT_C2F = {
+    .build = c2f_build,
+    .plan = c2f_plan,
+    .forward = c2f_forward,
+    .backward = c2f_backward,
+    .release = c2f_release,
+    .destroy = c2f_destroy,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Parse, memory, export. */

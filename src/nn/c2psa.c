@@ -260,8 +260,14 @@ static void c2psa_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-static const nn_module_vt NN_VT_C2PSA = {c2psa_build, c2psa_plan, c2psa_forward, c2psa_backward, c2psa_release,
-                                  c2psa_destroy};
+static const nn_module_vt NN_VT_C2PSA = {
+    .build = c2psa_build,
+    .plan = c2psa_plan,
+    .forward = c2psa_forward,
+    .backward = c2psa_backward,
+    .release = c2psa_release,
+    .destroy = c2psa_destroy,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Parse, memory, export. */

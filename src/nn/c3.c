@@ -44,7 +44,14 @@ static void c3_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-static const nn_module_vt NN_VT_C3 = {c3_build, c3_plan, c3_forward, c3_backward, c3_release, c3_destroy};
+static const nn_module_vt NN_VT_C3 = {
+    .build = c3_build,
+    .plan = c3_plan,
+    .forward = c3_forward,
+    .backward = c3_backward,
+    .release = c3_release,
+    .destroy = c3_destroy,
+};
 
 /* C3(c1, c2, n, shortcut=True, g=1, e=0.5) */
 static status c3_parse(spec_args *a, layer_spec *L) {

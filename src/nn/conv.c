@@ -306,8 +306,14 @@ static void conv_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-static const nn_module_vt NN_VT_CONV = {conv_build, conv_plan, conv_forward, conv_backward, conv_release,
-                                 conv_destroy};
+static const nn_module_vt NN_VT_CONV = {
+    .build = conv_build,
+    .plan = conv_plan,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .release = conv_release,
+    .destroy = conv_destroy,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Parse, memory, export. */

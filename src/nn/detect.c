@@ -211,8 +211,7 @@ const float *detect_raw_output(const nn_layer *L);
 const float *detect_raw_output(const nn_layer *L) { return ((const detect *)L->impl)->raw; }
 
 /* Called by the model after parameters are allocated (and on re-init). */
-void detect_init_params(nn_layer *L, model *m);
-void detect_init_params(nn_layer *L, model *m) {
+static void detect_init_params(nn_layer *L, model *m) {
     detect *D = L->impl;
     float *dfl = P(m, D->dfl_off);
     for (int r = 0; r < D->reg_max; r++) dfl[r] = (float)r;
@@ -226,8 +225,15 @@ void detect_init_params(nn_layer *L, model *m) {
     }
 }
 
-static const nn_module_vt NN_VT_DETECT = {detect_build, detect_plan, detect_forward, detect_backward,
-                                   detect_release, detect_destroy};
+static const nn_module_vt NN_VT_DETECT = {
+    .build = detect_build,
+    .plan = detect_plan,
+    .forward = detect_forward,
+    .backward = detect_backward,
+    .release = detect_release,
+    .destroy = detect_destroy,
+    .init_params = detect_init_params,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Parse, memory, export (shared with YOLOv5's head, nn/detect_v5.c). */

@@ -153,7 +153,7 @@ const float *detect_v5_anchors(const nn_layer *L, const model *m) {
     return m->bufs + ((const detect_v5 *)L->impl)->anchors_off;
 }
 
-void detect_v5_init_params(nn_layer *L, model *m) {
+static void detect_v5_init_params(nn_layer *L, model *m) {
     detect_v5 *D = L->impl;
     float *anc = B(m, D->anchors_off);
     for (int l = 0; l < D->nl; l++) {
@@ -171,8 +171,15 @@ void detect_v5_init_params(nn_layer *L, model *m) {
     }
 }
 
-static const nn_module_vt NN_VT_DETECT_V5 = {detect_v5_build,    detect_v5_plan,    detect_v5_forward,
-                                      detect_v5_backward, detect_v5_release, detect_v5_destroy};
+static const nn_module_vt NN_VT_DETECT_V5 = {
+    .build = detect_v5_build,
+    .plan = detect_v5_plan,
+    .forward = detect_v5_forward,
+    .backward = detect_v5_backward,
+    .release = detect_v5_release,
+    .destroy = detect_v5_destroy,
+    .init_params = detect_v5_init_params,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Parse (from Detect's, nn/detect.c, when a second argument names the

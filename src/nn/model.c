@@ -118,10 +118,8 @@ static void init_params_host(model *m, uint64_t seed) {
         rng_seed_keys(&r, seed, 0x9a7a, pindex - 1, 0);
         for (size_t i = 0; i < p->numel; i++) d[i] = (float)rng_range(&r, -bound, bound);
     }
-    for (int i = 0; i < m->nlayers; i++) {
-        if (m->spec.layers[i].kind == MOD_DETECT) detect_init_params(&m->layers[i], m);
-        if (m->spec.layers[i].kind == MOD_DETECT_V5) detect_v5_init_params(&m->layers[i], m);
-    }
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].vt->init_params) m->layers[i].vt->init_params(&m->layers[i], m);
     m->bn_batches = 0;
 }
 

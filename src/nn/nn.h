@@ -134,6 +134,10 @@ struct nn_module_vt {
                        const float *beta);
     void (*release)(nn_layer *L); /* frees what plan created */
     void (*destroy)(nn_layer *L); /* frees what build created */
+    /* After the parameters are (re-)initialised from the seed: the module's
+     * own initialisation on top (the heads' biases, DFL weights, anchors);
+     * NULL: none. */
+    void (*init_params)(nn_layer *L, model *m);
 };
 
 struct nn_layer {
@@ -159,15 +163,11 @@ status bottleneck_onnx(onnx_exporter *e, int i, const char *prefix, const char *
 status csp3_onnx(onnx_exporter *e, int i, const char *prefix, const char *scope, const char *x, int c1, int c2, int n,
                  int shortcut, int g, float ex, int k1, const char **y);
 
-/* The heads' hooks the model calls besides the table (model.c). init_params:
- * after the parameters are allocated and on re-initialisation (bias
- * initialisation, DFL weights, anchors); raw_output: the raw head of the
+/* The heads' hooks the model calls besides the table (model.c). raw_output: the raw head of the
  * last forward; v5: the anchor sizes [nl, na, 2] in grid units (in bufs)
  * and the ONNX-style decoded output [B, A, 5+nc] of the last eval forward
  * (NULL in training plans). */
-void detect_init_params(nn_layer *L, model *m);
 const float *detect_raw_output(const nn_layer *L);
-void detect_v5_init_params(nn_layer *L, model *m);
 const float *detect_v5_raw_output(const nn_layer *L);
 const float *detect_v5_anchors(const nn_layer *L, const model *m);
 const float *detect_v5_decoded(const nn_layer *L);

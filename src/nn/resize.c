@@ -40,8 +40,14 @@ static status up_backward(nn_layer *L, model *m, const float *const *x, const fl
     return YOLOC_OK;
 }
 
-static const nn_module_vt NN_VT_UPSAMPLE = {none_build, up_plan, up_forward, up_backward, none_release,
-                                     none_release};
+static const nn_module_vt NN_VT_UPSAMPLE = {
+    .build = none_build,
+    .plan = up_plan,
+    .forward = up_forward,
+    .backward = up_backward,
+    .release = none_release,
+    .destroy = none_release,
+};
 
 static status cat_plan(nn_layer *L, model *m, plan_ctx *pc) {
     (void)m;
@@ -84,8 +90,14 @@ static status cat_backward(nn_layer *L, model *m, const float *const *x, const f
     return YOLOC_OK;
 }
 
-static const nn_module_vt NN_VT_CONCAT = {none_build, cat_plan, cat_forward, cat_backward, none_release,
-                                   none_release};
+static const nn_module_vt NN_VT_CONCAT = {
+    .build = none_build,
+    .plan = cat_plan,
+    .forward = cat_forward,
+    .backward = cat_backward,
+    .release = none_release,
+    .destroy = none_release,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Parse, export. */

@@ -94,7 +94,10 @@ status spec_value(const spec_args *a, size_t k, spec_val *out) {
 status spec_int(const spec_args *a, size_t k, int def, int lo, int hi, const char *what, int *out) {
     spec_val v;
     TRY(spec_value(a, k, &v));
-    if (v.kind == SPEC_NONE) {
+    if (v.kind == SPEC_NONE) { /* a default outside [lo, hi] makes the argument required */
+        if (def < lo || def > hi)
+            return spec_error(a, spec_arg(a, k), YOLOC_ERR_PARSE, "argument %zu (%s): required, an integer in [%d, %d]",
+                              k + 1, what, lo, hi);
         *out = def;
         return YOLOC_OK;
     }

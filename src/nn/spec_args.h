@@ -32,7 +32,8 @@ const ynode *spec_arg(const spec_args *a, size_t k); /* NULL when absent */
 /* "<mod> takes <usage>, got N arguments" unless lo <= count <= hi. */
 status spec_argc(const spec_args *a, const char *mod, size_t lo, size_t hi, const char *usage);
 /* Argument k as an integer in [lo, hi] / a bool / a number in (0, hi]
- * (absent or None: def), errors naming it `what`. */
+ * (absent or None: def; an integer whose def is outside [lo, hi] is
+ * required), errors naming it `what`. */
 status spec_int(const spec_args *a, size_t k, int def, int lo, int hi, const char *what, int *out);
 status spec_bool(const spec_args *a, size_t k, int def, const char *what, int *out);
 status spec_ratio(const spec_args *a, size_t k, float def, float hi, const char *what, float *out);

@@ -118,8 +118,14 @@ static void sppf_destroy(nn_layer *L) {
     L->impl = NULL;
 }
 
-static const nn_module_vt NN_VT_SPPF = {sppf_build, sppf_plan, sppf_forward, sppf_backward, sppf_release,
-                                 sppf_destroy};
+static const nn_module_vt NN_VT_SPPF = {
+    .build = sppf_build,
+    .plan = sppf_plan,
+    .forward = sppf_forward,
+    .backward = sppf_backward,
+    .release = sppf_release,
+    .destroy = sppf_destroy,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Parse, memory, export. */
