@@ -49,6 +49,7 @@ int cmd_bench(int argc, char **argv) {
     if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
     if (st == YOLOC_OK) st = check_keys(&a);
     if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    if (st == YOLOC_OK) config_notes(&c, "bench", stdout);
     if (st < 0) goto fail;
     if (c.batch < 1 || c.batch != floor(c.batch)) {
         st = err_set(YOLOC_ERR_INVALID,

@@ -23,7 +23,7 @@ int cmd_data_check(int argc, char **argv) {
         st = err_set(YOLOC_ERR_INVALID, "yoloc data check: data=<data.yaml or synth> is required");
     if (st < 0) return cli_fail(st);
     dataset ds;
-    dataset_options opt = {1, 1}; /* the report lists every problem */
+    dataset_options opt = {.use_cache = 1, .quiet = 1}; /* the report lists every problem */
     st = dataset_open(&ds, data, &opt);
     if (st < 0) return cli_fail(st);
     report_write_text(stdout, &ds);

@@ -93,7 +93,7 @@ int cmd_data_plot(int argc, char **argv) {
     if (st < 0) return cli_fail(st);
 
     dataset ds;
-    dataset_options dopt = {1, 1};
+    dataset_options dopt = {.use_cache = 1, .quiet = 1};
     if ((st = dataset_open(&ds, data, &dopt)) < 0) return cli_fail(st);
     const ds_split *sp;
     char lpath[4096], bpath[4096];
@@ -150,7 +150,7 @@ int cmd_data_bench(int argc, char **argv) {
     if (st < 0) return cli_fail(st);
 
     dataset ds;
-    dataset_options dopt = {1, 1};
+    dataset_options dopt = {.use_cache = 1, .quiet = 1};
     if ((st = dataset_open(&ds, data, &dopt)) < 0) return cli_fail(st);
     const ds_split *sp;
     loader *L = NULL;

@@ -86,7 +86,7 @@ int cmd_demo(int argc, char **argv) {
         st = predict_image(&p, m, &img, (int)imgsz, &ncfg);
         char out[4300];
         snprintf(out, sizeof out, "%s/predict%zu.jpg", dir, i);
-        if (st == YOLOC_OK) st = predict_draw(out, &img, p.dets, p.ndet, (const char *const *)names, nn);
+        if (st == YOLOC_OK) st = predict_draw(out, &img, p.dets, p.ndet, (const char *const *)names, nn, NULL);
         image_free(&img);
         if (st < 0) goto fail;
         size_t truth = ds.val.images[i].nboxes;

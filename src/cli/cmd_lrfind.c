@@ -19,6 +19,7 @@ int cmd_lrfind(int argc, char **argv) {
     status st = config_init(&c);
     if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
     if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    if (st == YOLOC_OK) config_notes(&c, "train", stdout);
     dist d;
     int opened = 0;
     if (st == YOLOC_OK && (st = dist_open(&d, c.dist_timeout)) == YOLOC_OK) opened = 1;

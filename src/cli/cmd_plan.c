@@ -23,6 +23,7 @@ int cmd_plan(int argc, char **argv) {
     status st = config_init(&c);
     if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
     if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    if (st == YOLOC_OK) config_notes(&c, "train", stdout);
     if (st < 0) goto done;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     ops_set_threads(c.threads > 0 ? (int)c.threads : (cores > 0 ? (int)cores : 1));

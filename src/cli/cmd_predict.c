@@ -162,6 +162,7 @@ int cmd_predict(int argc, char **argv) {
     status st = config_init(&c);
     if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
     if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    if (st == YOLOC_OK) config_notes(&c, "predict", stdout);
     if (st < 0) goto fail;
     if (!c.source || !*c.source) {
         st = err_set(YOLOC_ERR_INVALID, "yoloc predict needs source=IMAGE|DIR|LIST.txt");
@@ -207,6 +208,18 @@ int cmd_predict(int argc, char **argv) {
     nc.conf = c.given.conf ? (float)c.conf : 0.25f;
     nc.iou = (float)c.iou;
     nc.max_det = (int)c.max_det;
+    nc.agnostic = (int)c.agnostic_nms;
+    int keep_classes[256];
+    TRY_GOTO(st, config_classes(&c, keep_classes, 256, &nc.nclasses));
+    nc.classes = nc.nclasses ? keep_classes : NULL;
+    for (int k = 0; k < nc.nclasses; k++)
+        if (keep_classes[k] >= model_nc(m)) {
+            st = err_set(YOLOC_ERR_INVALID, "key 'classes': class %d is not in the model (%d classes, 0..%d)",
+                         keep_classes[k], model_nc(m), model_nc(m) - 1);
+            goto fail;
+        }
+    const predict_style style = {.boxes = c.show_boxes, .labels = c.show_labels, .conf = c.show_conf,
+                                 .line_width = (int)c.line_width};
     int ncls = model_nc(m);
     for (size_t i = 0; i < nsrc; i++) {
         image img;
@@ -224,7 +237,7 @@ int cmd_predict(int argc, char **argv) {
         if (dot) *dot = 0;
         if (st == YOLOC_OK) {
             snprintf(out, sizeof out, "%s/%s.jpg", dir, stem);
-            st = predict_draw(out, &img, p.dets, p.ndet, (const char *const *)names, nnames);
+            st = predict_draw(out, &img, p.dets, p.ndet, (const char *const *)names, nnames, &style);
         }
         if (st == YOLOC_OK && c.save_txt) {
             snprintf(out, sizeof out, "%s/labels/%s.txt", dir, stem);

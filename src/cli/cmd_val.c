@@ -27,9 +27,12 @@ int cmd_val(int argc, char **argv) {
     status st = config_init(&c);
     if (st == YOLOC_OK) st = kv_parse(&a, argc, argv);
     if (st == YOLOC_OK) st = config_apply_args(&c, &a);
+    if (st == YOLOC_OK) config_notes(&c, "val", stdout);
     if (st < 0) goto fail;
     if (c.threads > 0) ops_set_threads((int)c.threads);
     dataset_options dopt = {.use_cache = 1, .quiet = 1};
+    int classes[256];
+    TRY_GOTO(st, config_dataset_options(&c, "val", classes, 256, &dopt));
     TRY_GOTO(st, dataset_open(&ds, c.data, &dopt));
     have_ds = 1;
     const ds_split *sp = dataset_split(&ds, c.split);
@@ -51,10 +54,7 @@ int cmd_val(int argc, char **argv) {
     vo.batch = (int)c.batch;
     vo.imgsz = (int)c.imgsz;
     vo.workers = (int)c.workers;
-    vo.nms.conf = (float)c.conf;
-    vo.nms.iou = (float)c.iou;
-    vo.nms.max_det = (int)c.max_det;
-    vo.metric = strcmp(c.metric, "coco") == 0 ? EVAL_METRIC_COCO : EVAL_METRIC_ULTRALYTICS;
+    val_options_from_config(&vo, &c);
     vo.verbose = 1;
     if (c.bn_stats > 0 && bnstats_model_has_bn(m)) {
         if (ds.train.nimages == 0) {

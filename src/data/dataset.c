@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,11 +648,66 @@ static status synth_open(dataset *ds, ds_priv *pv, const char *spec) {
     return YOLOC_OK;
 }
 
+/* Ultralytics' selection keys (dataset_options): fraction of the training
+ * images, the labels of some classes, one class. */
+static status apply_selection(dataset *ds, ds_priv *pv, const dataset_options *opt) {
+    for (int k = 0; k < opt->nclasses; k++)
+        if (opt->classes[k] < 0 || opt->classes[k] >= pv->nc)
+            return err_set(YOLOC_ERR_INVALID, "key 'classes': class %d is not in the dataset (%d classes, 0..%d)",
+                           opt->classes[k], pv->nc, pv->nc - 1);
+    double f = opt->train_fraction;
+    if (f > 0 && f < 1) {
+        size_t n = (size_t)nearbyint((double)ds->train.nimages * f); /* Python round(): halves to even */
+        if (n == 0)
+            return err_set(YOLOC_ERR_INVALID, "key 'fraction': %g of %zu training images is none", f,
+                           ds->train.nimages);
+        log_info("fraction=%g: the first %zu of %zu training images", f, n, ds->train.nimages);
+        ds->train.nimages = n;
+    }
+    if (opt->nclasses) log_info("classes=: the labels of %d of %d classes kept", opt->nclasses, pv->nc);
+    if (opt->single_cls) log_info("single_cls=True: every label is class 0, 'item'");
+    for (int i = 0; i < 3 && (opt->nclasses || opt->single_cls || f > 0); i++) {
+        ds_split *s = split_at(ds, i);
+        s->nboxes = s->nbackgrounds = 0;
+        for (size_t j = 0; j < s->nimages; j++) {
+            ds_image *im = &s->images[j];
+            ds_box *b = (ds_box *)im->boxes; /* the dataset's own storage */
+            size_t kept = 0;
+            for (size_t k = 0; k < im->nboxes; k++) {
+                int keep = opt->nclasses == 0;
+                for (int c = 0; c < opt->nclasses && !keep; c++) keep = b[k].cls == opt->classes[c];
+                if (!keep) continue;
+                b[kept] = b[k];
+                if (opt->single_cls) b[kept].cls = 0;
+                kept++;
+            }
+            im->nboxes = kept;
+            s->nboxes += kept;
+            s->nbackgrounds += kept == 0;
+        }
+    }
+    if (opt->single_cls) { /* Ultralytics' names {0: 'item'} */
+        char *item = strdup("item");
+        char **names = malloc(sizeof *names);
+        if (!item || !names) {
+            free(item);
+            free(names);
+            return err_set(YOLOC_ERR_NOMEM, "out of memory");
+        }
+        for (int k = 0; k < pv->nc; k++) free(pv->names[k]);
+        free(pv->names);
+        names[0] = item;
+        pv->names = names;
+        pv->nc = 1;
+    }
+    return YOLOC_OK;
+}
+
 /* ------------------------------------------------------------- public -- */
 
 status dataset_open(dataset *ds, const char *data, const dataset_options *opt) {
     memset(ds, 0, sizeof *ds);
-    dataset_options defaults = {1, 0};
+    dataset_options defaults = {.use_cache = 1};
     if (!opt) opt = &defaults;
     if (!data || !*data)
         return err_set(YOLOC_ERR_INVALID, "data: no dataset given (a data.yaml or synth)");
@@ -726,6 +782,7 @@ status dataset_open(dataset *ds, const char *data, const dataset_options *opt) {
             TRY_GOTO(st, split_open(ds, pv, i, &doc, sn, opt));
         }
     }
+    TRY_GOTO(st, apply_selection(ds, pv, opt));
     ds->yaml_path = pv->yaml_path;
     ds->root = pv->root;
     ds->nc = pv->nc;

@@ -63,9 +63,17 @@ typedef struct {
     void *priv;
 } dataset;
 
-typedef struct {
+typedef struct dataset_options {
     int use_cache;  /* read/write the check cache next to the labels (default 1) */
     int quiet;      /* do not log each problem (they are still recorded) */
+    /* Ultralytics' selection keys, applied in its order after the check:
+     * the first round(train_fraction x images) training images (0 or 1: all),
+     * then only the labels of `classes` (nclasses of them; 0: all), then
+     * with single_cls every label becomes class 0 of one class, "item". */
+    double train_fraction;
+    const int *classes;
+    int nclasses;
+    int single_cls;
 } dataset_options;
 
 /* Opens a dataset (opt NULL: cache on, problems logged). Errors: a yaml that

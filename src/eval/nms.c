@@ -35,6 +35,14 @@ static int cmp_cand(const void *a, const void *b) {
     return (p->cls > q->cls) - (p->cls < q->cls);
 }
 
+/* classes=: a candidate's class must be listed (no list: every class) */
+static int class_kept(const nms_cfg *cfg, int c) {
+    if (!cfg->classes || cfg->nclasses <= 0) return 1;
+    for (int k = 0; k < cfg->nclasses; k++)
+        if (cfg->classes[k] == c) return 1;
+    return 0;
+}
+
 status nms_image(const nms_cfg *cfg, const float *pred, size_t nanchors, int nc, void *ws,
                  size_t ws_bytes, float *out, size_t *ndet) {
     *ndet = 0;
@@ -58,12 +66,13 @@ status nms_image(const nms_cfg *cfg, const float *pred, size_t nanchors, int nc,
         const float *s = pred + a * no + 4;
         if (cfg->multi_label) {
             for (int c = 0; c < nc; c++)
-                if (s[c] > cfg->conf) cand[n++] = (nms_cand){s[c], (uint32_t)a, (uint32_t)c};
+                if (s[c] > cfg->conf && class_kept(cfg, c)) cand[n++] = (nms_cand){s[c], (uint32_t)a, (uint32_t)c};
         } else {
             int best = 0;
             for (int c = 1; c < nc; c++)
                 if (s[c] > s[best]) best = c;
-            if (s[best] > cfg->conf) cand[n++] = (nms_cand){s[best], (uint32_t)a, (uint32_t)best};
+            if (s[best] > cfg->conf && class_kept(cfg, best)) /* the best class, then the filter */
+                cand[n++] = (nms_cand){s[best], (uint32_t)a, (uint32_t)best};
         }
     }
     if (!n) return YOLOC_OK;

@@ -32,11 +32,13 @@ typedef struct {
     int multi_label; /* every (box, class) above conf is a candidate */
     int agnostic;    /* suppress across classes */
     float max_wh;    /* class offset (7680) */
+    const int *classes; /* only these classes (Ultralytics' classes=); NULL: all */
+    int nclasses;
 } nms_cfg;
 
 /* Validation (DetectionValidator: multi-label) and prediction defaults. */
-#define NMS_CFG_VAL     ((nms_cfg){0.001f, 0.7f, 300, 30000, 1, 0, 7680.0f})
-#define NMS_CFG_PREDICT ((nms_cfg){0.25f, 0.7f, 300, 30000, 0, 0, 7680.0f})
+#define NMS_CFG_VAL     ((nms_cfg){0.001f, 0.7f, 300, 30000, 1, 0, 7680.0f, NULL, 0})
+#define NMS_CFG_PREDICT ((nms_cfg){0.25f, 0.7f, 300, 30000, 0, 0, 7680.0f, NULL, 0})
 
 /* Bytes of workspace nms_image needs for A anchors and nc classes. */
 size_t nms_workspace_size(size_t nanchors, int nc, const nms_cfg *cfg);

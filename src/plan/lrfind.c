@@ -453,6 +453,8 @@ static status plan_of(config *c, const dist *d, lrf_result *r) {
     /* the training images and classes */
     dataset ds;
     dataset_options dopt = {.use_cache = 1, .quiet = 1};
+    int classes[256];
+    TRY(config_dataset_options(c, "train", classes, 256, &dopt));
     log_level lv = log_get_level();
     if (lv < LOG_WARN) log_set_level(LOG_WARN); /* the trainer prints the summary */
     status st = dataset_open(&ds, c->data, &dopt);

@@ -156,6 +156,8 @@ static status setup_common(const config *in, plan *p, int processes, int per_mac
     snprintf(p->model_name, sizeof p->model_name, "%s", in->model);
     snprintf(p->data_name, sizeof p->data_name, "%s", in->data);
     dataset_options dopt = {.use_cache = 1, .quiet = 1};
+    int classes[256];
+    TRY(config_dataset_options(in, "train", classes, 256, &dopt));
     TRY(dataset_open(&p->ds, in->data, &dopt));
     p->have_ds = 1;
     p->train_images = (long)p->ds.train.nimages;

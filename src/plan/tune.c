@@ -1188,6 +1188,8 @@ static status resolve_auto(config *c, int processes) {
     if (!(c->batch >= 1)) return YOLOC_OK; /* the trainer reports it */
     dataset ds;
     dataset_options dopt = {.use_cache = 1, .quiet = 1};
+    int classes[256];
+    TRY(config_dataset_options(c, "train", classes, 256, &dopt));
     TRY(dataset_open(&ds, c->data, &dopt));
     recipe_facts rf = {.processes = processes, .train_images = (long)ds.train.nimages, .nc = ds.nc};
     dataset_close(&ds);

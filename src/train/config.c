@@ -1,6 +1,8 @@
 /* The option table and its parsing (see config.h). */
 #include "train/config.h"
 
+#include "data/dataset.h"
+
 #include "io/yaml.h"
 #include "ops/backend.h"
 
@@ -85,6 +87,8 @@ static int enum_allows(const char *allowed, const char *v, char *canon, size_t c
 
 static status set_index(config *c, int i, const char *value, const char *where, int mark_given) {
     const opt_info *o = &OPTIONS[i];
+    /* None (Python's, as Ultralytics' CLI and args.yaml write it): the default */
+    if (strcasecmp(value, "None") == 0 || strcmp(value, "null") == 0) value = o->def;
     char *base = (char *)c;
     char pre[300] = "";
     if (where && *where) snprintf(pre, sizeof pre, "%s: ", where);
@@ -211,11 +215,28 @@ status config_load_yaml(config *c, const char *path) {
         snprintf(where, sizeof where, "%s:%d", path, root->key_lines[k]);
         if (strcmp(root->keys[k], "cfg") == 0) continue;     /* no nesting */
         if (strcmp(root->keys[k], "derived") == 0) continue; /* args.yaml's record of derived values */
-        if (v->kind != YNODE_SCALAR) {
+        char list[512];
+        const char *text;
+        if (v->kind == YNODE_SEQ) { /* a flow list of scalars (classes: [0, 2]) as "0,2" */
+            size_t len = 0;
+            list[0] = 0;
+            for (size_t j = 0; j < v->n && st == YOLOC_OK; j++) {
+                if (v->items[j]->kind != YNODE_SCALAR) st = YOLOC_ERR_PARSE;
+                else len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s",
+                                             j ? "," : "", v->items[j]->str);
+            }
+            if (st < 0 || len >= sizeof list) {
+                st = err_set(YOLOC_ERR_PARSE, "%s: key '%s': expected a value or a short list of values", where,
+                             root->keys[k]);
+                goto done;
+            }
+            text = list;
+        } else if (v->kind != YNODE_SCALAR) {
             st = err_set(YOLOC_ERR_PARSE, "%s: key '%s': expected a single value", where, root->keys[k]);
             goto done;
+        } else {
+            text = v->str;
         }
-        const char *text = v->str;
         if (!v->quoted && (strcmp(text, "null") == 0 || strcmp(text, "~") == 0 || !*text)) continue;
         if ((st = config_set(c, root->keys[k], text, where)) < 0) goto done;
     }
@@ -235,7 +256,144 @@ status config_apply_args(config *c, kv_args *a) {
         a->used[i] = 1;
         TRY(config_set(c, a->keys[i], a->vals[i], "command line"));
     }
+    /* pretrained=<file>: Ultralytics' other spelling of weights= */
+    int pb;
+    if (c->given.pretrained && parse_bool(c->pretrained, &pb) != 0 && !*c->weights) {
+        const char *w = keep_string(c, c->pretrained);
+        if (!w) return err_set(YOLOC_ERR_NOMEM, "out of memory");
+        c->weights = w;
+        c->given.weights = 1;
+    }
+    int ncls;
+    return config_classes(c, NULL, 0, &ncls); /* checks classes= */
+}
+
+status config_classes(const config *c, int *list, int cap, int *n) {
+    *n = 0;
+    const char *p = c->classes;
+    while (*p == ' ' || *p == '[') p++;
+    if (!*p || *p == ']') return YOLOC_OK;
+    for (;;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 1000000)
+            return err_set(YOLOC_ERR_INVALID, "key 'classes': expected class indices like [0, 2] or 0,2, got '%s'",
+                           c->classes);
+        int dup = 0;
+        for (int k = 0; k < *n; k++) dup |= list && list[k] == v;
+        if (!dup) {
+            if (list && *n >= cap)
+                return err_set(YOLOC_ERR_INVALID, "key 'classes': more than %d classes listed", cap);
+            if (list) list[*n] = (int)v;
+            (*n)++;
+        }
+        p = end;
+        while (*p == ' ' || *p == ']') p++;
+        if (!*p) return YOLOC_OK;
+        if (*p != ',')
+            return err_set(YOLOC_ERR_INVALID, "key 'classes': expected class indices like [0, 2] or 0,2, got '%s'",
+                           c->classes);
+        p++;
+        while (*p == ' ') p++;
+    }
+}
+
+status config_dataset_options(const config *c, const char *use, int *list, int cap, dataset_options *o) {
+    o->train_fraction = strcmp(use, "train") == 0 ? c->fraction : 1.0;
+    o->single_cls = c->single_cls;
+    TRY(config_classes(c, list, cap, &o->nclasses));
+    o->classes = o->nclasses ? list : NULL;
     return YOLOC_OK;
+}
+
+/* Keys accepted for Ultralytics' sake that change nothing in yoloc (or not
+ * in this command): when one is given with another value than its default,
+ * the command says why, once (config_notes). cmds: the commands the key
+ * does work in (NULL: none). */
+static const struct {
+    const char *key, *cmds, *why;
+} INERT[] = {
+    {"save", NULL, "yoloc always saves checkpoints and results"},
+    {"cache", NULL, "not implemented: the loader threads decode images each epoch"},
+    {"verbose", NULL, "yoloc's output is the same either way"},
+    {"rect", NULL, "training keeps square mosaics (not implemented); validation always uses rectangular batches"},
+    {"profile", NULL, "yoloc bench profiles yoloc's own kernels, per layer"},
+    {"multi_scale", NULL, "not implemented yet"},
+    {"compile", NULL, "no torch.compile in C: yoloc's kernels are compiled ahead of time"},
+    {"overlap_mask", NULL, "segmentation only (no effect on detection, as in Ultralytics)"},
+    {"mask_ratio", NULL, "segmentation only (no effect on detection, as in Ultralytics)"},
+    {"retina_masks", NULL, "segmentation only (no effect on detection, as in Ultralytics)"},
+    {"dropout", NULL, "classification only (no effect on detection, as in Ultralytics)"},
+    {"auto_augment", NULL, "classification only (no effect on detection, as in Ultralytics)"},
+    {"erasing", NULL, "classification only (no effect on detection, as in Ultralytics)"},
+    {"pose", NULL, "pose only (no effect on detection, as in Ultralytics)"},
+    {"kobj", NULL, "pose only (no effect on detection, as in Ultralytics)"},
+    {"copy_paste", NULL, "needs segmentation masks (no effect on detection labels, as in Ultralytics)"},
+    {"copy_paste_mode", NULL, "needs segmentation masks (no effect on detection labels, as in Ultralytics)"},
+    {"tracker", NULL, "track mode is not built"},
+    {"save_json", NULL, "not implemented yet (yoloc eval scores COCO JSON predictions)"},
+    {"half", NULL, "on a CPU amp=True runs bf16 where the CPU has it; yoloc export half=True writes an fp16 ONNX"},
+    {"dnn", NULL, "yoloc runs its own kernels, not OpenCV's DNN"},
+    {"vid_stride", NULL, "video input is not implemented yet"},
+    {"stream_buffer", NULL, "streams are not implemented"},
+    {"visualize", NULL, "feature-map plots are not implemented"},
+    {"augment", NULL, "test-time augmentation is not implemented yet"},
+    {"embed", NULL, "feature-vector output is not implemented"},
+    {"show", NULL, "no window: yoloc saves the annotated images (project/name)"},
+    {"save_frames", NULL, "video input is not implemented yet"},
+    {"save_crop", NULL, "not implemented yet"},
+    {"show_labels", "predict", "only predict draws"},
+    {"show_conf", "predict", "only predict draws"},
+    {"show_boxes", "predict", "only predict draws"},
+    {"line_width", "predict", "only predict draws"},
+    {"agnostic_nms", "predict val", "only val and predict run NMS"},
+    {"single_cls", "train val", "only train and val read labels"},
+    {"fraction", "train", "only training uses it (the training images)"},
+    {"format", NULL, "export formats are yoloc export's format= (onnx, pt, safetensors)"},
+    {"keras", NULL, "no TF export"},
+    {"optimize", NULL, "no TorchScript export"},
+    {"int8", NULL, "no INT8 export"},
+    {"dynamic", NULL, "yoloc export takes dynamic=True itself"},
+    {"simplify", NULL, "yoloc writes the ONNX graph simple (no onnxslim pass)"},
+    {"opset", NULL, "yoloc export takes opset= itself"},
+    {"workspace", NULL, "no TensorRT export"},
+    {"nms", NULL, "NMS inside the exported graph is not implemented yet"},
+    {"bgr", NULL, "not implemented yet"},
+    {"save_dir", NULL, "the run directory is project/name"},
+};
+
+static int has_word(const char *list, const char *w) {
+    size_t n = strlen(w);
+    for (const char *p = list; p && (p = strstr(p, w)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ')) return 1;
+    return 0;
+}
+
+void config_notes(const config *c, const char *command, FILE *f) {
+    const char *base = (const char *)c;
+    char buf[512];
+    if (c->given.mode && strcmp(c->mode, command) != 0 && !(strcmp(command, "bench") == 0 &&
+                                                            strcmp(c->mode, "benchmark") == 0))
+        fprintf(f, "note: mode=%s (from %s) is not applied: the command decides, yoloc %s\n", c->mode,
+                *c->cfg ? c->cfg : "the command line", command);
+    for (size_t k = 0; k < sizeof INERT / sizeof INERT[0]; k++) {
+        int i = opt_index(INERT[k].key);
+        if (i < 0 || !*(const unsigned char *)(base + GIVEN_OFF[i])) continue;
+        if (INERT[k].cmds && has_word(INERT[k].cmds, command)) continue; /* it works here */
+        const opt_info *o = &OPTIONS[i];
+        config_value_str(c, o, buf, sizeof buf);
+        char def[512]; /* the default, as the value prints */
+        snprintf(def, sizeof def, "%s", o->def);
+        if (o->type == OPT_BOOL) {
+            int b;
+            if (parse_bool(o->def, &b) == 0) snprintf(def, sizeof def, "%s", b ? "True" : "False");
+        } else if (o->type == OPT_FLOAT || o->type == OPT_INT) {
+            double v;
+            if (parse_double(o->def, &v) == 0) snprintf(def, sizeof def, o->type == OPT_INT ? "%.0f" : "%.10g", v);
+        }
+        if (strcasecmp(buf, def) == 0) continue; /* the default: nothing to say */
+        fprintf(f, "note: %s=%s is accepted and not applied: %s\n", o->name, buf, INERT[k].why);
+    }
 }
 
 const char *config_value_str(const config *c, const opt_info *o, char *buf, size_t cap) {

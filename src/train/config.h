@@ -4,6 +4,9 @@
  * `yoloc help`, and written into every run directory as args.yaml.
  *
  * Later sources override earlier ones: defaults < cfg=FILE < command line.
+ * None (null) as a value means the key's default; a YAML list (classes:
+ * [0, 2]) is read as "0,2". pretrained=<file> sets weights= (Ultralytics'
+ * spelling).
  * `config.given.<name>` says whether a key was set explicitly. */
 #ifndef YOLOC_TRAIN_CONFIG_H
 #define YOLOC_TRAIN_CONFIG_H
@@ -22,7 +25,7 @@ typedef enum { OPT_INT, OPT_FLOAT, OPT_BOOL, OPT_STR, OPT_ENUM } opt_type;
 #define OPT_FIELD_STR const char *
 #define OPT_FIELD_ENUM const char *
 
-typedef struct {
+typedef struct config_s {
 #define OPT(name, type, def, lo, hi, allowed, help) OPT_FIELD_##type name;
 #include "train/options.def"
 #undef OPT
@@ -54,6 +57,21 @@ void config_free(config *c);
 status config_set(config *c, const char *key, const char *value, const char *where);
 /* Applies key=value arguments; cfg=FILE is loaded first when present. */
 status config_apply_args(config *c, kv_args *a);
+/* classes= as a list of distinct class indices (at most cap; *n 0: the key
+ * is empty, every class). list NULL: only checks the syntax and counts.
+ * YOLOC_ERR_INVALID naming the key for a bad list. Whether each class
+ * exists is for the dataset (dataset_options) and NMS (nms_cfg) to say. */
+status config_classes(const config *c, int *list, int cap, int *n);
+/* The dataset selection keys (fraction of train, single_cls, classes) as
+ * dataset_options for `use` "train" (the training's dataset) or "val";
+ * classes go into list (cap entries). */
+struct dataset_options;
+status config_dataset_options(const config *c, const char *use, int *list, int cap,
+                              struct dataset_options *o);
+/* The notes of the Ultralytics keys given here that change nothing in
+ * `command` ("train", "val", "predict", "bench", ...): one line each, and
+ * mode= when it is not the command. */
+void config_notes(const config *c, const char *command, FILE *f);
 /* Applies a YAML mapping of key: value (errors name file:line and key). */
 status config_load_yaml(config *c, const char *path);
 /* The backend that device= and backend= select (ops/backend.h

@@ -81,16 +81,20 @@ fail:
 }
 
 status predict_draw(const char *path, const image *img, const float *dets, size_t ndet,
-                    const char *const *names, int nc) {
+                    const char *const *names, int nc, const predict_style *style) {
+    predict_style sty = style ? *style : PREDICT_STYLE_DEFAULT;
     plot_canvas cv;
     TRY(plot_canvas_init(&cv, img->w, img->h));
     status st = plot_draw_rgb(cv.cr, img->data, img->w, img->h, 0, 0, 1.0);
-    double lw = fmax(2.0, (img->w + img->h) / 600.0), fs = fmax(11.0, (img->w + img->h) / 90.0);
-    for (size_t k = 0; k < ndet && st == YOLOC_OK; k++) {
+    double lw = sty.line_width > 0 ? sty.line_width : fmax(2.0, nearbyint((img->w + img->h + 3) / 2.0 * 0.003)),
+           fs = fmax(11.0, (img->w + img->h) / 90.0);
+    for (size_t k = 0; k < ndet && st == YOLOC_OK && sty.boxes; k++) {
         const float *d = dets + k * 6;
         int c = (int)d[5];
-        char label[128];
-        snprintf(label, sizeof label, "%s %.2f", names && c >= 0 && c < nc ? names[c] : "?", d[4]);
+        char label[128] = "";
+        const char *name = names && c >= 0 && c < nc ? names[c] : "?";
+        if (sty.labels && sty.conf) snprintf(label, sizeof label, "%s %.2f", name, d[4]);
+        else if (sty.labels) snprintf(label, sizeof label, "%s", name);
         plot_draw_box(cv.cr, d[0], d[1], d[2], d[3], plot_palette(c), lw, label, fs);
     }
     size_t n = strlen(path);

@@ -21,9 +21,18 @@ typedef struct {
 status predict_image(predictor *p, model *m, const image *img, int imgsz, const nms_cfg *cfg);
 void predictor_free(predictor *p);
 
-/* Writes img with the detections drawn (class name and confidence) to path
- * (.jpg/.jpeg or .png). */
+/* How predict draws (Ultralytics' show_boxes, show_labels, show_conf,
+ * line_width): line_width 0 = Ultralytics' default, max(round((h + w + 3)
+ * / 2 x 0.003), 2); labels without boxes are not drawn. */
+typedef struct {
+    int boxes, labels, conf;
+    int line_width;
+} predict_style;
+#define PREDICT_STYLE_DEFAULT ((predict_style){1, 1, 1, 0})
+
+/* Writes img with the detections drawn (class name and confidence, as
+ * style says) to path (.jpg/.jpeg or .png). */
 status predict_draw(const char *path, const image *img, const float *dets, size_t ndet,
-                    const char *const *names, int nc);
+                    const char *const *names, int nc, const predict_style *style);
 
 #endif

@@ -368,6 +368,8 @@ static status setup(trainer *t) {
         printf("%s\n", cpu);
     }
     dataset_options dopt = {.use_cache = 1, .quiet = 0};
+    int classes[256];
+    TRY(config_dataset_options(c, "train", classes, 256, &dopt));
     TRY(dataset_open(&t->ds, c->data, &dopt));
     t->have_ds = 1;
     if (t->ds.train.nimages == 0) return err_set(YOLOC_ERR_INVALID, "data=%s: the train split has no usable images", c->data);
@@ -591,10 +593,7 @@ static status run_validation(trainer *t, int verbose, val_result *vr) {
     vo.batch = val_batch_of_training((int)t->c->batch);
     vo.imgsz = (int)t->c->imgsz;
     vo.workers = t->lo.workers;
-    vo.nms.conf = (float)t->c->conf;
-    vo.nms.iou = (float)t->c->iou;
-    vo.nms.max_det = (int)t->c->max_det;
-    vo.metric = strcmp(t->c->metric, "coco") == 0 ? EVAL_METRIC_COCO : EVAL_METRIC_ULTRALYTICS;
+    val_options_from_config(&vo, t->c);
     vo.compute_loss = 1;
     vo.loss_cfg = (detloss_cfg){.gains = {(float)t->c->box, (float)t->c->cls, (float)t->c->dfl},
                                 .label_smoothing = (float)t->c->label_smoothing};

@@ -1,6 +1,8 @@
 /* Validation over a dataset split (see validate.h). */
 #include "train/validate.h"
 
+#include "train/config.h"
+
 #include "core/log.h"
 #include "core/timer.h"
 #include "data/loader.h"
@@ -31,6 +33,14 @@ void val_options_default(val_options *o) {
     o->nms = NMS_CFG_VAL;
     o->metric = EVAL_METRIC_ULTRALYTICS;
     o->shard_world = 1;
+}
+
+void val_options_from_config(val_options *o, const config *c) {
+    o->nms.conf = (float)c->conf;
+    o->nms.iou = (float)c->iou;
+    o->nms.max_det = (int)c->max_det;
+    o->nms.agnostic = c->agnostic_nms || c->single_cls;
+    o->metric = strcmp(c->metric, "coco") == 0 ? EVAL_METRIC_COCO : EVAL_METRIC_ULTRALYTICS;
 }
 
 void val_result_free(val_result *r) {

@@ -28,6 +28,11 @@ typedef struct {
 } val_options;
 
 void val_options_default(val_options *o);
+/* The configuration's validation keys into o (after val_options_default):
+ * conf, iou, max_det, metric, and Ultralytics' class-agnostic NMS with
+ * agnostic_nms or single_cls. */
+struct config_s;
+void val_options_from_config(val_options *o, const struct config_s *c);
 
 /* The validation batch of a training at `batch` images per process: 2 x
  * batch, as Ultralytics' trainer validates (no backward, so twice the

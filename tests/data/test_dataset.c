@@ -266,7 +266,7 @@ static void check_fixture(const dataset *ds) {
 
 static void test_broken(void) {
     dataset ds;
-    dataset_options opt = {0, 1};
+    dataset_options opt = {.use_cache = 0, .quiet = 1};
     status st = dataset_open(&ds, at("data.yaml"), &opt);
     CHECK_MSG(st == YOLOC_OK, "%s", yoloc_last_error());
     if (st != YOLOC_OK) return;
@@ -305,7 +305,7 @@ static void set_mtime(const char *path, long sec) {
 
 static void test_cache(void) {
     dataset ds;
-    dataset_options opt = {1, 1};
+    dataset_options opt = {.use_cache = 1, .quiet = 1};
     unlink(at("labels/train.yoloc.cache"));
     unlink(at("labels/val.yoloc.cache"));
     CHECK_EQ_INT(dataset_open(&ds, at("data.yaml"), &opt), YOLOC_OK);
@@ -376,7 +376,7 @@ static void test_cache(void) {
 static void yaml_case(const char *yaml, status want, const char *needle) {
     write_str(at("case.yaml"), yaml);
     dataset ds;
-    dataset_options opt = {0, 1};
+    dataset_options opt = {.use_cache = 0, .quiet = 1};
     status st = dataset_open(&ds, at("case.yaml"), &opt);
     CHECK_MSG(st == want, "yaml [%s]: status %d, expected %d (%s)", yaml, st, want,
               yoloc_last_error());
@@ -415,7 +415,7 @@ static void test_yaml_errors(void) {
     yaml_case("train: images/train\nval: images/val\nnc: 3\n", YOLOC_OK, "class_2");
     write_str(at("case.yaml"), "train: [images/train, images/val]\nval: images/allbad\ntest: "
                                "../images/val\nnames: [a, b, c]\n");
-    dataset_options opt = {0, 1};
+    dataset_options opt = {.use_cache = 0, .quiet = 1};
     CHECK_EQ_INT(dataset_open(&ds, at("case.yaml"), &opt), YOLOC_OK);
     CHECK_EQ_INT(ds.train.nimages, 10);
     CHECK_EQ_INT(ds.val.nimages, 0); /* opens, but nothing usable */
@@ -432,7 +432,7 @@ static void test_shared(void) {
     dataset ds;
     /* no check cache: nothing is written into ../shared, whether or not its
      * folders are writable on this machine (the read-only case is test_cache's) */
-    dataset_options opt = {0, 1};
+    dataset_options opt = {.use_cache = 0, .quiet = 1};
     CHECK_EQ_INT(dataset_open(&ds, coco, &opt), YOLOC_OK);
     CHECK_EQ_INT(ds.nc, 80);
     CHECK_EQ_INT(ds.train.nimages, 128);

@@ -576,7 +576,7 @@ static void test_unreadable_file(const mem_source *m) {
 
 static void test_synth(void) {
     dataset ds;
-    dataset_options dopt = {0, 1};
+    dataset_options dopt = {.use_cache = 0, .quiet = 1};
     status st = dataset_open(&ds, "synth:images=20,val=4,imgsz=96,seed=3", &dopt);
     CHECK_MSG(st == YOLOC_OK, "dataset_open(synth): %s", yoloc_last_error());
     if (st < 0) return;

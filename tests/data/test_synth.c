@@ -218,7 +218,7 @@ static void test_export_round_trip(void) {
     CHECK_EQ_INT(dataset_export(&ds, dir), YOLOC_OK);
     char yaml[256];
     snprintf(yaml, sizeof yaml, "%s/data.yaml", dir);
-    dataset_options opt = {1, 1};
+    dataset_options opt = {.use_cache = 1, .quiet = 1};
     CHECK_EQ_INT(dataset_open(&back, yaml, &opt), YOLOC_OK);
     CHECK_EQ_INT(back.nc, 5);
     for (int k = 0; k < 5 && back.names; k++) CHECK_STR(back.names[k], ds.names[k]);
