@@ -184,13 +184,7 @@ int cmd_predict(int argc, char **argv) {
     if (!names) fallback_names(&c, model_nc(m), &names, &nnames);
     TRY_GOTO(st, list_sources(c.source, &srcs, &nsrc));
     char dir[4096];
-    const char *project = c.given.project ? c.project : "runs/predict";
-    snprintf(dir, sizeof dir, "%s/%s", project, c.name);
-    for (int k = 2; !c.exist_ok && k < 100000; k++) {
-        struct stat stt;
-        if (stat(dir, &stt) != 0) break;
-        snprintf(dir, sizeof dir, "%s/%s%d", project, c.name, k);
-    }
+    TRY_GOTO(st, file_run_dir(c.given.project ? c.project : "runs/predict", c.name, (int)c.exist_ok, dir, sizeof dir));
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "%s/labels", dir);
     for (char *q = cmd + 1; *q; q++)

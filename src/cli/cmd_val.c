@@ -4,6 +4,8 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "data/dataset.h"
+#include "eval/coco.h"
+#include "io/file.h"
 #include "train/bnstats.h"
 #include "train/config.h"
 #include "train/lrbatch.h"
@@ -77,6 +79,21 @@ int cmd_val(int argc, char **argv) {
     if (c.out && *c.out) {
         TRY_GOTO(st, eval_summary_write_json(&vr.sum, c.out));
         printf("metrics written to %s\n", c.out);
+    }
+    if (c.save_json) { /* Ultralytics' predictions.json, in the val run's folder */
+        char dir[4096], path[4200];
+        TRY_GOTO(st, file_run_dir(c.given.project ? c.project : "runs/val", c.name, (int)c.exist_ok, dir, sizeof dir));
+        const char **files = malloc((vr.set.nimages + 1) * sizeof *files);
+        if (!files) {
+            st = err_set(YOLOC_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < vr.set.nimages; i++) files[i] = sp->images[vr.set.images[i].id].path;
+        snprintf(path, sizeof path, "%s/predictions.json", dir);
+        st = coco_write_predictions(&vr.set, files, path);
+        free(files);
+        if (st < 0) goto fail;
+        printf("predictions written to %s (COCO JSON, as Ultralytics' save_json)\n", path);
     }
 fail: /* also the normal exit */
     val_result_free(&vr);

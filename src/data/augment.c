@@ -62,6 +62,7 @@ status aug_params_check(const aug_params *p) {
     TRY(check_range("perspective", p->perspective, 0, 0.001));
     TRY(check_range("flipud", p->flipud, 0, 1));
     TRY(check_range("fliplr", p->fliplr, 0, 1));
+    TRY(check_range("bgr", p->bgr, 0, 1));
     TRY(check_range("mosaic", p->mosaic, 0, 1));
     TRY(check_range("mixup", p->mixup, 0, 1));
     TRY(check_range("cutmix", p->cutmix, 0, 1));
@@ -954,6 +955,14 @@ status aug_train_sample(const aug_source *src, size_t idx, const aug_params *p, 
     }
     if (rng_uniform(r) < p->flipud) aug_flip_ud(out);
     if (rng_uniform(r) < p->fliplr) aug_flip_lr(out);
+    if (p->bgr > 0 && rng_uniform(r) < p->bgr) { /* no draw at 0: the other samples' streams stay as they were */
+        uint8_t *px = out->img.data;
+        for (size_t k = 0, n = (size_t)out->img.w * out->img.h; k < n; k++) {
+            uint8_t t = px[3 * k];
+            px[3 * k] = px[3 * k + 2];
+            px[3 * k + 2] = t;
+        }
+    }
     out->ratio_w = out->ratio_h = out->pad_w = out->pad_h = 0;
     return YOLOC_OK;
 fail:

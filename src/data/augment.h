@@ -6,12 +6,13 @@
  * fill, box_candidates filtering), MixUp (ratio ~ Beta(32, 32)), CutMix,
  * RandomHSV (8-bit OpenCV HSV, LUTs, hue mod 180) and the two flips.
  * Leaves out: CopyPaste and segments/keypoints (detection only), 9-image
- * mosaic, Albumentations, the `bgr` channel swap and `multi_scale`.
+ * mosaic, Albumentations and `multi_scale`.
  *
  * Train pipeline of one sample (aug_train_sample), in this order:
  *   mosaic (p=mosaic) or load + letterbox(imgsz, scaleup) -> random perspective
  *   (border -imgsz/2 after mosaic, else 0) -> mixup (p) -> cutmix (p) -> HSV ->
- *   flipud (p) -> fliplr (p).
+ *   flipud (p) -> fliplr (p) -> bgr (p: red and blue swapped, as Ultralytics'
+ *   Format feeds BGR with probability bgr; drawn only when bgr > 0).
  * The MixUp and CutMix partner goes through the same mosaic + perspective.
  * Validation (aug_val_sample): load + resize (area when shrinking) ->
  * letterbox to the square or rectangular batch shape (no scale-up).
@@ -54,6 +55,7 @@ typedef struct {
     float mosaic;         /* 1.0 */
     float mixup;          /* 0 */
     float cutmix;         /* 0 */
+    float bgr;            /* 0: probability of swapping the red and blue channels */
     float cutmix_beta;    /* 1.0: lambda ~ Beta(b, b), patch side = sqrt(1 - lambda) * side */
     float cutmix_visible; /* 0.1: a box is kept when >= this fraction of its area is visible */
     int threads;          /* OpenMP threads in warp/resize: 0 = OpenMP's default, 1 = serial */

@@ -423,6 +423,45 @@ status coco_write_results(const eval_set *s, const char *path) {
     return st;
 }
 
+static double round_to(double v, double scale) { return nearbyint(v * scale) / scale; } /* Python round() */
+
+status coco_write_predictions(const eval_set *s, const char *const *file_names, const char *path) {
+    sbuf b;
+    sbuf_init(&b);
+    SB_LIT(&b, "[");
+    size_t n = 0;
+    for (size_t i = 0; i < s->nimages; i++) {
+        const eval_image *im = &s->images[i];
+        const char *fn = file_names[i], *base = strrchr(fn, '/');
+        base = base ? base + 1 : fn;
+        char stem[512];
+        snprintf(stem, sizeof stem, "%s", base);
+        char *dot = strrchr(stem, '.');
+        if (dot && dot != stem) *dot = 0;
+        int numeric = *stem != 0;
+        for (const char *p = stem; *p; p++) numeric &= *p >= '0' && *p <= '9';
+        for (size_t k = 0; k < im->ndet; k++) {
+            const eval_det *d = &s->dets[im->det0 + k];
+            /* xyxy clipped to the image, back to top-left + size (Ultralytics' scale_boxes clips) */
+            double x1 = fmin(fmax(d->x, 0), im->width), y1 = fmin(fmax(d->y, 0), im->height);
+            double x2 = fmin(fmax(d->x + d->w, 0), im->width), y2 = fmin(fmax(d->y + d->h, 0), im->height);
+            sbuf_printf(&b, "%s\n{\"image_id\": ", n++ ? "," : "");
+            if (!*stem) sbuf_printf(&b, "%lld", (long long)im->id); /* an image without a file (synthetic) */
+            else if (numeric) sbuf_printf(&b, "%s", stem[strspn(stem, "0")] ? stem + strspn(stem, "0") : "0");
+            else sbuf_json_string(&b, stem);
+            SB_LIT(&b, ", \"file_name\": ");
+            sbuf_json_string(&b, base);
+            sbuf_printf(&b, ", \"category_id\": %lld, \"bbox\": [%.10g, %.10g, %.10g, %.10g], \"score\": %.10g}",
+                        (long long)s->cat_ids[d->cls], round_to(x1, 1e3), round_to(y1, 1e3), round_to(x2 - x1, 1e3),
+                        round_to(y2 - y1, 1e3), round_to(d->score, 1e5));
+        }
+    }
+    SB_LIT(&b, "\n]\n");
+    status st = write_file(path, &b);
+    sbuf_free(&b);
+    return st;
+}
+
 status coco_write_gt(const eval_set *s, const char *const *names, const char *const *file_names,
                      const char *path) {
     sbuf b;

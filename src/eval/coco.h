@@ -49,6 +49,14 @@ void coco_result_free(coco_result *r);
  * {"image_id", "category_id" (s->cat_ids), "bbox": [x, y, w, h], "score"}
  * with values at full double precision. YOLOC_ERR_IO naming the path. */
 status coco_write_results(const eval_set *s, const char *path);
+/* The same as Ultralytics' validator writes predictions.json (save_json):
+ * per detection {"image_id": the file's stem (a number when it is one, else
+ * the stem as a string), "file_name", "category_id" (s->cat_ids), "bbox":
+ * [x, y, w, h] clipped to the image and rounded to 3 decimals, "score"
+ * rounded to 5}; file_names[i] is image i's path (its last component is
+ * written; "" for an image without a file: image_id is then its id).
+ * YOLOC_ERR_IO naming the path. */
+status coco_write_predictions(const eval_set *s, const char *const *file_names, const char *path);
 /* Writes the ground truth as a COCO annotations file (images with id,
  * width, height and file_name when file_names is not NULL; annotations
  * with ids 1..N, bbox, area, iscrowd; categories with names when names is

@@ -137,6 +137,13 @@ status file_read_all(const char *path, size_t max_bytes, char **data, size_t *le
     return YOLOC_OK;
 }
 
+status file_run_dir(const char *project, const char *name, int exist_ok, char *dir, size_t cap) {
+    struct stat st;
+    snprintf(dir, cap, "%s/%s", project, name);
+    for (int k = 2; !exist_ok && k < 100000 && stat(dir, &st) == 0; k++) snprintf(dir, cap, "%s/%s%d", project, name, k);
+    return file_mkdirs(dir);
+}
+
 status file_mkdirs(const char *path) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);

@@ -56,6 +56,10 @@ status file_write_atomic(const char *path, const void *data, size_t n);
 /* Creates a folder and its missing parents (mode 0755); existing ones are
  * fine. Errors name the folder that could not be created. */
 status file_mkdirs(const char *path);
+/* A run directory as Ultralytics' increment_path names them: project/name,
+ * or the first of project/name2, name3, ... that does not exist (exist_ok:
+ * project/name as it is); created with its parents. dir receives it. */
+status file_run_dir(const char *project, const char *name, int exist_ok, char *dir, size_t cap);
 
 status file_read_all(const char *path, size_t max_bytes, char **data, size_t *len);
 

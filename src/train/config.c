@@ -331,7 +331,7 @@ static const struct {
     {"copy_paste", NULL, "needs segmentation masks (no effect on detection labels, as in Ultralytics)"},
     {"copy_paste_mode", NULL, "needs segmentation masks (no effect on detection labels, as in Ultralytics)"},
     {"tracker", NULL, "track mode is not built"},
-    {"save_json", NULL, "not implemented yet (yoloc eval scores COCO JSON predictions)"},
+    {"save_json", "val", "only yoloc val writes predictions.json"},
     {"half", NULL, "on a CPU amp=True runs bf16 where the CPU has it; yoloc export half=True writes an fp16 ONNX"},
     {"dnn", NULL, "yoloc runs its own kernels, not OpenCV's DNN"},
     {"vid_stride", NULL, "video input is not implemented yet"},
@@ -358,7 +358,6 @@ static const struct {
     {"opset", NULL, "yoloc export takes opset= itself"},
     {"workspace", NULL, "no TensorRT export"},
     {"nms", NULL, "NMS inside the exported graph is not implemented yet"},
-    {"bgr", NULL, "not implemented yet"},
     {"save_dir", NULL, "the run directory is project/name"},
 };
 

@@ -71,13 +71,7 @@ static int path_exists(const char *p) {
 /* project/name, or name2, name3, ... unless exist_ok (Ultralytics'
  * increment_path). */
 static status make_run_dir(const config *c, char *dir, size_t cap) {
-    snprintf(dir, cap, "%s/%s", c->project, c->name);
-    if (!c->exist_ok && path_exists(dir)) {
-        for (int k = 2; k < 100000; k++) {
-            snprintf(dir, cap, "%s/%s%d", c->project, c->name, k);
-            if (!path_exists(dir)) break;
-        }
-    }
+    TRY(file_run_dir(c->project, c->name, (int)c->exist_ok, dir, cap));
     TRY(mkdir_p(dir));
     char w[4200];
     snprintf(w, sizeof w, "%s/weights", dir);
@@ -219,6 +213,7 @@ void train_aug_params(const config *c, aug_params *a) {
     a->perspective = (float)c->perspective;
     a->flipud = (float)c->flipud;
     a->fliplr = (float)c->fliplr;
+    a->bgr = (float)c->bgr;
     a->mosaic = (float)c->mosaic;
     a->mixup = (float)c->mixup;
     a->cutmix = (float)c->cutmix;
@@ -758,7 +753,7 @@ static status open_logs(trainer *t, int resuming) {
     TRY(open_csv(p, resuming, t->step, h, &t->steps_csv));
     snprintf(p, sizeof p, "%s/results.csv", t->dir);
     snprintf(h, sizeof h,
-             "epoch,train/%s_loss,train/%s_loss,train/%s_loss,metrics/precision(B),metrics/recall(B),"
+             "epoch,time,train/%s_loss,train/%s_loss,train/%s_loss,metrics/precision(B),metrics/recall(B),"
              "metrics/mAP50(B),metrics/mAP50-95(B),val/%s_loss,val/%s_loss,val/%s_loss,lr/pg0,lr/pg1,lr/pg2\n",
              n[0], n[1], n[2], n[0], n[1], n[2]);
     TRY(open_csv(p, resuming, t->start_epoch + 1, h, &t->results_csv));
@@ -847,7 +842,7 @@ static status write_plots(trainer *t) {
     snprintf(p, sizeof p, "%s/results.csv", t->dir);
     TRY(read_csv(p, &v, &rows, &cols));
     status st = YOLOC_OK;
-    if (rows >= 1 && cols >= 14) {
+    if (rows >= 1 && cols >= 15) {
         char tl[6][48];
         for (int k = 0; k < 3; k++) {
             snprintf(tl[k], sizeof tl[k], "train/%s_loss", t->loss.names[k]);
@@ -855,7 +850,7 @@ static status write_plots(trainer *t) {
         }
         const char *titles[10] = {tl[0], tl[1], tl[2], "metrics/precision(B)", "metrics/recall(B)", tl[3], tl[4], tl[5],
                                   "metrics/mAP50(B)", "metrics/mAP50-95(B)"};
-        static const int colof[10] = {1, 2, 3, 4, 5, 8, 9, 10, 6, 7};
+        static const int colof[10] = {2, 3, 4, 5, 6, 9, 10, 11, 7, 8}; /* after epoch and time */
         plot_canvas cv;
         if ((st = plot_canvas_init(&cv, 1500, 600)) == YOLOC_OK) {
             x = malloc(rows * sizeof(double));
@@ -1427,8 +1422,9 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
         optim_group_hp hp[3];
         sched_point sp;
         step_hp(&t, epoch, (long)loader_num_batches(t.L), t.iteration - 1, hp, &sp);
-        if (t.results_csv) fprintf(t.results_csv, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", epoch + 1,
-                tl[0], tl[1], tl[2], vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.loss[0], vr.loss[1],
+        /* time: seconds since this process started training, as Ultralytics' column */
+        if (t.results_csv) fprintf(t.results_csv, "%d,%.5g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                epoch + 1, time_now() - t_start, tl[0], tl[1], tl[2], vr.sum.mp, vr.sum.mr, vr.sum.map50, vr.sum.map5095, vr.loss[0], vr.loss[1],
                 vr.loss[2], hp[0].lr, hp[1].lr, hp[2].lr);
         if (t.results_csv) fflush(t.results_csv);
         if (t.tb) { /* the results.csv columns, named as Ultralytics logs them, at step epoch + 1 */

@@ -84,6 +84,30 @@ else
     bad "predict runs:"; tail -2 "$T"/p*.plog
 fi
 
+# --- results.csv: Ultralytics' columns, time second
+head -n 1 "$T/base/results.csv" | grep -q "^epoch,time,train/box_loss," &&
+    awk -F, 'NR == 2 { exit !($2 > 0) }' "$T/base/results.csv" && ok "results.csv: epoch, time ($(awk -F, 'NR == 2 {print $2}' "$T/base/results.csv") s), train/box_loss, ..." ||
+    { bad "results.csv header:"; head -n 2 "$T/base/results.csv"; }
+
+# --- bgr: a different augmentation stream only when given
+rs() { cut -d, -f1,3- "$T/$1/results.csv"; } # the run's results but the time column
+tr bgr bgr=1.0 && [ "$(rs bgr)" != "$(rs base)" ] && ok "bgr=1.0: trained on channel-swapped images (other losses)" ||
+    bad "bgr=1.0: the same run"
+tr bgr0 bgr=0.0 && [ "$(rs bgr0)" = "$(rs base)" ] && ok "bgr=0.0: the default, the same run" || bad "bgr=0.0 changed the run"
+
+# --- val save_json: Ultralytics' predictions.json (image_id from the file name)
+"$Y" data export data=$D dir="$T/ds" >"$T/export.log" 2>&1
+if "$Y" val model="$W" data="$T/ds/data.yaml" imgsz=64 conf=0.001 save_json=True project="$T" name=v >"$T/val.log" 2>&1 &&
+    [ -s "$T/v/predictions.json" ]; then
+    n=$(grep -c '"category_id"' "$T/v/predictions.json")
+    one=$(sed -n '2p' "$T/v/predictions.json")
+    echo "$one" | grep -Eq '^\{"image_id": ("[^"]*"|[0-9]+), "file_name": "[^"]+\.(jpg|png)", "category_id": [1-3], "bbox": \[[-0-9.e]+, [-0-9.e]+, [0-9.e]+, [0-9.e]+\], "score": [0-9.e-]+\},?$' &&
+        [ "$n" -gt 0 ] && ok "val save_json=True: $n predictions in runs/val's predictions.json, e.g. $one" ||
+        { bad "predictions.json:"; head -n 3 "$T/v/predictions.json"; }
+else
+    bad "val save_json=True:"; tail -3 "$T/val.log" "$T/export.log"
+fi
+
 # --- keys that change nothing here say so; mode; task; None; typos
 tr notes cache=ram multi_scale=True mode=val dropout=0.1 line_width=None half=True
 for k in "cache=ram" "multi_scale=True" "dropout=0.1" "half=True"; do

@@ -579,6 +579,29 @@ static void test_determinism(void) {
         aug_sample_free(&s[1]);
     }
     CHECK_EQ_INT(diffs, 0);
+    /* bgr=1: the same sample with red and blue swapped (the draw comes last);
+     * bgr=0 draws nothing (the streams stay as before the key existed) */
+    int changed = 0; /* some sample has red != blue somewhere (a grey one cannot show the swap) */
+    for (int k = 0; k < 4; k++) {
+        aug_sample s[2];
+        for (int t = 0; t < 2; t++) {
+            p.bgr = (float)t;
+            rng r;
+            rng_seed_keys(&r, 6, 0, (uint64_t)k, 0);
+            CHECK(aug_train_sample(&src, (size_t)k, &p, &r, &s[t]) == YOLOC_OK);
+        }
+        int swapped = s[0].nboxes == s[1].nboxes;
+        for (size_t q = 0; q < (size_t)192 * 192; q++) {
+            const uint8_t *a = s[0].img.data + 3 * q, *b = s[1].img.data + 3 * q;
+            swapped &= a[0] == b[2] && a[1] == b[1] && a[2] == b[0];
+            changed |= a[0] != a[2];
+        }
+        CHECK_MSG(swapped, "bgr=1: sample %d is not the bgr=0 one with red and blue swapped", k);
+        aug_sample_free(&s[0]);
+        aug_sample_free(&s[1]);
+    }
+    CHECK(changed);
+    p.bgr = 0;
     /* bad parameters are refused with the key's name */
     p.mosaic = 1.5f;
     CHECK(aug_params_check(&p) == YOLOC_ERR_INVALID);
