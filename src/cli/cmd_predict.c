@@ -184,7 +184,7 @@ int cmd_predict(int argc, char **argv) {
     if (!names) fallback_names(&c, model_nc(m), &names, &nnames);
     TRY_GOTO(st, list_sources(c.source, &srcs, &nsrc));
     char dir[4096];
-    TRY_GOTO(st, file_run_dir(c.given.project ? c.project : "runs/predict", c.name, (int)c.exist_ok, dir, sizeof dir));
+    TRY_GOTO(st, file_run_dir(config_project(&c), config_run_name(&c, "predict"), (int)c.exist_ok, dir, sizeof dir));
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "%s/labels", dir);
     for (char *q = cmd + 1; *q; q++)

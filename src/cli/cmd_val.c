@@ -82,7 +82,7 @@ int cmd_val(int argc, char **argv) {
     }
     if (c.save_json) { /* Ultralytics' predictions.json, in the val run's folder */
         char dir[4096], path[4200];
-        TRY_GOTO(st, file_run_dir(c.given.project ? c.project : "runs/val", c.name, (int)c.exist_ok, dir, sizeof dir));
+        TRY_GOTO(st, file_run_dir(config_project(&c), config_run_name(&c, "val"), (int)c.exist_ok, dir, sizeof dir));
         const char **files = malloc((vr.set.nimages + 1) * sizeof *files);
         if (!files) {
             st = err_set(YOLOC_ERR_NOMEM, "out of memory");

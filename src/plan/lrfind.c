@@ -539,6 +539,7 @@ status lrf_run(config *c, dist *d, lrf_result *r) {
                        "key 'sched': lrfind runs with yoloc's per-step loss convention; drop sched=ultralytics (at "
                        "B_eff = nbs the suggested lr0 means the same in both)");
     if (!c->given.project) TRY(set_key(c, "project", "runs/lrfind"));
+    if (!c->given.name) TRY(set_key(c, "name", "exp"));
     TRY(plan_of(c, d, r));
     /* the sweep: its length from the training's steps, its range around
      * the training's peak */

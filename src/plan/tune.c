@@ -1228,7 +1228,7 @@ static status tune_prepare(tuner *T, config *c, int world, int *dry) {
     int continuing = 0;
     if (resume_flag != 0) {
         if (resume_flag == -1) snprintf(T->dir, sizeof T->dir, "%s", c->resume);
-        else if (c->given.name) snprintf(T->dir, sizeof T->dir, "%s/%s", c->project, c->name);
+        else if (c->given.name) snprintf(T->dir, sizeof T->dir, "%s/%s", c->project, config_run_name(c, "exp"));
         else TRY_GOTO(st, find_last_search(c->project, T->dir, sizeof T->dir));
         size_t dl = strlen(T->dir);
         while (dl > 1 && T->dir[dl - 1] == '/') T->dir[--dl] = 0;
@@ -1291,8 +1291,8 @@ static status tune_prepare(tuner *T, config *c, int world, int *dry) {
         ident = search_identity(&user, &T->space);
         if (!ident) TRY_GOTO(st, err_set(YOLOC_ERR_NOMEM, "out of memory"));
         for (int k = 1; k < 100000; k++) {
-            if (k == 1) snprintf(T->dir, sizeof T->dir, "%s/%s", user.project, user.name);
-            else snprintf(T->dir, sizeof T->dir, "%s/%s%d", user.project, user.name, k);
+            if (k == 1) snprintf(T->dir, sizeof T->dir, "%s/%s", user.project, config_run_name(&user, "exp"));
+            else snprintf(T->dir, sizeof T->dir, "%s/%s%d", user.project, config_run_name(&user, "exp"), k);
             char p[4300];
             snprintf(p, sizeof p, "%s/tune_args.yaml", T->dir);
             if (!path_exists(T->dir)) break;

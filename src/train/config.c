@@ -298,6 +298,10 @@ status config_classes(const config *c, int *list, int cap, int *n) {
     }
 }
 
+const char *config_project(const config *c) { return *c->project ? c->project : "runs/detect"; }
+
+const char *config_run_name(const config *c, const char *mode) { return *c->name ? c->name : mode; }
+
 status config_dataset_options(const config *c, const char *use, int *list, int cap, dataset_options *o) {
     o->train_fraction = strcmp(use, "train") == 0 ? c->fraction : 1.0;
     o->single_cls = c->single_cls;

@@ -57,6 +57,11 @@ void config_free(config *c);
 status config_set(config *c, const char *key, const char *value, const char *where);
 /* Applies key=value arguments; cfg=FILE is loaded first when present. */
 status config_apply_args(config *c, kv_args *a);
+/* Where runs go, as Ultralytics 8 lays them out: project (runs/detect when
+ * not given) and name (the command's mode, "train", "val", "predict", when
+ * not given); file_run_dir (io/file.h) then adds 2, 3, ... */
+const char *config_project(const config *c);
+const char *config_run_name(const config *c, const char *mode);
 /* classes= as a list of distinct class indices (at most cap; *n 0: the key
  * is empty, every class). list NULL: only checks the syntax and counts.
  * YOLOC_ERR_INVALID naming the key for a bad list. Whether each class

@@ -71,7 +71,7 @@ static int path_exists(const char *p) {
 /* project/name, or name2, name3, ... unless exist_ok (Ultralytics'
  * increment_path). */
 static status make_run_dir(const config *c, char *dir, size_t cap) {
-    TRY(file_run_dir(c->project, c->name, (int)c->exist_ok, dir, cap));
+    TRY(file_run_dir(config_project(c), config_run_name(c, "train"), (int)c->exist_ok, dir, cap));
     TRY(mkdir_p(dir));
     char w[4200];
     snprintf(w, sizeof w, "%s/weights", dir);
@@ -764,7 +764,7 @@ static status open_logs(trainer *t, int resuming) {
             log_warn("tensorboard: %s", yoloc_last_error());
             err_clear();
         } else {
-            log_info("tensorboard: %s (tensorboard --logdir %s)", ev, t->c->project);
+            log_info("tensorboard: %s (tensorboard --logdir %s)", ev, config_project(t->c));
         }
     }
     return YOLOC_OK;
@@ -1298,7 +1298,7 @@ status train_run_ex(config *c, dist *d, const train_hooks *h, train_result *res)
     int resume_flag = 0;
     if (parse_bool(c->resume, &resume_flag) != 0) resume_flag = -1; /* a path */
     if (resume_flag != 0) {
-        if (resume_flag == 1) TRY_GOTO(st, find_last_run(c->project, resume_run, sizeof resume_run));
+        if (resume_flag == 1) TRY_GOTO(st, find_last_run(config_project(c), resume_run, sizeof resume_run));
         else {
             snprintf(resume_run, sizeof resume_run, "%s", c->resume);
             size_t n = strlen(resume_run);

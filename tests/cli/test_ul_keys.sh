@@ -8,6 +8,7 @@
 # and documented. Runs on the synthetic set; no ../shared needed.
 # Usage: test_ul_keys.sh path/to/yoloc
 Y=${1:?usage: test_ul_keys.sh path/to/yoloc}
+Y=$(cd "$(dirname "$Y")" && pwd)/$(basename "$Y") # the layout check runs in another folder
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
 M=$HERE/tests/train/yolov8t.yaml
 UL=$HERE/tests/train/fixtures/ul/args.yaml
@@ -102,10 +103,24 @@ if "$Y" val model="$W" data="$T/ds/data.yaml" imgsz=64 conf=0.001 save_json=True
     n=$(grep -c '"category_id"' "$T/v/predictions.json")
     one=$(sed -n '2p' "$T/v/predictions.json")
     echo "$one" | grep -Eq '^\{"image_id": ("[^"]*"|[0-9]+), "file_name": "[^"]+\.(jpg|png)", "category_id": [1-3], "bbox": \[[-0-9.e]+, [-0-9.e]+, [0-9.e]+, [0-9.e]+\], "score": [0-9.e-]+\},?$' &&
-        [ "$n" -gt 0 ] && ok "val save_json=True: $n predictions in runs/val's predictions.json, e.g. $one" ||
+        [ "$n" -gt 0 ] && ok "val save_json=True: $n predictions in the val run's predictions.json, e.g. $one" ||
         { bad "predictions.json:"; head -n 3 "$T/v/predictions.json"; }
 else
     bad "val save_json=True:"; tail -3 "$T/val.log" "$T/export.log"
+fi
+
+# --- the run layout of Ultralytics 8: runs/detect/train, train2, predict, val
+mkdir -p "$T/cwd"
+if (cd "$T/cwd" && "$Y" train data=$D model=$M imgsz=64 epochs=1 batch=8 workers=1 plots=False tensorboard=False >"$T/l1.log" 2>&1 &&
+    "$Y" train data=$D model=$M imgsz=64 epochs=1 batch=8 workers=1 plots=False tensorboard=False >"$T/l2.log" 2>&1 &&
+    "$Y" predict model=runs/detect/train/weights/last.safetensors source="$img" imgsz=64 >"$T/l3.log" 2>&1 &&
+    "$Y" val model=runs/detect/train/weights/last.safetensors data="$T/ds/data.yaml" imgsz=64 save_json=True \
+        >"$T/l4.log" 2>&1) &&
+    [ -s "$T/cwd/runs/detect/train/results.csv" ] && [ -s "$T/cwd/runs/detect/train2/results.csv" ] &&
+    [ -s "$T/cwd/runs/detect/predict/$(basename "${img%.*}").jpg" ] && [ -s "$T/cwd/runs/detect/val/predictions.json" ]; then
+    ok "run layout: runs/detect/train, runs/detect/train2, runs/detect/predict, runs/detect/val"
+else
+    bad "run layout:"; find "$T/cwd/runs" -maxdepth 2 | head; tail -2 "$T"/l?.log
 fi
 
 # --- keys that change nothing here say so; mode; task; None; typos

@@ -12,7 +12,7 @@
 # importer needs static shapes), half files by ONNX Runtime only (OpenCV 4.6
 # reads no float16 initializers) to 5e-3 (float16 through the whole network;
 # a coordinate near 500 px is stored to 0.25 px). A trained model at
-# runs/demo/exp/weights/best.safetensors (after `make demo`) is checked too.
+# runs/demo/train/weights/best.safetensors (after `make demo`) is checked too.
 # Usage: test_onnx_export.sh path/to/yoloc
 Y=${1:?usage: test_onnx_export.sh path/to/yoloc}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -85,7 +85,7 @@ else
     echo "FAIL: no MatMul/Softmax in yolo11n.onnx"; fail=1
 fi
 
-TRAINED=${YOLOC_TRAINED:-runs/demo/exp/weights/best.safetensors} # any trained yoloc checkpoint
+TRAINED=${YOLOC_TRAINED:-runs/demo/train/weights/best.safetensors} # any trained yoloc checkpoint
 if [ -f "$TRAINED" ]; then
     echo "--- trained: $TRAINED"
     "$PY" "$CHECK" inputs "$T" --shape 1,3,256,256 --count 2 --seed 4 --prefix t || exit 1

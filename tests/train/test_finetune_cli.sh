@@ -45,7 +45,7 @@ awk -v m="$m" 'BEGIN { exit !(m > 0.30 && m < 0.40) }' && grep -q "mAP50-95)" "$
 IMG="$ROOT/../shared/data/coco128/images/train/000000000025.jpg"
 "$Y" predict model=yolov5n.yaml weights="$W" source="$IMG" project="$T/pred" >"$T/pred.log" 2>&1 \
     || { echo "FAIL predict"; tail -3 "$T/pred.log"; fail=1; }
-grep -q "000000000025.jpg: 640x426, 2 giraffe," "$T/pred.log" && [ -s "$T/pred/exp/000000000025.jpg" ] \
+grep -q "000000000025.jpg: 640x426, 2 giraffe," "$T/pred.log" && [ -s "$T/pred/predict/000000000025.jpg" ] \
     && echo "ok   predict: $(grep -o '2 giraffe' "$T/pred.log") drawn (names from yolov5n.json)" \
     || { echo "FAIL predict output"; cat "$T/pred.log"; fail=1; }
 cp "$W" "$T/plain.safetensors"
