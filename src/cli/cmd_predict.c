@@ -185,19 +185,11 @@ int cmd_predict(int argc, char **argv) {
     TRY_GOTO(st, list_sources(c.source, &srcs, &nsrc));
     char dir[4096];
     TRY_GOTO(st, file_run_dir(config_project(&c), config_run_name(&c, "predict"), (int)c.exist_ok, dir, sizeof dir));
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "%s/labels", dir);
-    for (char *q = cmd + 1; *q; q++)
-        if (*q == '/') {
-            *q = 0;
-            mkdir(cmd, 0755);
-            *q = '/';
-        }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        st = err_set(YOLOC_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
-        goto fail;
+    if (c.save_txt) {
+        char labels[4200];
+        snprintf(labels, sizeof labels, "%s/labels", dir);
+        TRY_GOTO(st, file_mkdirs(labels));
     }
-    if (c.save_txt) mkdir(cmd, 0755);
     nms_cfg nc = NMS_CFG_PREDICT;
     nc.conf = c.given.conf ? (float)c.conf : 0.25f;
     nc.iou = (float)c.iou;

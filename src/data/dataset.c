@@ -656,7 +656,8 @@ static status apply_selection(dataset *ds, ds_priv *pv, const dataset_options *o
             return err_set(YOLOC_ERR_INVALID, "key 'classes': class %d is not in the dataset (%d classes, 0..%d)",
                            opt->classes[k], pv->nc, pv->nc - 1);
     double f = opt->train_fraction;
-    if (f > 0 && f < 1) {
+    int trim = f > 0 && f < 1;
+    if (trim) {
         size_t n = (size_t)nearbyint((double)ds->train.nimages * f); /* Python round(): halves to even */
         if (n == 0)
             return err_set(YOLOC_ERR_INVALID, "key 'fraction': %g of %zu training images is none", f,
@@ -666,7 +667,7 @@ static status apply_selection(dataset *ds, ds_priv *pv, const dataset_options *o
     }
     if (opt->nclasses) log_info("classes=: the labels of %d of %d classes kept", opt->nclasses, pv->nc);
     if (opt->single_cls) log_info("single_cls=True: every label is class 0, 'item'");
-    for (int i = 0; i < 3 && (opt->nclasses || opt->single_cls || f > 0); i++) {
+    for (int i = 0; i < 3 && (opt->nclasses || opt->single_cls || trim); i++) { /* the counts follow */
         ds_split *s = split_at(ds, i);
         s->nboxes = s->nbackgrounds = 0;
         for (size_t j = 0; j < s->nimages; j++) {
